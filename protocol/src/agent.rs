@@ -1,0 +1,104 @@
+//! Agent registration, status and chat bodies.
+
+use serde::{Deserialize, Serialize};
+
+/// What an agent is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    Idle,
+    Working,
+    Blocked,
+    Failed,
+    Starting,
+}
+
+/// `GET /status` on an agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentStatus {
+    pub agent_id: String,
+    #[serde(default)]
+    pub role: String,
+    pub state: AgentState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_task: Option<String>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub uptime_seconds: f64,
+    #[serde(default)]
+    pub tasks_completed: u64,
+    #[serde(default)]
+    pub tasks_failed: u64,
+    #[serde(default)]
+    pub context_tokens: u64,
+    #[serde(default)]
+    pub context_max: u64,
+    #[serde(default)]
+    pub context_pct: f64,
+}
+
+/// `POST /mesh/register`.
+///
+/// An agent registering itself (with its own bearer token) may set `capabilities` and
+/// `port`; its id comes from the token. The operator registering an agent names it in
+/// `agent_id` and may give a full `url`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// The agent's HTTP port on loopback (`http://127.0.0.1:{port}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Operator only: the agent's base URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+/// The answer to `POST /mesh/register`. `token` is present only when the mesh minted a new
+/// bearer token for the agent (operator registrations); it is shown once and stored hashed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    pub registered: bool,
+    pub agent_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// One entry of `GET /mesh/agents`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// Whether the agent has announced itself with `POST /mesh/register` (agents that are
+    /// only configured in agents.yaml are listed with `false`).
+    #[serde(default)]
+    pub registered: bool,
+    /// Messages waiting in the agent's inbox.
+    #[serde(default)]
+    pub inbox: u64,
+}
+
+/// `POST /chat` on an agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub message: String,
+}
+
+/// The reply to `POST /chat`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatResponse {
+    pub response: String,
+    #[serde(default)]
+    pub tool_outputs: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub tokens_used: u64,
+}

@@ -1,0 +1,39 @@
+//! # The OpenLegion wire contract
+//!
+//! Every JSON body that crosses the boundary between the mesh (the trusted host process)
+//! and an agent sandbox is one of the types in this crate. Field names and defaults follow
+//! the Python original's `src/shared/types.py`, so its agents and tools can talk to this
+//! mesh unchanged.
+//!
+//! This crate owns the *shapes* and the *limits* of the wire format (id formats, the agent
+//! id grammar, blackboard key and value bounds). It does not own any behaviour: permission
+//! checks, storage and routing live in `openlegion-host`.
+
+mod agent;
+mod blackboard;
+mod cron;
+mod error;
+mod ids;
+pub mod limits;
+mod memory;
+mod message;
+mod permissions;
+mod proxy;
+mod task;
+mod time;
+
+pub use agent::{
+    AgentInfo, AgentState, AgentStatus, ChatMessage, ChatResponse, RegisterRequest,
+    RegisterResponse,
+};
+pub use blackboard::{
+    BlackboardEntry, ClaimRequest, WatchRequest, is_history_key, validate_key, validate_value,
+};
+pub use cron::CronJob;
+pub use error::ProtocolError;
+pub use ids::{AgentId, RESERVED_AGENT_IDS, new_id};
+pub use memory::MemoryFact;
+pub use message::{AgentMessage, MeshEvent, MessageType, Priority};
+pub use permissions::AgentPermissions;
+pub use proxy::{ApiProxyRequest, ApiProxyResponse};
+pub use task::{TaskAssignment, TaskResult, TaskStatus, TokenBudget};
