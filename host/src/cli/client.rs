@@ -1,0 +1,110 @@
+//! The operator's HTTP client: finds the running mesh through the state directory (its
+//! address and this run's operator token) and turns error bodies into messages.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use openlegion_host::config::Config;
+use openlegion_host::state::StateDir;
+use reqwest::{Method, Url};
+use serde_json::Value;
+
+#[derive(Debug)]
+pub(crate) struct OperatorClient {
+    base: Url,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl OperatorClient {
+    /// The client for the mesh of `config`, or `None` if no mesh is running there.
+    pub(crate) fn for_config(config: &Config) -> Result<Option<Self>> {
+        let state = StateDir::new(config.state_dir());
+        if !state.is_locked() {
+            return Ok(None);
+        }
+        let base = StateDir::read_trimmed(&state.addr_file()).with_context(|| {
+            format!(
+                "the mesh is starting or its address file is missing ({})",
+                state.addr_file().display()
+            )
+        })?;
+        let token = StateDir::read_trimmed(&state.operator_token_file()).with_context(|| {
+            format!(
+                "cannot read the operator token {}",
+                state.operator_token_file().display()
+            )
+        })?;
+        let http = openlegion_host::http_client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Some(Self {
+            base: Url::parse(&base).with_context(|| format!("bad mesh address {base:?}"))?,
+            token,
+            http,
+        }))
+    }
+
+    /// Like [`for_config`](Self::for_config), but not running is an error.
+    pub(crate) fn require(config_dir: &Path) -> Result<Self> {
+        let config = Config::load(config_dir)?;
+        Self::for_config(&config)?.with_context(|| {
+            format!(
+                "the mesh is not running (start it with `openlegion --config {} start -d`)",
+                config.dir.display()
+            )
+        })
+    }
+
+    /// `path` under the mesh's base URL, with each of `segments` percent-encoded.
+    pub(crate) fn url(&self, path: &str, segments: &[&str]) -> Url {
+        let mut url = self.base.join(path).expect("a static path joins");
+        if !segments.is_empty() {
+            url.path_segments_mut()
+                .expect("http URLs have segments")
+                .pop_if_empty()
+                .extend(segments);
+        }
+        url
+    }
+
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        let mut req = self
+            .http
+            .request(method.clone(), url.clone())
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("{method} {url}"))?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let json: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if !status.is_success() {
+            let detail = json.get("detail").map_or_else(
+                || json.to_string(),
+                |d| d.as_str().map_or_else(|| d.to_string(), str::to_owned),
+            );
+            bail!("{detail} (HTTP {})", status.as_u16());
+        }
+        Ok(json)
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> Result<Value> {
+        self.call(Method::GET, self.url(path, &[]), None).await
+    }
+
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        self.call(Method::POST, self.url(path, &[]), Some(body))
+            .await
+    }
+}

@@ -1,0 +1,75 @@
+//! The command line: one module per subcommand. This is the only place that uses anyhow;
+//! the library below returns typed errors.
+
+mod agent;
+mod bb;
+mod client;
+mod logging;
+mod start;
+mod status;
+mod stop;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "openlegion",
+    version,
+    about = "Run and manage a fleet of sandboxed LLM agents"
+)]
+pub(crate) struct Cli {
+    /// The configuration directory (mesh.yaml, agents.yaml, permissions.json).
+    #[arg(
+        long,
+        global = true,
+        env = "OPENLEGION_CONFIG",
+        default_value = "config"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the mesh (in the foreground, or in the background with -d).
+    Start {
+        /// Run in the background, with a pid file and a log file in the state directory.
+        #[arg(short = 'd', long)]
+        detach: bool,
+    },
+    /// Stop a mesh started with `start -d` (SIGTERM, wait for it to drain).
+    Stop {
+        /// Seconds to wait for a clean exit.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Show whether the mesh runs, and what it holds.
+    Status,
+    /// Re-read permissions.json and agents.yaml in the running mesh.
+    Reload,
+    /// Manage agents.
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
+    /// Read and write the blackboard.
+    #[command(subcommand)]
+    Bb(bb::BbCommand),
+}
+
+pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Start { detach: true } => runtime.block_on(start::detach(&cli.config)),
+        Command::Start { detach: false } => runtime.block_on(start::foreground(&cli.config)),
+        Command::Stop { timeout } => stop::run(&cli.config, timeout),
+        Command::Status => runtime.block_on(status::status(&cli.config)),
+        Command::Reload => runtime.block_on(status::reload(&cli.config)),
+        Command::Agent(cmd) => runtime.block_on(agent::run(&cli.config, cmd)),
+        Command::Bb(cmd) => runtime.block_on(bb::run(&cli.config, cmd)),
+    }
+}

@@ -1,0 +1,184 @@
+//! `openlegion start`: run the mesh in this process, or in a detached child (`-d`).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use openlegion_host::auth::{Caller, hash_token, mint_token};
+use openlegion_host::config::Config;
+use openlegion_host::mesh::Mesh;
+use openlegion_host::server::{self, AppState};
+use openlegion_host::state::StateDir;
+use std::os::unix::process::CommandExt;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+
+use super::logging;
+
+/// How long `start -d` waits for the mesh to answer before giving up.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The URL a client on this machine uses to reach a listener bound to `addr`.
+fn connectable(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        if addr.is_ipv4() {
+            "127.0.0.1".parse().expect("literal")
+        } else {
+            "::1".parse().expect("literal")
+        }
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+pub(crate) async fn foreground(config_dir: &Path) -> Result<ExitCode> {
+    logging::init();
+    let config = Config::load(config_dir)?;
+    let state = StateDir::new(config.state_dir());
+    state.create().with_context(|| {
+        format!(
+            "cannot create the state directory {}",
+            state.root().display()
+        )
+    })?;
+    let Some(_lock) = state.lock().context("cannot take the instance lock")? else {
+        let pid = StateDir::read_trimmed(&state.pid_file()).unwrap_or_else(|_| "?".into());
+        bail!(
+            "a mesh is already running on {} (pid {pid})",
+            state.root().display()
+        );
+    };
+    StateDir::write_private(&state.pid_file(), &std::process::id().to_string())?;
+
+    let shutdown = CancellationToken::new();
+    let mesh = Mesh::open(&config, shutdown.clone()).await?;
+    let token = mint_token();
+    StateDir::write_private(&state.operator_token_file(), &token)?;
+    mesh.tokens.insert(hash_token(&token), Caller::Operator);
+
+    let addr = SocketAddr::new(config.mesh.mesh.host, config.mesh.mesh.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let url = connectable(listener.local_addr()?);
+    StateDir::write_private(&state.addr_file(), &url)?;
+    tracing::info!(%url, state_dir = %state.root().display(), agents = mesh.registry.snapshot().len(), "mesh listening");
+
+    tokio::spawn(handle_signals(shutdown.clone(), Arc::clone(&mesh)));
+    let max_body = config.mesh.mesh.max_body_mb as usize * 1024 * 1024;
+    let app = server::app(AppState::new(Arc::clone(&mesh)), max_body);
+    let served = server::serve(listener, app, shutdown.clone()).await;
+    shutdown.cancel();
+    let flushed = mesh.store.flush().await;
+    for file in [
+        state.addr_file(),
+        state.operator_token_file(),
+        state.pid_file(),
+    ] {
+        let _ = std::fs::remove_file(file);
+    }
+    served.context("the HTTP server failed")?;
+    flushed.context("cannot checkpoint the database (every write is committed regardless)")?;
+    tracing::info!("mesh stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM/SIGINT drain and stop; SIGHUP reloads permissions.json and agents.yaml.
+async fn handle_signals(shutdown: CancellationToken, mesh: Arc<Mesh>) {
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM: draining"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT: draining"); break; }
+            _ = hup.recv() => match mesh.reload().await {
+                Ok(r) => tracing::info!(?r, "SIGHUP: configuration reloaded"),
+                Err(e) => tracing::warn!(error = %e, "SIGHUP: reload refused; keeping the configuration in force"),
+            },
+            () = shutdown.cancelled() => return,
+        }
+    }
+    shutdown.cancel();
+}
+
+/// Starts the mesh as a detached child (its own process group, output to the log file) and
+/// returns once it answers, or reports why it did not start.
+pub(crate) async fn detach(config_dir: &Path) -> Result<ExitCode> {
+    // Load here first so a config error shows in this terminal, not in a log file.
+    let config = Config::load(config_dir)?;
+    let state = StateDir::new(config.state_dir());
+    state.create().with_context(|| {
+        format!(
+            "cannot create the state directory {}",
+            state.root().display()
+        )
+    })?;
+    if state.is_locked() {
+        let pid = StateDir::read_trimmed(&state.pid_file()).unwrap_or_else(|_| "?".into());
+        bail!(
+            "a mesh is already running on {} (pid {pid})",
+            state.root().display()
+        );
+    }
+    let _ = std::fs::remove_file(state.addr_file());
+    let log_path = state.log_file();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("cannot open the log file {}", log_path.display()))?;
+    let mut child = Command::new(std::env::current_exe()?)
+        .arg("--config")
+        .arg(&config.dir)
+        .arg("start")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("cannot start the mesh process")?;
+    let http = openlegion_host::http_client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            let log_text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let tail: Vec<&str> = log_text.lines().rev().take(5).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            bail!(
+                "the mesh exited during start-up ({status}); last lines of {}:\n{}",
+                log_path.display(),
+                tail.join("\n")
+            );
+        }
+        if let Ok(url) = StateDir::read_trimmed(&state.addr_file())
+            && http
+                .get(format!("{url}/mesh/health"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        {
+            println!("OpenLegion mesh started (pid {}) on {url}", child.id());
+            println!("log: {}", log_path.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!(
+        "the mesh did not answer within {}s; see {}",
+        READY_TIMEOUT.as_secs(),
+        log_path.display()
+    )
+}

@@ -1,0 +1,173 @@
+//! `config/agents.yaml`: the agents of this installation and their per-agent settings.
+
+use std::collections::BTreeMap;
+
+use openlegion_protocol::AgentId;
+use serde::{Deserialize, Serialize};
+
+/// The whole of agents.yaml.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentsFile {
+    pub agents: BTreeMap<AgentId, AgentConfig>,
+}
+
+/// One agent. Field names follow the original (both its v0 and later spellings), so its
+/// agents.yaml loads unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    pub role: String,
+    /// `provider/model`, e.g. `openai/gpt-4o-mini`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skills_dir: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools_dir: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_prompt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_instructions: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub soul: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_soul: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_heartbeat: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_interface: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<Thinking>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preferred_inputs: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expected_outputs: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalation_to: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forbidden: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_iterations: Option<u32>,
+}
+
+/// Reasoning effort requested from models that support it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Thinking {
+    Off,
+    Low,
+    Medium,
+    High,
+}
+
+/// Sandbox resources.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Resources {
+    /// Docker-style size: `512m`, `1g`, `262144k` or a byte count.
+    pub memory_limit: Option<String>,
+    /// CPUs, e.g. `0.5`.
+    pub cpu_limit: Option<f64>,
+}
+
+/// Spending limits in USD per UTC day and month.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Budget {
+    pub daily_usd: Option<f64>,
+    pub monthly_usd: Option<f64>,
+}
+
+/// Parses a Docker-style memory size into bytes.
+pub fn parse_memory_limit(raw: &str) -> Result<u64, String> {
+    let trimmed = raw.trim();
+    let lower = trimmed.to_ascii_lowercase();
+    let lower = lower.strip_suffix('b').unwrap_or(&lower);
+    let (digits, multiplier) = match lower.char_indices().last() {
+        Some((i, 'k')) => (&lower[..i], 1u64 << 10),
+        Some((i, 'm')) => (&lower[..i], 1 << 20),
+        Some((i, 'g')) => (&lower[..i], 1 << 30),
+        _ => (lower, 1),
+    };
+    let number: u64 = digits.parse().map_err(|_| {
+        format!("{raw:?} is not a memory size; use a number with an optional unit, like 512m or 1g")
+    })?;
+    let bytes = number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("{raw:?} is too large"))?;
+    // Docker refuses limits under 6 MiB; an agent needs more than that anyway.
+    if bytes < 6 << 20 {
+        return Err(format!("{raw:?} is below the 6m minimum"));
+    }
+    Ok(bytes)
+}
+
+impl AgentConfig {
+    /// Checks the values serde cannot: sizes, ranges. Returns (field, message) on error.
+    pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
+        if let Some(res) = &self.resources {
+            if let Some(mem) = &res.memory_limit {
+                parse_memory_limit(mem).map_err(|m| ("resources.memory_limit", m))?;
+            }
+            if let Some(cpu) = res.cpu_limit
+                && !(cpu.is_finite() && cpu > 0.0 && cpu <= 1024.0)
+            {
+                return Err((
+                    "resources.cpu_limit",
+                    format!("{cpu} is not a CPU count in (0, 1024]"),
+                ));
+            }
+        }
+        if let Some(budget) = &self.budget {
+            for (field, v) in [
+                ("budget.daily_usd", budget.daily_usd),
+                ("budget.monthly_usd", budget.monthly_usd),
+            ] {
+                if let Some(v) = v
+                    && !(v.is_finite() && v >= 0.0)
+                {
+                    return Err((field, format!("{v} is not a non-negative amount of USD")));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_memory_limit;
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_memory_limit("512m"), Ok(512 << 20));
+        assert_eq!(parse_memory_limit("1G"), Ok(1 << 30));
+        assert_eq!(parse_memory_limit("262144k"), Ok(256 << 20));
+        assert_eq!(parse_memory_limit("1gb"), Ok(1 << 30));
+        assert_eq!(parse_memory_limit("536870912"), Ok(512 << 20));
+        assert!(
+            parse_memory_limit("lots")
+                .unwrap_err()
+                .contains("not a memory size")
+        );
+        assert!(parse_memory_limit("1k").unwrap_err().contains("minimum"));
+        assert!(
+            parse_memory_limit("99999999999999g")
+                .unwrap_err()
+                .contains("too large")
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! `config/mesh.yaml`: where the mesh listens, where it keeps its state, and the LLM and
+//! channel settings the original keeps in the same file.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole of mesh.yaml. Unknown keys are errors so a misspelt setting is reported.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeshFile {
+    pub mesh: MeshSection,
+    pub llm: LlmSection,
+    pub channels: BTreeMap<String, ChannelSection>,
+    /// Whether agents of a team may message each other by default (original: `true`).
+    pub collaboration: Option<bool>,
+}
+
+/// The `mesh:` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeshSection {
+    /// Address of the operator/webhook listener. Loopback by default: agents never reach the
+    /// mesh over TCP, and the CLI runs on the same machine.
+    pub host: IpAddr,
+    pub port: u16,
+    /// Where the mesh keeps its database, tokens, pid and log files. Relative paths are
+    /// relative to the config directory's parent. Default: `.openlegion/` beside `config/`.
+    pub state_dir: Option<PathBuf>,
+    /// Most undelivered messages kept per agent; beyond it senders get an error.
+    pub inbox_max: u32,
+    /// Largest request body in MiB (larger ones get 413).
+    pub max_body_mb: u32,
+}
+
+impl Default for MeshSection {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 8420,
+            state_dir: None,
+            inbox_max: 1000,
+            max_body_mb: 8,
+        }
+    }
+}
+
+/// The `llm:` section (used by the LLM proxy).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmSection {
+    pub default_model: Option<String>,
+    pub utility_model: Option<String>,
+    pub embedding_model: Option<String>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f64>,
+    /// `primary model → [fallback, …]`.
+    pub failover: BTreeMap<String, Vec<String>>,
+}
+
+/// One entry of `channels:` (telegram, discord, …).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChannelSection {
+    pub enabled: bool,
+    pub default_agent: Option<String>,
+    pub allowed_users: Vec<String>,
+    pub allowed_guilds: Vec<String>,
+}

@@ -1,0 +1,171 @@
+//! The configuration directory (`config/` by default): `mesh.yaml`, `agents.yaml` and
+//! `permissions.json`, with the same names and shapes as the Python original so its users
+//! can bring their files over.
+//!
+//! Loading is strict: unknown keys are errors, YAML booleans are only `true`/`false`, and
+//! every error names the file, line, column and field. A missing `mesh.yaml` or
+//! `agents.yaml` means defaults; a missing `permissions.json` means every agent is denied
+//! everything (the mesh logs a warning).
+
+mod agents;
+mod error;
+mod mesh;
+mod parse;
+mod permissions_file;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub use agents::{AgentConfig, AgentsFile, Budget, Resources, Thinking, parse_memory_limit};
+pub use error::ConfigError;
+pub use mesh::{ChannelSection, LlmSection, MeshFile, MeshSection};
+use openlegion_protocol::RESERVED_AGENT_IDS;
+pub use permissions_file::PermissionsFile;
+
+pub const MESH_FILE: &str = "mesh.yaml";
+pub const AGENTS_FILE: &str = "agents.yaml";
+pub const PERMISSIONS_FILE: &str = "permissions.json";
+
+/// Everything the mesh reads at start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config directory, absolute.
+    pub dir: PathBuf,
+    pub mesh: MeshFile,
+    pub agents: AgentsFile,
+    /// `None` when permissions.json does not exist.
+    pub permissions: Option<PermissionsFile>,
+}
+
+impl Config {
+    /// Loads and validates the config directory `dir`.
+    pub fn load(dir: &Path) -> Result<Self, ConfigError> {
+        let dir = std::path::absolute(dir).map_err(|source| ConfigError::Read {
+            path: dir.to_owned(),
+            source,
+        })?;
+        if !dir.is_dir() {
+            return Err(ConfigError::Read {
+                path: dir.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the config directory does not exist (pass --config DIR)",
+                ),
+            });
+        }
+        let mesh = load_mesh(&dir.join(MESH_FILE))?;
+        let agents = load_agents(&dir.join(AGENTS_FILE))?;
+        let permissions = load_permissions(&dir.join(PERMISSIONS_FILE))?;
+        Ok(Self {
+            dir,
+            mesh,
+            agents,
+            permissions,
+        })
+    }
+
+    /// Where the mesh keeps its state: `mesh.state_dir`, or `.openlegion/` beside the
+    /// config directory.
+    pub fn state_dir(&self) -> PathBuf {
+        let base = self.dir.parent().unwrap_or(&self.dir);
+        match &self.mesh.mesh.state_dir {
+            Some(dir) => base.join(dir),
+            None => base.join(".openlegion"),
+        }
+    }
+
+    pub fn agents_path(&self) -> PathBuf {
+        self.dir.join(AGENTS_FILE)
+    }
+
+    pub fn permissions_path(&self) -> PathBuf {
+        self.dir.join(PERMISSIONS_FILE)
+    }
+}
+
+/// Reads a file, or `None` if it does not exist.
+fn read_optional(path: &Path) -> Result<Option<String>, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+pub fn load_mesh(path: &Path) -> Result<MeshFile, ConfigError> {
+    match read_optional(path)? {
+        Some(text) if !text.trim().is_empty() => parse::yaml(path, &text),
+        _ => Ok(MeshFile::default()),
+    }
+}
+
+pub fn load_agents(path: &Path) -> Result<AgentsFile, ConfigError> {
+    let file: AgentsFile = match read_optional(path)? {
+        Some(text) if !text.trim().is_empty() => parse::yaml(path, &text)?,
+        _ => AgentsFile::default(),
+    };
+    for (id, agent) in &file.agents {
+        if RESERVED_AGENT_IDS.contains(&id.as_str()) {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                field: format!("agents.{id}"),
+                message: format!(
+                    "{id:?} is a reserved name ({})",
+                    RESERVED_AGENT_IDS.join(", ")
+                ),
+            });
+        }
+        agent
+            .validate()
+            .map_err(|(field, message)| ConfigError::Invalid {
+                path: path.to_owned(),
+                field: format!("agents.{id}.{field}"),
+                message,
+            })?;
+    }
+    Ok(file)
+}
+
+pub fn load_permissions(path: &Path) -> Result<Option<PermissionsFile>, ConfigError> {
+    read_optional(path)?
+        .map(|text| parse::json(path, &text))
+        .transpose()
+}
+
+/// Writes agents.yaml atomically (temp file + rename), so a crash never leaves it half
+/// written. Comments in the old file are not preserved.
+pub fn save_agents(path: &Path, agents: &AgentsFile) -> Result<(), ConfigError> {
+    let yaml = serde_saphyr::to_string(agents).map_err(|e| ConfigError::Invalid {
+        path: path.to_owned(),
+        field: "(document)".into(),
+        message: e.to_string(),
+    })?;
+    let write_err = |source| ConfigError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile_in(dir).map_err(write_err)?;
+    tmp.1
+        .write_all(
+            format!(
+                "# Agents of this OpenLegion installation (written by `openlegion agent`).\n{yaml}"
+            )
+            .as_bytes(),
+        )
+        .and_then(|()| tmp.1.sync_all())
+        .map_err(write_err)?;
+    std::fs::rename(&tmp.0, path).map_err(write_err)
+}
+
+fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let path = dir.join(format!(".{AGENTS_FILE}.{}.tmp", std::process::id()));
+    let file = std::fs::File::create(&path)?;
+    Ok((path, file))
+}
+
+#[cfg(test)]
+mod tests;

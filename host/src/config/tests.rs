@@ -1,0 +1,159 @@
+use std::path::Path;
+
+use super::*;
+
+fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+fn load_err(files: &[(&str, &str)]) -> String {
+    let dir = dir_with(files);
+    Config::load(dir.path()).unwrap_err().to_string()
+}
+
+#[test]
+fn empty_directory_gives_defaults() {
+    let dir = dir_with(&[]);
+    let config = Config::load(dir.path()).unwrap();
+    assert_eq!(config.mesh.mesh.port, 8420);
+    assert_eq!(config.mesh.mesh.host.to_string(), "127.0.0.1");
+    assert!(config.agents.agents.is_empty());
+    assert!(config.permissions.is_none());
+    assert_eq!(
+        config.state_dir(),
+        dir.path().parent().unwrap().join(".openlegion")
+    );
+}
+
+#[test]
+fn reads_the_originals_shapes() {
+    let dir = dir_with(&[
+        (
+            "mesh.yaml",
+            "mesh:\n  host: 0.0.0.0\n  port: 9000\nllm:\n  default_model: openai/gpt-4o-mini\n  embedding_model: text-embedding-3-small\n  max_tokens: 4096\n  temperature: 0.7\n  failover:\n    openai/gpt-4o: [anthropic/claude-sonnet-4-5]\nchannels:\n  telegram:\n    enabled: false\ncollaboration: true\n",
+        ),
+        (
+            "agents.yaml",
+            "agents:\n  researcher:\n    role: research\n    model: openai/gpt-4o-mini\n    skills_dir: ./skills/research\n    system_prompt: You are a researcher.\n    resources: {memory_limit: 512m, cpu_limit: 0.5}\n    budget: {daily_usd: 5.00, monthly_usd: 100.00}\n    thinking: medium\n",
+        ),
+        (
+            "permissions.json",
+            r#"{"permissions": {"default": {"can_message": ["orchestrator"], "blackboard_read": ["context/*"], "allowed_apis": ["llm"]}}, "fleet_skills": []}"#,
+        ),
+    ]);
+    let config = Config::load(dir.path()).unwrap();
+    assert_eq!(config.mesh.mesh.port, 9000);
+    assert_eq!(
+        config.mesh.llm.failover["openai/gpt-4o"],
+        ["anthropic/claude-sonnet-4-5"]
+    );
+    let researcher = config.agents.agents.values().next().unwrap();
+    assert_eq!(researcher.budget.as_ref().unwrap().daily_usd, Some(5.0));
+    assert_eq!(researcher.thinking, Some(Thinking::Medium));
+    assert_eq!(
+        config.permissions.unwrap().permissions["default"].allowed_apis,
+        ["llm"]
+    );
+}
+
+#[test]
+fn unknown_agent_field_names_file_line_and_field() {
+    let err = load_err(&[(
+        "agents.yaml",
+        "agents:\n  researcher:\n    role: research\n    resoures: {}\n",
+    )]);
+    assert!(err.contains("agents.yaml:4:"), "{err}");
+    assert!(err.contains("agents.researcher"), "{err}");
+    assert!(err.contains("resoures"), "{err}");
+}
+
+#[test]
+fn wrong_type_names_the_field() {
+    let err = load_err(&[("mesh.yaml", "mesh:\n  port: lots\n")]);
+    assert!(err.contains("mesh.yaml:2:"), "{err}");
+    assert!(err.contains("mesh.port"), "{err}");
+}
+
+#[test]
+fn yes_is_not_a_boolean() {
+    let err = load_err(&[("mesh.yaml", "channels:\n  telegram:\n    enabled: yes\n")]);
+    assert!(err.contains("channels.telegram.enabled"), "{err}");
+}
+
+#[test]
+fn billion_laughs_is_refused_quickly() {
+    let mut yaml = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for (i, name) in ["b", "c", "d", "e", "f", "g", "h", "i"].iter().enumerate() {
+        let prev = ["a", "b", "c", "d", "e", "f", "g", "h"][i];
+        yaml.push_str(&format!("{name}: &{name} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+    }
+    let started = std::time::Instant::now();
+    let err = load_err(&[("agents.yaml", &yaml)]);
+    assert!(err.contains("agents.yaml"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn reserved_and_invalid_agent_names() {
+    let err = load_err(&[("agents.yaml", "agents:\n  operator:\n    role: x\n")]);
+    assert!(
+        err.contains("agents.operator") && err.contains("reserved"),
+        "{err}"
+    );
+    let err = load_err(&[("agents.yaml", "agents:\n  bad name:\n    role: x\n")]);
+    assert!(err.contains("invalid agent id"), "{err}");
+}
+
+#[test]
+fn memory_limit_of_lots() {
+    let err = load_err(&[(
+        "agents.yaml",
+        "agents:\n  a:\n    resources: {memory_limit: lots}\n",
+    )]);
+    assert!(
+        err.contains("agents.a.resources.memory_limit") && err.contains("lots"),
+        "{err}"
+    );
+}
+
+#[test]
+fn permissions_syntax_error_has_line_and_column() {
+    let err = load_err(&[(
+        "permissions.json",
+        "{\"permissions\": {\"default\": {\"can_message\": [\"a\",]}}}",
+    )]);
+    assert!(err.contains("permissions.json:1:"), "{err}");
+    let err = load_err(&[(
+        "permissions.json",
+        "{\"permissions\": {\"a\": {\"blackboard_raed\": []}}}",
+    )]);
+    assert!(
+        err.contains("permissions.a") && err.contains("blackboard_raed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn agents_file_round_trips_through_save() {
+    let dir = dir_with(&[(
+        "agents.yaml",
+        "agents:\n  a:\n    role: r\n    budget: {daily_usd: 1.5}\n",
+    )]);
+    let path = dir.path().join("agents.yaml");
+    let file = load_agents(&path).unwrap();
+    save_agents(&path, &file).unwrap();
+    assert_eq!(load_agents(&path).unwrap().agents, file.agents);
+    assert!(
+        !Path::new(
+            &dir.path()
+                .join(format!(".agents.yaml.{}.tmp", std::process::id()))
+        )
+        .exists()
+    );
+}

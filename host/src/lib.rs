@@ -1,0 +1,24 @@
+//! # The OpenLegion mesh
+//!
+//! The trusted host process of OpenLegion. Agents run in sandboxes and reach the rest of the
+//! world only through the mesh: it holds the shared blackboard, routes messages and pub/sub
+//! events into per-agent inboxes, knows every agent by its bearer token, and applies the
+//! permission matrix to every request.
+//!
+//! - [`config`]: the configuration directory (mesh.yaml, agents.yaml, permissions.json).
+//! - [`store`]: the SQLite database behind everything durable.
+//! - [`mesh`]: the services (blackboard, pub/sub, routing, inboxes, registry).
+//! - [`server`]: the HTTP API over those services.
+//! - [`auth`] and [`permissions`]: who is calling, and what they may do.
+//! - [`state`]: the layout of the state directory (database, pid, tokens, logs).
+//!
+//! This crate never links wasmtime: skills run inside agents, not in the mesh.
+
+pub mod auth;
+pub mod config;
+pub mod http_client;
+pub mod mesh;
+pub mod permissions;
+pub mod server;
+pub mod state;
+pub mod store;

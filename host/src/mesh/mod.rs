@@ -1,0 +1,281 @@
+//! The mesh's services: the blackboard, pub/sub, message routing, per-agent inboxes with
+//! push delivery, and the agent registry, all over one [`Store`] and one live
+//! [`PermissionMatrix`](crate::permissions::PermissionMatrix).
+//!
+//! Each service enforces its own permission checks and takes the verified [`Caller`], so
+//! the HTTP layer above only parses and maps errors. [`Mesh`] wires them together and
+//! owns the operations that touch several of them (registering or removing an agent,
+//! reloading the configuration).
+
+mod blackboard;
+mod delivery;
+mod error;
+mod inbox;
+mod messages;
+mod permissions;
+mod pubsub;
+mod registry;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openlegion_protocol::{AgentId, AgentInfo, RegisterRequest, RegisterResponse};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+pub use blackboard::{Blackboard, MAX_LIST};
+pub use delivery::Delivery;
+pub use error::MeshError;
+pub use inbox::{InboxItem, InboxPage, Inboxes};
+pub use messages::{Messages, Routed};
+pub use permissions::Permissions;
+pub use pubsub::{PubSub, Published};
+pub use registry::Registry;
+
+use crate::auth::{Caller, Tokens};
+use crate::config::{self, Config};
+use crate::permissions::PermissionMatrix;
+use crate::store::{Store, blackboard as bb_rows, now_micros};
+
+/// How often expired blackboard entries are deleted.
+const GC_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Everything the mesh serves.
+#[derive(Debug)]
+pub struct Mesh {
+    pub store: Store,
+    pub tokens: Arc<Tokens>,
+    pub permissions: Arc<Permissions>,
+    pub registry: Arc<Registry>,
+    pub inboxes: Arc<Inboxes>,
+    pub blackboard: Arc<Blackboard>,
+    pub pubsub: Arc<PubSub>,
+    pub messages: Arc<Messages>,
+    config_dir: PathBuf,
+    state_dir: PathBuf,
+    started: Instant,
+    shutdown: CancellationToken,
+}
+
+/// `GET /mesh/status`.
+#[derive(Debug, Serialize)]
+pub struct MeshStatus {
+    pub version: &'static str,
+    pub pid: u32,
+    pub uptime_seconds: u64,
+    pub config_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub agents: usize,
+    pub registered_agents: usize,
+    pub inbox_messages: u64,
+}
+
+/// `POST /mesh/reload`.
+#[derive(Debug, Serialize)]
+pub struct Reloaded {
+    pub permissions_file: bool,
+    pub permission_entries: usize,
+    pub agents_added: usize,
+}
+
+fn matrix_of(config: Option<&config::PermissionsFile>, path: &std::path::Path) -> PermissionMatrix {
+    match config {
+        Some(file) => PermissionMatrix::from_file(file),
+        None => {
+            tracing::warn!(path = %path.display(), "no permissions file: every agent is denied everything");
+            PermissionMatrix::deny_all()
+        }
+    }
+}
+
+impl Mesh {
+    /// Opens the store under `config.state_dir()` and loads every service from it.
+    pub async fn open(
+        config: &Config,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Self>, MeshError> {
+        let state_dir = config.state_dir();
+        let store = Store::open(&state_dir.join("mesh.db"))?;
+        let tokens = Arc::new(Tokens::default());
+        let permissions = Arc::new(Permissions::new(matrix_of(
+            config.permissions.as_ref(),
+            &config.permissions_path(),
+        )));
+        let registry = Arc::new(Registry::load(store.clone(), Arc::clone(&tokens)).await?);
+        registry.seed(&config.agents).await?;
+        let delivery = Delivery::new(store.clone(), Arc::clone(&registry), shutdown.clone());
+        let inboxes = Arc::new(Inboxes::new(
+            store.clone(),
+            config.mesh.mesh.inbox_max,
+            delivery,
+        ));
+        let blackboard = Arc::new(
+            Blackboard::load(
+                store.clone(),
+                Arc::clone(&permissions),
+                Arc::clone(&inboxes),
+            )
+            .await?,
+        );
+        let pubsub = Arc::new(
+            PubSub::load(
+                store.clone(),
+                Arc::clone(&permissions),
+                Arc::clone(&inboxes),
+            )
+            .await?,
+        );
+        let messages = Arc::new(Messages::new(
+            Arc::clone(&registry),
+            Arc::clone(&permissions),
+            Arc::clone(&inboxes),
+        ));
+        let mesh = Arc::new(Self {
+            store,
+            tokens,
+            permissions,
+            registry,
+            inboxes,
+            blackboard,
+            pubsub,
+            messages,
+            config_dir: config.dir.clone(),
+            state_dir,
+            started: Instant::now(),
+            shutdown,
+        });
+        // Resume pushing whatever was queued before the last stop.
+        for (agent, _) in mesh.inboxes.counts().await? {
+            mesh.inboxes.wake([agent.as_str()]);
+        }
+        tokio::spawn(Arc::clone(&mesh).collect_garbage());
+        Ok(mesh)
+    }
+
+    async fn collect_garbage(self: Arc<Self>) {
+        loop {
+            match self.store.write(|c| bb_rows::gc(c, now_micros())).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(deleted = n, "expired blackboard entries collected"),
+                Err(e) => tracing::error!(error = %e, "blackboard GC failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(GC_INTERVAL) => {}
+                () = self.shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// `POST /mesh/register`: an agent announcing itself, or the operator creating one.
+    pub async fn register(
+        &self,
+        caller: &Caller,
+        req: RegisterRequest,
+    ) -> Result<RegisterResponse, MeshError> {
+        match caller {
+            Caller::Agent(id) => {
+                self.registry.register_self(id, &req).await?;
+                self.pubsub.subscribe_configured(id.as_str()).await?;
+                self.inboxes.wake([id.as_str()]);
+                Ok(RegisterResponse {
+                    registered: true,
+                    agent_id: id.to_string(),
+                    token: None,
+                })
+            }
+            Caller::Operator => {
+                let (row, token) = self.registry.register_by_operator(&req).await?;
+                self.inboxes.wake([row.id.as_str()]);
+                Ok(RegisterResponse {
+                    registered: true,
+                    agent_id: row.id,
+                    token: Some(token),
+                })
+            }
+        }
+    }
+
+    /// `GET /mesh/agents`.
+    pub async fn agents(&self) -> Result<std::collections::BTreeMap<String, AgentInfo>, MeshError> {
+        let counts: std::collections::HashMap<String, u64> =
+            self.inboxes.counts().await?.into_iter().collect();
+        Ok(self
+            .registry
+            .snapshot()
+            .into_iter()
+            .map(|a| {
+                let inbox = counts.get(&a.id).copied().unwrap_or(0);
+                let info = AgentInfo {
+                    url: a.url,
+                    role: a.role,
+                    capabilities: a.capabilities,
+                    registered: a.registered,
+                    inbox,
+                };
+                (a.id, info)
+            })
+            .collect())
+    }
+
+    /// Operator: a new token for `agent`.
+    pub async fn mint_token(&self, caller: &Caller, agent: &str) -> Result<String, MeshError> {
+        if !caller.is_operator() {
+            return Err(MeshError::OperatorOnly {
+                action: "mint tokens",
+            });
+        }
+        self.registry.mint_token(&AgentId::parse(agent)?).await
+    }
+
+    /// Operator: deletes an agent with its tokens, subscriptions, watches and inbox.
+    pub async fn remove_agent(&self, caller: &Caller, agent: &str) -> Result<(), MeshError> {
+        if !caller.is_operator() {
+            return Err(MeshError::OperatorOnly {
+                action: "remove agents",
+            });
+        }
+        let id = AgentId::parse(agent)?;
+        if !self.registry.remove(&id).await? {
+            return Err(MeshError::UnknownAgent {
+                agent: agent.to_owned(),
+            });
+        }
+        self.pubsub.forget_agent(agent);
+        self.blackboard.forget_agent(agent);
+        self.inboxes.wake([agent]);
+        Ok(())
+    }
+
+    /// Re-reads permissions.json and agents.yaml. A broken file is reported and the
+    /// configuration in force stays as it was (all or nothing).
+    pub async fn reload(&self) -> Result<Reloaded, MeshError> {
+        let perms_path = self.config_dir.join(config::PERMISSIONS_FILE);
+        let perms = config::load_permissions(&perms_path)?;
+        let agents = config::load_agents(&self.config_dir.join(config::AGENTS_FILE))?;
+        let entries = perms.as_ref().map_or(0, |p| p.permissions.len());
+        self.permissions
+            .replace(matrix_of(perms.as_ref(), &perms_path));
+        let agents_added = self.registry.seed(&agents).await?;
+        Ok(Reloaded {
+            permissions_file: perms.is_some(),
+            permission_entries: entries,
+            agents_added,
+        })
+    }
+
+    pub async fn status(&self) -> Result<MeshStatus, MeshError> {
+        let agents = self.registry.snapshot();
+        let inbox_messages = self.inboxes.counts().await?.iter().map(|(_, n)| n).sum();
+        Ok(MeshStatus {
+            version: env!("CARGO_PKG_VERSION"),
+            pid: std::process::id(),
+            uptime_seconds: self.started.elapsed().as_secs(),
+            config_dir: self.config_dir.clone(),
+            state_dir: self.state_dir.clone(),
+            agents: agents.len(),
+            registered_agents: agents.iter().filter(|a| a.registered).count(),
+            inbox_messages,
+        })
+    }
+}

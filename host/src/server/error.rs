@@ -1,0 +1,143 @@
+//! The one error type of the HTTP API, and the extractors that reject into it, so every
+//! failure, including a malformed body or a missing token, is a JSON `{"detail": ...}`.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::mesh::MeshError;
+use crate::store::StoreError;
+use crate::store::blackboard::BlackboardError;
+use openlegion_protocol::ProtocolError;
+
+/// An HTTP error: a status and a short message for the client. Internal details are logged,
+/// never sent.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub detail: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            detail: detail.into(),
+        }
+    }
+
+    fn internal(error: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %error, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal error (see the mesh log)",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(json!({ "detail": self.detail }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+fn store_error(e: &StoreError) -> ApiError {
+    ApiError::internal(e)
+}
+
+impl From<MeshError> for ApiError {
+    fn from(e: MeshError) -> Self {
+        let status = match &e {
+            MeshError::Forbidden { .. } | MeshError::OperatorOnly { .. } => StatusCode::FORBIDDEN,
+            MeshError::KeyNotFound { .. }
+            | MeshError::UnknownTarget { .. }
+            | MeshError::UnknownAgent { .. } => StatusCode::NOT_FOUND,
+            MeshError::Invalid(ProtocolError::ValueTooLarge { .. }) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            MeshError::InboxFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+            MeshError::Blackboard(
+                BlackboardError::Conflict { .. } | BlackboardError::HistoryExists { .. },
+            ) => StatusCode::CONFLICT,
+            MeshError::Blackboard(BlackboardError::Store(s)) | MeshError::Store(s) => {
+                return store_error(s);
+            }
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self::new(status, e.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        Self::new(r.status(), r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, r.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, r.body_text())
+    }
+}
+
+/// `Json<T>` whose rejection is an [`ApiError`] (400 malformed, 413 too large, 415 not JSON,
+/// 422 wrong shape).
+#[derive(Debug)]
+pub(super) struct ApiJson<T>(pub(super) T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Ok(Self(Json::<T>::from_request(req, state).await?.0))
+    }
+}
+
+/// `Query<T>` whose rejection is an [`ApiError`].
+#[derive(Debug)]
+pub(super) struct ApiQuery<T>(pub(super) T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Ok(Self(
+            axum::extract::Query::<T>::from_request_parts(parts, state)
+                .await?
+                .0,
+        ))
+    }
+}
+
+/// `Path<T>` whose rejection is an [`ApiError`].
+#[derive(Debug)]
+pub(super) struct ApiPath<T>(pub(super) T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Ok(Self(
+            axum::extract::Path::<T>::from_request_parts(parts, state)
+                .await?
+                .0,
+        ))
+    }
+}

@@ -1,0 +1,76 @@
+//! The mesh's HTTP API (axum). One router per feature, merged in [`app`]; handlers parse,
+//! call a [`crate::mesh`] service with the verified [`Caller`](crate::auth::Caller), and map
+//! its error to a status with [`ApiError`].
+
+mod admin;
+mod agents;
+mod auth;
+mod blackboard;
+mod error;
+mod messages;
+mod pubsub;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::http::StatusCode;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use error::ApiError;
+
+use crate::auth::Tokens;
+use crate::mesh::{Blackboard, Inboxes, Mesh, Messages, PubSub};
+
+/// The state handlers draw on; each takes only the part it needs.
+#[derive(Debug, Clone, FromRef)]
+pub struct AppState {
+    mesh: Arc<Mesh>,
+    tokens: Arc<Tokens>,
+    blackboard: Arc<Blackboard>,
+    pubsub: Arc<PubSub>,
+    messages: Arc<Messages>,
+    inboxes: Arc<Inboxes>,
+}
+
+impl AppState {
+    pub fn new(mesh: Arc<Mesh>) -> Self {
+        Self {
+            tokens: Arc::clone(&mesh.tokens),
+            blackboard: Arc::clone(&mesh.blackboard),
+            pubsub: Arc::clone(&mesh.pubsub),
+            messages: Arc::clone(&mesh.messages),
+            inboxes: Arc::clone(&mesh.inboxes),
+            mesh,
+        }
+    }
+}
+
+/// The whole API. `max_body` bounds every request body (larger ones get 413).
+pub fn app(state: AppState, max_body: usize) -> Router {
+    Router::new()
+        .merge(admin::routes())
+        .merge(agents::routes())
+        .merge(blackboard::routes())
+        .merge(pubsub::routes())
+        .merge(messages::routes())
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Not found") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+        })
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` is cancelled, then lets in-flight requests
+/// finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}

@@ -1,0 +1,84 @@
+//! The database schema and its migrations (`PRAGMA user_version`).
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Schema version this build writes.
+const VERSION: i64 = 1;
+
+const V1: &str = "
+CREATE TABLE blackboard (
+    key         TEXT PRIMARY KEY,
+    value       TEXT NOT NULL,            -- JSON object
+    written_by  TEXT NOT NULL,
+    workflow_id TEXT,
+    created_at  INTEGER NOT NULL,         -- unix microseconds
+    updated_at  INTEGER NOT NULL,
+    ttl         INTEGER,                  -- seconds after updated_at
+    expires_at  INTEGER,                  -- updated_at + ttl, for the GC index
+    version     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX blackboard_expiry ON blackboard(expires_at) WHERE expires_at IS NOT NULL;
+
+CREATE TABLE agents (
+    id            TEXT PRIMARY KEY,
+    role          TEXT NOT NULL DEFAULT '',
+    capabilities  TEXT NOT NULL DEFAULT '[]',   -- JSON array
+    url           TEXT,
+    registered    INTEGER NOT NULL DEFAULT 0,   -- announced itself with /mesh/register
+    registered_at INTEGER NOT NULL               -- orders capability routing
+);
+
+CREATE TABLE tokens (
+    hash       BLOB PRIMARY KEY,                 -- SHA-256 of the bearer token
+    agent_id   TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE subscriptions (
+    topic    TEXT NOT NULL,
+    agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    PRIMARY KEY (topic, agent_id)
+) WITHOUT ROWID;
+
+CREATE TABLE watches (
+    agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    pattern  TEXT NOT NULL,
+    PRIMARY KEY (agent_id, pattern)
+) WITHOUT ROWID;
+
+CREATE TABLE inbox (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    agent_id    TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    message     TEXT NOT NULL,                   -- AgentMessage JSON
+    enqueued_at INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    dead        INTEGER NOT NULL DEFAULT 0       -- the agent refused it; kept for pulling
+);
+CREATE INDEX inbox_by_agent ON inbox(agent_id, seq);
+";
+
+pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    conn.execute_batch("PRAGMA foreign_keys=ON;")?;
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+    if found > VERSION {
+        return Err(StoreError::NewerSchema {
+            path: path.to_owned(),
+            found,
+            known: VERSION,
+        });
+    }
+    if found < 1 {
+        conn.execute_batch(&format!("BEGIN; {V1} PRAGMA user_version = 1; COMMIT;"))?;
+    }
+    Ok(())
+}
