@@ -103,10 +103,8 @@ impl Blackboard {
         validate_key(&key)?;
         self.check_read(caller, &key)?;
         let now = now_micros();
-        let wanted = key.clone();
         self.store
-            .read(move |c| rows::get(c, &wanted, now).map_err(MeshError::from))
-            .await?
+            .read_now(|c| rows::get(c, &key, now).map_err(MeshError::from))?
             .ok_or(MeshError::KeyNotFound { key })
     }
 

@@ -117,10 +117,9 @@ async fn worker(inner: Arc<Inner>, agent: String, notify: Arc<Notify>) {
         let result = match attempt(&inner.client, &url, &queued.message).await {
             Attempt::Delivered => {
                 delays = backoff();
-                let who = agent.clone();
                 inner
                     .store
-                    .write(move |c| inbox::ack(c, &who, seq).map(drop))
+                    .write(move |c| inbox::remove(c, seq).map(drop))
                     .await
             }
             Attempt::Refused(why) => {

@@ -1,7 +1,7 @@
 //! Per-agent inboxes: bounded, ordered, durable queues of messages not yet delivered.
 
 use openlegion_protocol::AgentMessage;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 
@@ -19,9 +19,11 @@ pub struct Queued {
 
 /// How many messages wait for `agent`.
 pub fn count(conn: &Connection, agent: &str) -> Result<u64, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT COUNT(*) FROM inbox WHERE agent_id = ?1")?
-        .query_row([agent], |r| r.get::<_, i64>(0))? as u64)
+    let n: Option<i64> = conn
+        .prepare_cached("SELECT n FROM inbox_size WHERE agent_id = ?1")?
+        .query_row([agent], |r| r.get(0))
+        .optional()?;
+    Ok(n.unwrap_or(0) as u64)
 }
 
 /// Appends `message` to `agent`'s inbox unless it already holds `max` messages; returns
@@ -78,6 +80,14 @@ pub fn ack(conn: &Connection, agent: &str, up_to: i64) -> Result<usize, StoreErr
         .execute(params![agent, up_to])?)
 }
 
+/// Removes the single message `seq` (delivered by push).
+pub fn remove(conn: &Connection, seq: i64) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("DELETE FROM inbox WHERE seq = ?1")?
+        .execute([seq])?
+        > 0)
+}
+
 /// Records a failed delivery attempt of message `seq`.
 pub fn record_failure(conn: &Connection, seq: i64, error: &str) -> Result<(), StoreError> {
     conn.prepare_cached(
@@ -99,14 +109,7 @@ pub fn mark_dead(conn: &Connection, seq: i64, error: &str) -> Result<(), StoreEr
 
 /// Number of waiting messages per agent.
 pub fn counts(conn: &Connection) -> Result<Vec<(String, u64)>, StoreError> {
-    let mut stmt = conn.prepare("SELECT agent_id, COUNT(*) FROM inbox GROUP BY agent_id")?;
+    let mut stmt = conn.prepare("SELECT agent_id, n FROM inbox_size WHERE n > 0")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Agents that have messages waiting.
-pub fn agents_with_mail(conn: &Connection) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare("SELECT DISTINCT agent_id FROM inbox WHERE dead = 0")?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

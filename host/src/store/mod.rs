@@ -11,6 +11,7 @@
 //! The submodules hold plain functions over a `&Connection`: they know SQL, not threads.
 
 pub mod blackboard;
+mod checkpointer;
 pub mod inbox;
 mod readers;
 pub mod registry;
@@ -68,13 +69,18 @@ impl Store {
             source,
         };
         let conn = Connection::open(path).map_err(open_err)?;
+        // The writer never checkpoints itself (a commit that did would stall every write in
+        // its group); a background thread does, without blocking writers.
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;",
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;
+             PRAGMA wal_autocheckpoint=0;",
         )
         .map_err(open_err)?;
         schema::migrate(&conn, path)?;
+        let writer = Writer::spawn(conn);
+        checkpointer::spawn(path.to_owned(), &writer).map_err(open_err)?;
         Ok(Self {
-            writer: Writer::spawn(conn),
+            writer,
             readers: Arc::new(Readers::new(path.to_owned())),
         })
     }
@@ -101,6 +107,17 @@ impl Store {
         tokio::task::spawn_blocking(move || readers.with(f))
             .await
             .map_err(|_| E::from(StoreError::Panicked))?
+    }
+
+    /// Runs `f` on a read-only connection right here, on the calling (async) thread. Only
+    /// for point reads that take microseconds: a handoff to the blocking pool costs more
+    /// than the query. Anything that scans goes through [`read`](Self::read).
+    pub fn read_now<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&Connection) -> Result<R, E>,
+        E: From<StoreError>,
+    {
+        self.readers.with(f)
     }
 
     /// Waits for queued writes to commit and checkpoints the WAL into the main file.

@@ -60,6 +60,19 @@ CREATE TABLE inbox (
     dead        INTEGER NOT NULL DEFAULT 0       -- the agent refused it; kept for pulling
 );
 CREATE INDEX inbox_by_agent ON inbox(agent_id, seq);
+
+-- Inbox sizes, kept by triggers so checking the bound costs one lookup, not a count.
+CREATE TABLE inbox_size (
+    agent_id TEXT PRIMARY KEY,
+    n        INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER inbox_added AFTER INSERT ON inbox BEGIN
+    INSERT INTO inbox_size (agent_id, n) VALUES (new.agent_id, 1)
+        ON CONFLICT (agent_id) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER inbox_removed AFTER DELETE ON inbox BEGIN
+    UPDATE inbox_size SET n = n - 1 WHERE agent_id = old.agent_id;
+END;
 ";
 
 pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {

@@ -56,6 +56,8 @@ enum Msg {
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
     jobs: mpsc::Sender<Msg>,
+    /// Dropped with the last handle; lets helpers notice the store has closed.
+    alive: Arc<()>,
 }
 
 impl Writer {
@@ -65,7 +67,15 @@ impl Writer {
             .name("mesh-db-writer".into())
             .spawn(move || run(&conn, &rx))
             .expect("spawn the database writer thread");
-        Self { jobs }
+        Self {
+            jobs,
+            alive: Arc::new(()),
+        }
+    }
+
+    /// A handle that stops upgrading once every `Writer` is gone.
+    pub(super) fn watch(&self) -> std::sync::Weak<()> {
+        Arc::downgrade(&self.alive)
     }
 
     pub(super) async fn run<R, E, F>(&self, f: F) -> Result<R, E>
