@@ -1,0 +1,15 @@
+//! Support for OpenLegion's end-to-end tests: build the real binaries once, run them as
+//! child processes on loopback with a throw-away configuration, and talk to them over HTTP.
+//!
+//! Nothing here stubs a component: a test gets a real mesh process with a real SQLite
+//! database, reached through its real HTTP API.
+
+mod bins;
+mod client;
+mod fake_agent;
+mod mesh;
+
+pub use bins::binary;
+pub use client::{Client, Reply};
+pub use fake_agent::FakeAgent;
+pub use mesh::{MeshOptions, MeshProcess, cli};

@@ -1,0 +1,245 @@
+//! A real mesh process on loopback, with its own temporary config and state directories.
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+use crate::bins::binary;
+use crate::client::Client;
+
+/// What to put in the mesh's config directory.
+#[derive(Debug, Clone)]
+pub struct MeshOptions {
+    /// permissions.json; `None` leaves the file out (deny-all).
+    pub permissions: Option<Value>,
+    /// agents.yaml, verbatim.
+    pub agents_yaml: String,
+    /// Lines appended under `mesh:` in mesh.yaml (indented by the caller).
+    pub mesh_settings: String,
+}
+
+impl Default for MeshOptions {
+    fn default() -> Self {
+        Self {
+            permissions: Some(json!({"permissions": {}})),
+            agents_yaml: "agents: {}\n".into(),
+            mesh_settings: String::new(),
+        }
+    }
+}
+
+impl MeshOptions {
+    pub fn with_permissions(permissions: Value) -> Self {
+        Self {
+            permissions: Some(json!({ "permissions": permissions })),
+            ..Self::default()
+        }
+    }
+}
+
+/// A running `openlegion start` child process. Killed when dropped.
+#[derive(Debug)]
+pub struct MeshProcess {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    url: String,
+    operator_token: String,
+}
+
+impl MeshProcess {
+    pub async fn start(options: MeshOptions) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("config");
+        std::fs::create_dir(&config).unwrap();
+        std::fs::write(
+            config.join("mesh.yaml"),
+            format!(
+                "mesh:\n  host: 127.0.0.1\n  port: 0\n{}",
+                options.mesh_settings
+            ),
+        )
+        .unwrap();
+        std::fs::write(config.join("agents.yaml"), &options.agents_yaml).unwrap();
+        if let Some(perms) = &options.permissions {
+            std::fs::write(config.join("permissions.json"), perms.to_string()).unwrap();
+        }
+        let mut mesh = Self {
+            dir,
+            child: None,
+            url: String::new(),
+            operator_token: String::new(),
+        };
+        mesh.spawn().await;
+        mesh
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.dir.path().join("config")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join(".openlegion")
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("mesh is running").id()
+    }
+
+    /// Starts the process and waits until it answers `/mesh/health`.
+    async fn spawn(&mut self) {
+        let addr_file = self.state_dir().join("mesh.addr");
+        let _ = std::fs::remove_file(&addr_file);
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let child = Command::new(binary("openlegion-host", "openlegion"))
+            .arg("--config")
+            .arg(self.config_dir())
+            .arg("start")
+            .env("RUST_LOG", "info,openlegion_host=debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn the mesh");
+        self.child = Some(child);
+        let probe = Client::new("http://127.0.0.1:1", None);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "the mesh exited during start-up ({status}):\n{}",
+                    self.log()
+                );
+            }
+            if let Ok(url) = std::fs::read_to_string(&addr_file) {
+                let url = url.trim().to_owned();
+                let ok = probe
+                    .http()
+                    .get(format!("{url}/mesh/health"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if ok {
+                    self.url = url;
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the mesh did not start:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.operator_token = std::fs::read_to_string(self.state_dir().join("operator.token"))
+            .unwrap()
+            .trim()
+            .to_owned();
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("mesh.out")
+    }
+
+    /// Everything the mesh has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// A client authenticated as the operator.
+    pub fn operator(&self) -> Client {
+        Client::new(&self.url, Some(&self.operator_token))
+    }
+
+    /// A client with no token.
+    pub fn anonymous(&self) -> Client {
+        Client::new(&self.url, None)
+    }
+
+    /// Registers agent `id` as the operator and returns a client holding its token.
+    pub async fn agent(&self, id: &str) -> Client {
+        let reply = self
+            .operator()
+            .post("/mesh/register", &json!({ "agent_id": id }))
+            .await;
+        let body = reply.expect(200);
+        let token = body["token"].as_str().expect("a token for a new agent");
+        Client::new(&self.url, Some(token))
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("mesh is running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// Starts the mesh again on the same directories.
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop the mesh first");
+        self.spawn().await;
+    }
+
+    pub fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.pid() as i32), signal).unwrap();
+    }
+
+    /// SIGTERM, then wait (at most 30 s) for the process to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        self.signal(Signal::SIGTERM);
+        let mut child = self.child.take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the mesh did not exit after SIGTERM:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Writes `name` in the config directory.
+    pub fn write_config(&self, name: &str, contents: &str) {
+        std::fs::write(self.config_dir().join(name), contents).unwrap();
+    }
+
+    /// Runs the `openlegion` CLI against this mesh's config directory.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        cli(&self.config_dir(), args)
+    }
+}
+
+/// Runs the `openlegion` CLI with `--config dir`.
+pub fn cli(dir: &Path, args: &[&str]) -> Output {
+    Command::new(binary("openlegion-host", "openlegion"))
+        .arg("--config")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run openlegion")
+}
+
+impl Drop for MeshProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Who is calling: bearer tokens, the operator, and ids in bodies being ignored.
+
+use openlegion_tests::{Client, MeshOptions, MeshProcess};
+use serde_json::json;
+
+fn board() -> MeshOptions {
+    MeshOptions::with_permissions(
+        json!({"default": {"blackboard_read": ["*"], "blackboard_write": ["*"]}}),
+    )
+}
+
+#[tokio::test]
+async fn missing_wrong_and_malformed_tokens_are_401_json() {
+    let mesh = MeshProcess::start(board()).await;
+    let none = mesh.anonymous().get("/mesh/blackboard/?prefix=").await;
+    assert_eq!(
+        (none.status.as_u16(), none.detail()),
+        (401, "Missing authentication token")
+    );
+    let wrong = mesh
+        .anonymous()
+        .with_token("olt_not-a-real-token")
+        .get("/mesh/agents")
+        .await;
+    assert_eq!(
+        (wrong.status.as_u16(), wrong.detail()),
+        (401, "Invalid authentication token")
+    );
+    let basic = mesh
+        .anonymous()
+        .http()
+        .get(format!("{}/mesh/agents", mesh.url()))
+        .header("authorization", "Basic YTpi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 401);
+    assert_eq!(basic.headers()["www-authenticate"], "Bearer");
+    // Liveness needs no token.
+    mesh.anonymous().get("/mesh/health").await.expect(200);
+}
+
+#[tokio::test]
+async fn ids_in_bodies_and_queries_are_ignored() {
+    let mesh = MeshProcess::start(board()).await;
+    let a = mesh.agent("alice").await;
+    mesh.agent("bob").await;
+    let e = a
+        .put("/mesh/blackboard/k?agent_id=bob", &json!({"v": 1}))
+        .await
+        .expect(200);
+    assert_eq!(e["written_by"], "alice");
+    let c = a
+        .post(
+            "/mesh/blackboard/claim",
+            &json!({"agent_id": "bob", "key": "k", "value": {"v": 2}, "expected_version": 1}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(c["written_by"], "alice");
+    // An agent registering cannot rename itself.
+    let r = a
+        .post(
+            "/mesh/register",
+            &json!({"agent_id": "bob", "capabilities": ["x"]}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r["agent_id"], "alice");
+}
+
+#[tokio::test]
+async fn operator_only_routes() {
+    let mesh = MeshProcess::start(board()).await;
+    let a = mesh.agent("a").await;
+    assert_eq!(a.get("/mesh/status").await.status, 403);
+    assert_eq!(a.post("/mesh/reload", &json!({})).await.status, 403);
+    assert_eq!(a.post("/mesh/agents/a/token", &json!({})).await.status, 403);
+    assert_eq!(a.delete("/mesh/agents/a").await.status, 403);
+    let status = mesh.operator().get("/mesh/status").await.expect(200);
+    assert_eq!(status["agents"], 1);
+    assert_eq!(status["pid"], mesh.pid());
+}
+
+#[tokio::test]
+async fn registration_rules() {
+    let mesh = MeshProcess::start(board()).await;
+    let op = mesh.operator();
+    for bad in [
+        "mesh",
+        "operator",
+        "default",
+        "bad id",
+        "-x",
+        &"x".repeat(65),
+    ] {
+        let r = op.post("/mesh/register", &json!({"agent_id": bad})).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    assert_eq!(op.post("/mesh/register", &json!({})).await.status, 400);
+    let many: Vec<String> = (0..201).map(|i| format!("c{i}")).collect();
+    assert_eq!(
+        op.post(
+            "/mesh/register",
+            &json!({"agent_id": "a", "capabilities": many})
+        )
+        .await
+        .status,
+        400
+    );
+}
+
+#[tokio::test]
+async fn tokens_survive_restarts_and_die_with_their_agent() {
+    let mut mesh = MeshProcess::start(board()).await;
+    let a = mesh.agent("a").await;
+    let old_operator = mesh.operator();
+    let extra = mesh
+        .operator()
+        .post("/mesh/agents/a/token", &json!({}))
+        .await
+        .expect(200);
+    let extra = extra["token"].as_str().unwrap().to_owned();
+    assert_ne!(Some(extra.as_str()), a.token());
+    mesh.kill9();
+    mesh.restart().await;
+    let a = Client::new(mesh.url(), a.token());
+    a.put("/mesh/blackboard/k", &json!({})).await.expect(200);
+    a.with_token(&extra)
+        .get("/mesh/blackboard/k")
+        .await
+        .expect(200);
+    let stale = Client::new(mesh.url(), old_operator.token())
+        .get("/mesh/status")
+        .await;
+    assert_eq!(stale.status, 401, "each start mints a new operator token");
+    assert_eq!(
+        mesh.operator()
+            .post("/mesh/agents/ghost/token", &json!({}))
+            .await
+            .status,
+        404
+    );
+    mesh.operator().delete("/mesh/agents/a").await.expect(200);
+    assert_eq!(a.get("/mesh/blackboard/k").await.status, 401);
+    assert_eq!(
+        a.with_token(&extra).get("/mesh/blackboard/k").await.status,
+        401
+    );
+    assert_eq!(mesh.operator().delete("/mesh/agents/a").await.status, 404);
+}
+
+#[tokio::test]
+async fn the_operator_token_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mesh = MeshProcess::start(board()).await;
+    let mode = std::fs::metadata(mesh.state_dir().join("operator.token"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let dir = std::fs::metadata(mesh.state_dir())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(dir & 0o777, 0o700);
+}

@@ -1,0 +1,26 @@
+//! End-to-end tests: real `openlegion` mesh processes on loopback, driven over HTTP and
+//! through the CLI. Modules by topic; acceptance cases cite their number in
+//! notes/reference.md §5.2.
+
+mod acl;
+mod blackboard;
+mod cli;
+mod concurrency;
+mod durability;
+mod hostile;
+mod identity;
+mod pubsub;
+mod routing;
+
+use serde_json::Value;
+
+/// The messages waiting in an agent's inbox (without acknowledging them).
+async fn inbox(agent: &openlegion_tests::Client) -> Vec<Value> {
+    let page = agent.get("/mesh/inbox").await.expect(200);
+    page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message"].clone())
+        .collect()
+}
