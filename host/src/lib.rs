@@ -16,9 +16,12 @@
 
 pub mod auth;
 pub mod config;
+pub mod costs;
 pub mod http_client;
 pub mod mesh;
 pub mod permissions;
+pub mod proxy;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod vault;
