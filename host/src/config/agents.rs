@@ -21,6 +21,10 @@ pub struct AgentConfig {
     /// `provider/model`, e.g. `openai/gpt-4o-mini`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// Further models this agent may request (its own `model`, the default and the utility
+    /// model are always allowed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_models: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skills_dir: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -58,6 +58,20 @@ pub struct LlmSection {
     pub temperature: Option<f64>,
     /// `primary model → [fallback, …]`.
     pub failover: BTreeMap<String, Vec<String>>,
+    /// Per-model prices overriding the built-in list, by `provider/model`.
+    pub prices: BTreeMap<String, Price>,
+    /// Budget of agents whose agents.yaml entry sets none (default $50/day, $200/month).
+    pub default_budget: Option<super::Budget>,
+    /// Upper bound on one LLM call in seconds, streaming included (default 300).
+    pub timeout_seconds: Option<u64>,
+}
+
+/// USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input_per_mtok: f64,
+    pub output_per_mtok: f64,
 }
 
 /// One entry of `channels:` (telegram, discord, …).

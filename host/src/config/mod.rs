@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub use agents::{AgentConfig, AgentsFile, Budget, Resources, Thinking, parse_memory_limit};
 pub use error::ConfigError;
-pub use mesh::{ChannelSection, LlmSection, MeshFile, MeshSection};
+pub use mesh::{ChannelSection, LlmSection, MeshFile, MeshSection, Price};
 use openlegion_protocol::RESERVED_AGENT_IDS;
 pub use permissions_file::PermissionsFile;
 
@@ -72,6 +72,11 @@ impl Config {
             Some(dir) => base.join(dir),
             None => base.join(".openlegion"),
         }
+    }
+
+    /// The `.env` file of credentials, beside the config directory.
+    pub fn dotenv_path(&self) -> PathBuf {
+        self.dir.parent().unwrap_or(&self.dir).join(".env")
     }
 
     pub fn agents_path(&self) -> PathBuf {

@@ -16,6 +16,7 @@ pub mod inbox;
 mod readers;
 pub mod registry;
 mod schema;
+pub mod usage;
 mod writer;
 
 use std::path::{Path, PathBuf};

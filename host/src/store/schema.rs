@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Schema version this build writes.
-const VERSION: i64 = 1;
+const VERSION: i64 = 2;
 
 const V1: &str = "
 CREATE TABLE blackboard (
@@ -75,6 +75,22 @@ CREATE TRIGGER inbox_removed AFTER DELETE ON inbox BEGIN
 END;
 ";
 
+/// Version 2: the LLM usage ledger.
+const V2: &str = "
+CREATE TABLE usage (
+    id                INTEGER PRIMARY KEY,
+    agent_id          TEXT NOT NULL,           -- no foreign key: costs outlive agents
+    model             TEXT NOT NULL,           -- provider/model that answered
+    kind              TEXT NOT NULL,           -- chat | embed
+    prompt_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cost_usd          REAL NOT NULL,
+    created_at        INTEGER NOT NULL         -- unix microseconds
+);
+CREATE INDEX usage_by_agent_time ON usage(agent_id, created_at);
+CREATE INDEX usage_by_time ON usage(created_at);
+";
+
 pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     conn.execute_batch("PRAGMA foreign_keys=ON;")?;
     let found: i64 = conn
@@ -92,6 +108,9 @@ pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     }
     if found < 1 {
         conn.execute_batch(&format!("BEGIN; {V1} PRAGMA user_version = 1; COMMIT;"))?;
+    }
+    if found < 2 {
+        conn.execute_batch(&format!("BEGIN; {V2} PRAGMA user_version = 2; COMMIT;"))?;
     }
     Ok(())
 }
