@@ -4,6 +4,7 @@
 mod agent;
 mod bb;
 mod client;
+mod costs;
 mod logging;
 mod start;
 mod status;
@@ -54,6 +55,11 @@ enum Command {
     /// Manage agents.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
+    /// LLM spending per agent and model, and the budgets.
+    Costs {
+        #[arg(long, value_enum, default_value = "today")]
+        period: costs::Period,
+    },
     /// Read and write the blackboard.
     #[command(subcommand)]
     Bb(bb::BbCommand),
@@ -71,5 +77,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reload => runtime.block_on(status::reload(&cli.config)),
         Command::Agent(cmd) => runtime.block_on(agent::run(&cli.config, cmd)),
         Command::Bb(cmd) => runtime.block_on(bb::run(&cli.config, cmd)),
+        Command::Costs { period } => runtime.block_on(costs::run(&cli.config, period)),
     }
 }

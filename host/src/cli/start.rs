@@ -12,6 +12,7 @@ use openlegion_host::config::Config;
 use openlegion_host::mesh::Mesh;
 use openlegion_host::server::{self, AppState};
 use openlegion_host::state::StateDir;
+use openlegion_host::vault::Vault;
 use std::os::unix::process::CommandExt;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -55,8 +56,9 @@ pub(crate) async fn foreground(config_dir: &Path) -> Result<ExitCode> {
     };
     StateDir::write_private(&state.pid_file(), &std::process::id().to_string())?;
 
+    let vault = Vault::load(&config.dotenv_path(), std::env::vars())?;
     let shutdown = CancellationToken::new();
-    let mesh = Mesh::open(&config, shutdown.clone()).await?;
+    let mesh = Mesh::open(&config, vault, shutdown.clone()).await?;
     let token = mint_token();
     StateDir::write_private(&state.operator_token_file(), &token)?;
     mesh.tokens.insert(hash_token(&token), Caller::Operator);
@@ -117,6 +119,7 @@ async fn handle_signals(shutdown: CancellationToken, mesh: Arc<Mesh>) {
 pub(crate) async fn detach(config_dir: &Path) -> Result<ExitCode> {
     // Load here first so a config error shows in this terminal, not in a log file.
     let config = Config::load(config_dir)?;
+    Vault::load(&config.dotenv_path(), std::env::vars())?;
     let state = StateDir::new(config.state_dir());
     state.create().with_context(|| {
         format!(

@@ -35,8 +35,11 @@ pub use registry::Registry;
 
 use crate::auth::{Caller, Tokens};
 use crate::config::{self, Config};
+use crate::costs::{Costs, Limits, PriceTable, SystemClock};
 use crate::permissions::PermissionMatrix;
+use crate::proxy::Proxy;
 use crate::store::{Store, blackboard as bb_rows, now_micros};
+use crate::vault::Vault;
 
 /// How often expired blackboard entries are deleted.
 const GC_INTERVAL: Duration = Duration::from_secs(30);
@@ -52,6 +55,8 @@ pub struct Mesh {
     pub blackboard: Arc<Blackboard>,
     pub pubsub: Arc<PubSub>,
     pub messages: Arc<Messages>,
+    pub proxy: Arc<Proxy>,
+    vault: Arc<Vault>,
     config_dir: PathBuf,
     state_dir: PathBuf,
     started: Instant,
@@ -69,6 +74,8 @@ pub struct MeshStatus {
     pub agents: usize,
     pub registered_agents: usize,
     pub inbox_messages: u64,
+    /// Names of the credentials in the vault (never their values).
+    pub credentials: Vec<String>,
 }
 
 /// `POST /mesh/reload`.
@@ -91,12 +98,15 @@ fn matrix_of(config: Option<&config::PermissionsFile>, path: &std::path::Path) -
 
 impl Mesh {
     /// Opens the store under `config.state_dir()` and loads every service from it.
+    /// `vault` holds the provider credentials.
     pub async fn open(
         config: &Config,
+        vault: Vault,
         shutdown: CancellationToken,
     ) -> Result<Arc<Self>, MeshError> {
         let state_dir = config.state_dir();
         let store = Store::open(&state_dir.join("mesh.db"))?;
+        let vault = Arc::new(vault);
         let tokens = Arc::new(Tokens::default());
         let permissions = Arc::new(Permissions::new(matrix_of(
             config.permissions.as_ref(),
@@ -131,6 +141,19 @@ impl Mesh {
             Arc::clone(&permissions),
             Arc::clone(&inboxes),
         ));
+        let costs = Costs::new(
+            store.clone(),
+            Arc::new(SystemClock),
+            PriceTable::new(config.mesh.llm.prices.clone()),
+            Limits::default(),
+        );
+        let proxy = Arc::new(Proxy::new(
+            Arc::clone(&vault),
+            costs,
+            Arc::clone(&permissions),
+            config.mesh.llm.clone(),
+            config.agents.clone(),
+        ));
         let mesh = Arc::new(Self {
             store,
             tokens,
@@ -140,6 +163,8 @@ impl Mesh {
             blackboard,
             pubsub,
             messages,
+            proxy,
+            vault,
             config_dir: config.dir.clone(),
             state_dir,
             started: Instant::now(),
@@ -257,6 +282,7 @@ impl Mesh {
         self.permissions
             .replace(matrix_of(perms.as_ref(), &perms_path));
         let agents_added = self.registry.seed(&agents).await?;
+        self.proxy.set_agents(agents);
         Ok(Reloaded {
             permissions_file: perms.is_some(),
             permission_entries: entries,
@@ -276,6 +302,7 @@ impl Mesh {
             agents: agents.len(),
             registered_agents: agents.iter().filter(|a| a.registered).count(),
             inbox_messages,
+            credentials: self.vault.names(),
         })
     }
 }

@@ -4,6 +4,7 @@
 
 mod admin;
 mod agents;
+mod api;
 mod auth;
 mod blackboard;
 mod error;
@@ -22,6 +23,7 @@ pub use error::ApiError;
 
 use crate::auth::Tokens;
 use crate::mesh::{Blackboard, Inboxes, Mesh, Messages, PubSub};
+use crate::proxy::Proxy;
 
 /// The state handlers draw on; each takes only the part it needs.
 #[derive(Debug, Clone, FromRef)]
@@ -32,6 +34,7 @@ pub struct AppState {
     pubsub: Arc<PubSub>,
     messages: Arc<Messages>,
     inboxes: Arc<Inboxes>,
+    proxy: Arc<Proxy>,
 }
 
 impl AppState {
@@ -42,6 +45,7 @@ impl AppState {
             pubsub: Arc::clone(&mesh.pubsub),
             messages: Arc::clone(&mesh.messages),
             inboxes: Arc::clone(&mesh.inboxes),
+            proxy: Arc::clone(&mesh.proxy),
             mesh,
         }
     }
@@ -52,6 +56,7 @@ pub fn app(state: AppState, max_body: usize) -> Router {
     Router::new()
         .merge(admin::routes())
         .merge(agents::routes())
+        .merge(api::routes())
         .merge(blackboard::routes())
         .merge(pubsub::routes())
         .merge(messages::routes())

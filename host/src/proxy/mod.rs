@@ -1,0 +1,442 @@
+//! The API proxy (`/mesh/api`, `/mesh/api/stream`): how agents use LLMs without ever
+//! holding a key.
+//!
+//! For each request: check `allowed_apis`, read the params, pin the model to what the agent
+//! may use, reserve the estimated cost against its budget, call the model with retries and
+//! failover, charge the real cost, and answer in the original's shapes. Every error text
+//! passes the vault's redactor first.
+
+mod failover;
+pub mod health;
+mod params;
+mod reply;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use openlegion_llm::{ChatRequest, EmbedRequest, Usage};
+use openlegion_protocol::{ApiProxyRequest, ApiProxyResponse};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+pub use failover::{Failover, Relay};
+use health::ModelHealth;
+
+use crate::auth::Caller;
+use crate::config::{AgentsFile, LlmSection};
+use crate::costs::{Costs, Limits, Reservation};
+use crate::mesh::{MeshError, Permissions};
+use crate::vault::{ModelRef, Vault, parse_model};
+
+/// Largest `params`, serialised (the original's 4 MiB).
+const MAX_PARAMS_BYTES: usize = 4 << 20;
+
+/// Output tokens assumed for a call that sets no `max_tokens`.
+const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+#[derive(Debug)]
+pub struct Proxy {
+    failover: Arc<Failover>,
+    costs: Costs,
+    permissions: Arc<Permissions>,
+    llm: LlmSection,
+    agents: RwLock<AgentsFile>,
+}
+
+/// What a chat request becomes once checked: the model candidates, the request and the
+/// budget reservation.
+struct Prepared {
+    candidates: Vec<ModelRef>,
+    request: ChatRequest,
+    reservation: Option<Reservation>,
+}
+
+impl Proxy {
+    pub fn new(
+        vault: Arc<Vault>,
+        costs: Costs,
+        permissions: Arc<Permissions>,
+        llm: LlmSection,
+        agents: AgentsFile,
+    ) -> Self {
+        let http = crate::http_client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .expect("an HTTP client with the ring provider builds");
+        let failover = Arc::new(Failover {
+            vault,
+            health: Arc::new(ModelHealth::default()),
+            http,
+        });
+        let proxy = Self {
+            failover,
+            costs,
+            permissions,
+            llm,
+            agents: RwLock::new(AgentsFile::default()),
+        };
+        proxy.set_agents(agents);
+        proxy
+    }
+
+    /// Takes a (re)loaded agents.yaml: its models and budgets.
+    pub fn set_agents(&self, agents: AgentsFile) {
+        let defaults = self
+            .llm
+            .default_budget
+            .as_ref()
+            .map_or_else(Limits::default, |b| Limits {
+                daily: b.daily_usd.unwrap_or(Limits::default().daily),
+                monthly: b.monthly_usd.unwrap_or(Limits::default().monthly),
+            });
+        let limits = agents
+            .agents
+            .iter()
+            .filter_map(|(id, cfg)| {
+                let b = cfg.budget.as_ref()?;
+                Some((
+                    id.to_string(),
+                    Limits {
+                        daily: b.daily_usd.unwrap_or(defaults.daily),
+                        monthly: b.monthly_usd.unwrap_or(defaults.monthly),
+                    },
+                ))
+            })
+            .collect();
+        self.costs.budgets().set_limits(defaults, limits);
+        *self.agents.write().expect("agents lock") = agents;
+    }
+
+    pub fn health(&self) -> Vec<health::HealthRow> {
+        self.failover.health.snapshot()
+    }
+
+    pub fn costs(&self) -> &Costs {
+        &self.costs
+    }
+
+    /// The model `caller` gets when asking for `requested`, or why not.
+    fn pin(
+        &self,
+        caller: &Caller,
+        requested: Option<&str>,
+        embedding: bool,
+    ) -> Result<ModelRef, MeshError> {
+        let agents = self.agents.read().expect("agents lock");
+        let own = match caller {
+            Caller::Agent(id) => agents.agents.get(id),
+            Caller::Operator => None,
+        };
+        let fallback = if embedding {
+            self.llm.embedding_model.clone()
+        } else {
+            own.and_then(|a| a.model.clone())
+                .or_else(|| self.llm.default_model.clone())
+        };
+        let wanted = requested
+            .map(str::to_owned)
+            .or(fallback)
+            .ok_or(MeshError::BadField {
+                field: "params.model",
+                problem: "no model given and none configured (llm.default_model in mesh.yaml)"
+                    .into(),
+            })?;
+        let model = parse_model(&wanted).map_err(|e| MeshError::BadField {
+            field: "params.model",
+            problem: e.to_string(),
+        })?;
+        if caller.is_operator() {
+            return Ok(model);
+        }
+        let mut allowed: BTreeSet<String> = BTreeSet::new();
+        let configured = if embedding {
+            [self.llm.embedding_model.clone(), None, None]
+        } else {
+            [
+                own.and_then(|a| a.model.clone()),
+                self.llm.default_model.clone(),
+                self.llm.utility_model.clone(),
+            ]
+        };
+        for m in configured
+            .into_iter()
+            .flatten()
+            .chain(own.map(|a| a.allowed_models.clone()).unwrap_or_default())
+        {
+            if let Ok(parsed) = parse_model(&m) {
+                allowed.insert(parsed.id());
+            }
+        }
+        if allowed.contains(&model.id()) {
+            Ok(model)
+        } else {
+            Err(MeshError::Forbidden {
+                agent: caller.id().into(),
+                action: "use model",
+                target: model.id(),
+            })
+        }
+    }
+
+    fn check_service(&self, caller: &Caller, req: &ApiProxyRequest) -> Result<(), MeshError> {
+        if caller.is_operator()
+            || self
+                .permissions
+                .current()
+                .can_use_api(caller.id(), &req.service)
+        {
+            Ok(())
+        } else {
+            Err(MeshError::Forbidden {
+                agent: caller.id().into(),
+                action: "access",
+                target: req.service.clone(),
+            })
+        }
+    }
+
+    /// Checks a chat request and reserves its budget; `Err(Ok(_))` is a refusal to send
+    /// back as the answer, `Err(Err(_))` an HTTP error.
+    fn prepare(
+        &self,
+        caller: &Caller,
+        req: &ApiProxyRequest,
+    ) -> Result<Prepared, Result<ApiProxyResponse, MeshError>> {
+        let size = serde_json::to_vec(&req.params).map_or(0, |v| v.len());
+        if size > MAX_PARAMS_BYTES {
+            let msg = format!("params are {size} bytes; the limit is {MAX_PARAMS_BYTES}");
+            return Err(Ok(reply::refusal(msg, "request_too_large", Some(413))));
+        }
+        let params = params::chat(&req.params)
+            .map_err(|e| Ok(reply::refusal(e.to_string(), "invalid_request", Some(400))))?;
+        let model = self
+            .pin(caller, params.model.as_deref(), false)
+            .map_err(Err)?;
+        let chain = self
+            .llm
+            .failover
+            .get(&model.id())
+            .cloned()
+            .unwrap_or_default();
+        let candidates = self.failover.candidates(&model, &chain);
+        let max_tokens = params
+            .max_tokens
+            .or(self.llm.max_tokens)
+            .unwrap_or(DEFAULT_MAX_TOKENS);
+        let reservation = match caller {
+            Caller::Operator => None,
+            Caller::Agent(agent) => {
+                // Reserve for the dearest candidate, so failover cannot overshoot either.
+                let prompt = params::prompt_token_estimate(&params);
+                let estimate = candidates
+                    .iter()
+                    .map(|m| {
+                        self.costs
+                            .prices()
+                            .cost(&m.id(), prompt, u64::from(max_tokens))
+                    })
+                    .fold(0.0, f64::max);
+                match self.costs.budgets().reserve(agent.as_str(), estimate) {
+                    Ok(Ok(r)) => Some(r),
+                    Ok(Err(exceeded)) => {
+                        return Err(Ok(reply::refusal(
+                            exceeded.to_string(),
+                            "budget_exceeded",
+                            None,
+                        )));
+                    }
+                    Err(e) => return Err(Err(e.into())),
+                }
+            }
+        };
+        let request = ChatRequest {
+            model: model.name.clone(),
+            messages: params.messages,
+            tools: params.tools,
+            max_tokens: Some(max_tokens),
+            temperature: params.temperature.or(self.llm.temperature),
+            extra: params.extra,
+            timeout: Duration::from_secs(req.timeout.max(1)),
+        };
+        Ok(Prepared {
+            candidates,
+            request,
+            reservation,
+        })
+    }
+
+    /// `POST /mesh/api`.
+    pub async fn call(
+        &self,
+        caller: &Caller,
+        req: ApiProxyRequest,
+    ) -> Result<ApiProxyResponse, MeshError> {
+        self.check_service(caller, &req)?;
+        match (req.service.as_str(), req.action.as_str()) {
+            ("llm", "chat") => self.chat(caller, &req).await,
+            ("llm", "embed") => self.embed(caller, &req).await,
+            ("llm", other) => Ok(reply::refusal(
+                format!("Unknown action for llm: {other} (chat, embed)"),
+                "invalid_request",
+                Some(400),
+            )),
+            (other, _) => Ok(reply::refusal(
+                format!("Unknown service: {other}"),
+                "invalid_request",
+                Some(400),
+            )),
+        }
+    }
+
+    async fn chat(
+        &self,
+        caller: &Caller,
+        req: &ApiProxyRequest,
+    ) -> Result<ApiProxyResponse, MeshError> {
+        let prepared = match self.prepare(caller, req) {
+            Ok(p) => p,
+            Err(refusal) => return refusal,
+        };
+        match self
+            .failover
+            .chat(&prepared.candidates, &prepared.request)
+            .await
+        {
+            Ok((response, model)) => {
+                let cost = self
+                    .costs
+                    .charge(
+                        prepared.reservation,
+                        caller.id(),
+                        &model.id(),
+                        "chat",
+                        response.usage,
+                    )
+                    .await?;
+                Ok(ApiProxyResponse {
+                    success: true,
+                    data: Some(reply::chat_data(&response, &model.id(), cost)),
+                    ..ApiProxyResponse::default()
+                })
+            }
+            Err(e) => Ok(reply::llm_failure(&e, self.failover.vault.redactor())),
+        }
+    }
+
+    async fn embed(
+        &self,
+        caller: &Caller,
+        req: &ApiProxyRequest,
+    ) -> Result<ApiProxyResponse, MeshError> {
+        let (model, inputs, single) = match params::embed(&req.params) {
+            Ok(p) => p,
+            Err(e) => return Ok(reply::refusal(e.to_string(), "invalid_request", Some(400))),
+        };
+        let model = self.pin(caller, model.as_deref(), true)?;
+        let request = EmbedRequest {
+            model: model.name.clone(),
+            input: inputs,
+            timeout: Duration::from_secs(req.timeout.max(1)),
+        };
+        match self.failover.embed(&model, &request).await {
+            Ok(response) => {
+                let used = Usage {
+                    input_tokens: response.usage.input_tokens,
+                    output_tokens: 0,
+                };
+                let cost = self
+                    .costs
+                    .charge(None, caller.id(), &model.id(), "embed", used)
+                    .await?;
+                let data = if single {
+                    json!({ "embedding": response.embeddings.into_iter().next().unwrap_or_default(), "model": model.id(), "cost_usd": cost })
+                } else {
+                    json!({ "embeddings": response.embeddings, "model": model.id(), "cost_usd": cost })
+                };
+                let Value::Object(data) = data else {
+                    unreachable!("json! of an object")
+                };
+                Ok(ApiProxyResponse {
+                    success: true,
+                    data: Some(data),
+                    ..ApiProxyResponse::default()
+                })
+            }
+            Err(e) => Ok(reply::llm_failure(&e, self.failover.vault.redactor())),
+        }
+    }
+
+    /// `POST /mesh/api/stream`: the events to send as SSE `data:` lines. Only HTTP-level
+    /// refusals (permission, model) are errors here; everything after is an `error` event.
+    pub fn stream(
+        &self,
+        caller: &Caller,
+        req: ApiProxyRequest,
+    ) -> Result<mpsc::Receiver<Value>, MeshError> {
+        self.check_service(caller, &req)?;
+        let (tx, rx) = mpsc::channel(64);
+        if (req.service.as_str(), req.action.as_str()) != ("llm", "chat") {
+            let refusal = reply::refusal(
+                format!(
+                    "Streaming is for llm chat only, not {}/{}",
+                    req.service, req.action
+                ),
+                "invalid_request",
+                Some(400),
+            );
+            let _ = tx.try_send(reply::refusal_event(&refusal));
+            return Ok(rx);
+        }
+        let prepared = match self.prepare(caller, &req) {
+            Ok(p) => p,
+            Err(Ok(refusal)) => {
+                let _ = tx.try_send(reply::refusal_event(&refusal));
+                return Ok(rx);
+            }
+            Err(Err(e)) => return Err(e),
+        };
+        let (relay_tx, mut relay_rx) = mpsc::channel(64);
+        tokio::spawn(Arc::clone(&self.failover).stream(
+            prepared.candidates,
+            prepared.request,
+            relay_tx,
+        ));
+        let costs = self.costs.clone();
+        let redactor = self.failover.vault.redactor().clone();
+        let agent = caller.id().to_owned();
+        let mut reservation = prepared.reservation;
+        tokio::spawn(async move {
+            while let Some(relay) = relay_rx.recv().await {
+                let event = match relay {
+                    Relay::TextDelta(text) => json!({ "type": "text_delta", "content": text }),
+                    Relay::ToolCall(call) => {
+                        let mut v = reply::tool_call(&call);
+                        v["type"] = "tool_call".into();
+                        v
+                    }
+                    Relay::Done { response, model } => {
+                        let cost = match costs
+                            .charge(reservation.take(), &agent, &model, "chat", response.usage)
+                            .await
+                        {
+                            Ok(cost) => cost,
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot record LLM usage");
+                                0.0
+                            }
+                        };
+                        let mut data = Value::Object(reply::chat_data(&response, &model, cost));
+                        data["type"] = "done".into();
+                        data
+                    }
+                    Relay::Failed(e) => reply::llm_failure_event(&e, &redactor),
+                };
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(rx)
+    }
+}
