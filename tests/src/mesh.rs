@@ -21,6 +21,10 @@ pub struct MeshOptions {
     pub agents_yaml: String,
     /// Lines appended under `mesh:` in mesh.yaml (indented by the caller).
     pub mesh_settings: String,
+    /// Top-level sections appended to mesh.yaml (`llm:` …), verbatim.
+    pub mesh_yaml: String,
+    /// Extra environment variables for the mesh process (credentials).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for MeshOptions {
@@ -29,6 +33,8 @@ impl Default for MeshOptions {
             permissions: Some(json!({"permissions": {}})),
             agents_yaml: "agents: {}\n".into(),
             mesh_settings: String::new(),
+            mesh_yaml: String::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -46,6 +52,7 @@ impl MeshOptions {
 #[derive(Debug)]
 pub struct MeshProcess {
     dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
     child: Option<Child>,
     url: String,
     operator_token: String,
@@ -59,8 +66,8 @@ impl MeshProcess {
         std::fs::write(
             config.join("mesh.yaml"),
             format!(
-                "mesh:\n  host: 127.0.0.1\n  port: 0\n{}",
-                options.mesh_settings
+                "mesh:\n  host: 127.0.0.1\n  port: 0\n{}{}",
+                options.mesh_settings, options.mesh_yaml
             ),
         )
         .unwrap();
@@ -70,6 +77,7 @@ impl MeshProcess {
         }
         let mut mesh = Self {
             dir,
+            env: options.env,
             child: None,
             url: String::new(),
             operator_token: String::new(),
@@ -108,6 +116,7 @@ impl MeshProcess {
             .arg(self.config_dir())
             .arg("start")
             .env("RUST_LOG", "info,openlegion_host=debug")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

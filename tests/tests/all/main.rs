@@ -9,6 +9,7 @@ mod concurrency;
 mod durability;
 mod hostile;
 mod identity;
+mod llm_proxy;
 mod pubsub;
 mod routing;
 
