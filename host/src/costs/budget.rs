@@ -118,8 +118,9 @@ impl Budgets {
         Ok((ledger.spent_day, ledger.spent_month))
     }
 
-    /// The agent's ledger, loaded from the store on first use and again when the UTC day
-    /// has changed (which also covers the month).
+    /// The agent's ledger, read from the store the first time the agent spends after a
+    /// start. From then on the ledger in memory is the truth (every charge goes through it
+    /// before its row is written), so a new UTC day or month just starts its total at zero.
     fn ledger<'a>(
         &self,
         ledgers: &'a mut HashMap<String, Ledger>,
@@ -127,29 +128,34 @@ impl Budgets {
     ) -> Result<&'a mut Ledger, StoreError> {
         let now = self.inner.clock.now();
         let today = now.date_naive();
-        if ledgers.get(agent).is_none_or(|l| l.day != today) {
-            let (day, month) = (
-                day_start(now).timestamp_micros(),
-                month_start(now).timestamp_micros(),
-            );
+        if !ledgers.contains_key(agent) {
+            let day = day_start(now).timestamp_micros();
+            let month = month_start(now).timestamp_micros();
             let (spent_day, spent_month) = self.inner.store.read_now(|c| {
                 Ok::<_, StoreError>((
                     usage::spent_since(c, agent, day)?,
                     usage::spent_since(c, agent, month)?,
                 ))
             })?;
-            let reserved = ledgers.get(agent).map_or(0.0, |l| l.reserved);
             ledgers.insert(
                 agent.to_owned(),
                 Ledger {
                     day: today,
                     spent_day,
                     spent_month,
-                    reserved,
+                    reserved: 0.0,
                 },
             );
         }
-        Ok(ledgers.get_mut(agent).expect("just inserted"))
+        let ledger = ledgers.get_mut(agent).expect("just inserted");
+        if ledger.day != today {
+            if (ledger.day.year(), ledger.day.month()) != (today.year(), today.month()) {
+                ledger.spent_month = 0.0;
+            }
+            ledger.spent_day = 0.0;
+            ledger.day = today;
+        }
+        Ok(ledger)
     }
 
     /// Reserves `estimate` USD for a call by `agent`, or refuses it. The boundary is
@@ -189,11 +195,19 @@ impl Budgets {
 
     fn release(&self, agent: &str, amount: f64, spent: f64) {
         let mut ledgers = self.inner.ledgers.lock().expect("budget lock");
-        if let Some(ledger) = ledgers.get_mut(agent) {
-            ledger.reserved = (ledger.reserved - amount).max(0.0);
-            ledger.spent_day += spent;
-            ledger.spent_month += spent;
+        match self.ledger(&mut ledgers, agent) {
+            Ok(ledger) => {
+                ledger.reserved = (ledger.reserved - amount).max(0.0);
+                ledger.spent_day += spent;
+                ledger.spent_month += spent;
+            }
+            Err(e) => tracing::error!(agent, error = %e, "cannot load a budget ledger"),
         }
+    }
+
+    /// Counts a charge that had no reservation (embeddings, operator calls).
+    pub fn spend(&self, agent: &str, cost: f64) {
+        self.release(agent, 0.0, cost);
     }
 
     pub fn now(&self) -> DateTime<Utc> {

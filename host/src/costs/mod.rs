@@ -100,21 +100,23 @@ impl Costs {
         &self.prices
     }
 
-    /// Records a finished call: settles its reservation with the real cost and writes the
-    /// ledger row. Returns the cost.
-    pub async fn charge(
+    /// Records a finished call: settles its reservation with the real cost and queues the
+    /// ledger row (the answer does not wait for its fsync; reports are ordered after it).
+    /// Returns the cost.
+    pub fn charge(
         &self,
         reservation: Option<Reservation>,
         agent: &str,
         model: &str,
         kind: &'static str,
         used: Usage,
-    ) -> Result<f64, StoreError> {
+    ) -> f64 {
         let cost = self
             .prices
             .cost(model, used.input_tokens, used.output_tokens);
-        if let Some(r) = reservation {
-            r.settle(cost);
+        match reservation {
+            Some(r) => r.settle(cost),
+            None => self.budgets.spend(agent, cost),
         }
         let row = UsageRow {
             agent_id: agent.to_owned(),
@@ -125,8 +127,9 @@ impl Costs {
             cost_usd: cost,
             created_at: self.budgets.now().timestamp_micros(),
         };
-        self.store.write(move |c| usage::insert(c, &row)).await?;
-        Ok(cost)
+        self.store
+            .write_detached("usage row", move |c| usage::insert(c, &row));
+        cost
     }
 
     /// Spending in `period`, per agent and model; only `agent`'s when given.
@@ -137,9 +140,10 @@ impl Costs {
     ) -> Result<CostReport, StoreError> {
         let since = period.since(self.budgets.now());
         let from = since.timestamp_micros();
+        // Through the writer queue, so every charge made before this call is counted.
         let totals = self
             .store
-            .read(move |c| usage::totals_since(c, from, agent.as_deref()))
+            .write(move |c| usage::totals_since(c, from, agent.as_deref()))
             .await?;
         let mut agents: BTreeMap<String, AgentCosts> = BTreeMap::new();
         let mut total_usd = 0.0;

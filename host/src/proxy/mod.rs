@@ -304,16 +304,13 @@ impl Proxy {
             .await
         {
             Ok((response, model)) => {
-                let cost = self
-                    .costs
-                    .charge(
-                        prepared.reservation,
-                        caller.id(),
-                        &model.id(),
-                        "chat",
-                        response.usage,
-                    )
-                    .await?;
+                let cost = self.costs.charge(
+                    prepared.reservation,
+                    caller.id(),
+                    &model.id(),
+                    "chat",
+                    response.usage,
+                );
                 Ok(ApiProxyResponse {
                     success: true,
                     data: Some(reply::chat_data(&response, &model.id(), cost)),
@@ -347,8 +344,7 @@ impl Proxy {
                 };
                 let cost = self
                     .costs
-                    .charge(None, caller.id(), &model.id(), "embed", used)
-                    .await?;
+                    .charge(None, caller.id(), &model.id(), "embed", used);
                 let data = if single {
                     json!({ "embedding": response.embeddings.into_iter().next().unwrap_or_default(), "model": model.id(), "cost_usd": cost })
                 } else {
@@ -416,16 +412,13 @@ impl Proxy {
                         v
                     }
                     Relay::Done { response, model } => {
-                        let cost = match costs
-                            .charge(reservation.take(), &agent, &model, "chat", response.usage)
-                            .await
-                        {
-                            Ok(cost) => cost,
-                            Err(e) => {
-                                tracing::error!(error = %e, "cannot record LLM usage");
-                                0.0
-                            }
-                        };
+                        let cost = costs.charge(
+                            reservation.take(),
+                            &agent,
+                            &model,
+                            "chat",
+                            response.usage,
+                        );
                         let mut data = Value::Object(reply::chat_data(&response, &model, cost));
                         data["type"] = "done".into();
                         data

@@ -97,6 +97,16 @@ impl Store {
         self.writer.run(f).await
     }
 
+    /// Queues `f` for the next group transaction and returns at once; a failure is logged.
+    /// For bookkeeping whose durability a caller need not wait for: anything queued after
+    /// it, including a read done with [`write`](Self::write), sees its effect.
+    pub fn write_detached<F>(&self, what: &'static str, f: F)
+    where
+        F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+    {
+        self.writer.detach(what, f);
+    }
+
     /// Runs `f` on a read-only connection on the blocking pool.
     pub async fn read<R, E, F>(&self, f: F) -> Result<R, E>
     where

@@ -53,6 +53,31 @@ enum Msg {
     Checkpoint(oneshot::Sender<Result<(), StoreError>>),
 }
 
+/// A write nobody waits for: its outcome is only logged.
+struct Detached<F> {
+    what: &'static str,
+    f: F,
+}
+
+impl<F> Job for Detached<F>
+where
+    F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> Completion {
+        let what = self.what;
+        let result = in_savepoint(conn, self.f);
+        Box::new(move |committed: Result<(), StoreError>| {
+            if let Err(e) = committed.and(result) {
+                tracing::error!(what, error = %e, "a background write failed");
+            }
+        })
+    }
+
+    fn abort(self: Box<Self>, error: StoreError) {
+        tracing::error!(what = self.what, error = %error, "a background write was not run");
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
     jobs: mpsc::Sender<Msg>,
@@ -90,6 +115,24 @@ impl Writer {
             .send(Msg::Job(job))
             .map_err(|_| E::from(StoreError::Closed))?;
         answer.await.map_err(|_| E::from(StoreError::Panicked))?
+    }
+
+    /// Queues `f` without waiting for it. Writes queued later, and [`Writer::run`] jobs
+    /// (reads included) queued later, see its effect.
+    pub(super) fn detach<F>(&self, what: &'static str, f: F)
+    where
+        F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+    {
+        if self
+            .jobs
+            .send(Msg::Job(Box::new(Detached { what, f })))
+            .is_err()
+        {
+            tracing::error!(
+                what,
+                "the database writer has stopped; a background write was lost"
+            );
+        }
     }
 
     pub(super) async fn checkpoint(&self) -> Result<(), StoreError> {

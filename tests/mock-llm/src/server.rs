@@ -13,6 +13,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -93,6 +94,10 @@ impl MockLlm {
                 // An error means the handle is gone, which also means stop.
                 let _closed = stopping.wait_for(|stop| *stop).await;
             };
+            // Like a real provider: every SSE event leaves at once (no Nagle delay).
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             if let Err(error) = axum::serve(listener, app)
                 .with_graceful_shutdown(signal)
                 .await
