@@ -2,9 +2,15 @@
 //!
 //! schemars writes full JSON Schema 2020-12; providers' function-calling validators are
 //! stricter than the standard and differ from each other. So the schema is reduced to the
-//! common subset: no `$schema`, no root `title`, no `$ref` (subschemas are inlined), no
+//! common subset: no `$schema`, no `$ref` (subschemas are inlined), an object root always
+//! has `properties` (even `{}`, as OpenAI expects for a tool without arguments), no
 //! non-standard `format`s on numbers (`uint32`), an optional field is simply one that is not
 //! `required` (no `null` in its type), and "any value" is `{}` rather than `true`.
+//!
+//! The root's `title` and `description` (the argument type's name and doc comment) are
+//! dropped too: the tool's description is what the model reads, and a doc comment such as
+//! "Arguments of `read_file`." would only repeat it. Field doc comments are kept: they are
+//! the per-argument help.
 
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
@@ -40,6 +46,11 @@ pub fn schema_for<A: JsonSchema>() -> Value {
     let mut schema = generator.into_root_schema_for::<A>().to_value();
     if let Some(root) = schema.as_object_mut() {
         root.remove("title");
+        root.remove("description");
+        if root.get("type").and_then(Value::as_str) == Some("object") {
+            root.entry("properties")
+                .or_insert_with(|| Value::Object(Map::new()));
+        }
     }
     simplify(&mut schema);
     schema
@@ -171,9 +182,12 @@ mod tests {
     #[test]
     fn is_the_plain_subset() {
         assert_eq!(
+            schema_for::<crate::NoArgs>(),
+            json!({"type": "object", "properties": {}, "additionalProperties": false})
+        );
+        assert_eq!(
             schema_for::<Args>(),
             json!({
-                "description": "Arguments.",
                 "type": "object",
                 "properties": {
                     "path": {"type": "string", "description": "A path."},

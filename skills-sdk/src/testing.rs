@@ -95,8 +95,9 @@ pub trait Host: Any {
     }
 }
 
-/// The host used outside [`with_host`]: nothing but `log` is granted.
-struct Denied;
+/// A host that grants nothing but `log`; also the one used outside [`with_host`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Denied;
 
 impl Host for Denied {}
 
