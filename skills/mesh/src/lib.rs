@@ -1,0 +1,114 @@
+//! The built-in `mesh` skill: blackboard, events and agents (capability `mesh`).
+//!
+//! The mesh decides what this agent may read, write and publish; its refusals come back as
+//! tool errors. This crate turns the mesh's JSON into compact results for the model: a
+//! missing key is `{"found": false}` (an answer, not an error), and listings show previews
+//! rather than whole values so that a large blackboard does not flood the context.
+
+use openlegion_skill_sdk::prelude::*;
+
+mod args;
+// The tests use the SDK's native stand-in for the host, so they run on the host target only.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests;
+
+use args::{ListSharedState, PublishEvent, ReadSharedState, WriteSharedState};
+
+/// Longest value preview in `list_shared_state`, in characters.
+const PREVIEW_CHARS: usize = 200;
+
+fn list_agents(_: NoArgs) -> Result<Value, String> {
+    let agents: Vec<Value> = mesh::list_agents()?
+        .into_iter()
+        .map(|(name, info)| {
+            json!({
+                "name": name,
+                "role": info.role,
+                "capabilities": info.capabilities,
+                "registered": info.registered,
+            })
+        })
+        .collect();
+    Ok(json!({ "count": agents.len(), "agents": agents }))
+}
+
+fn read_shared_state(args: ReadSharedState) -> Result<Value, String> {
+    Ok(match mesh::read_state(&args.key)? {
+        None => json!({ "found": false, "key": args.key }),
+        Some(entry) => json!({
+            "found": true,
+            "key": entry.key,
+            "value": entry.value,
+            "written_by": entry.written_by,
+            "updated_at": entry.updated_at,
+            "version": entry.version,
+        }),
+    })
+}
+
+fn write_shared_state(args: WriteSharedState) -> Result<Value, String> {
+    let entry = mesh::write_state(&args.key, &args.value, args.ttl)?;
+    Ok(json!({ "written": true, "key": entry.key, "version": entry.version }))
+}
+
+fn list_shared_state(args: ListSharedState) -> Result<Value, String> {
+    let entries: Vec<Value> = mesh::list_state(&args.prefix)?
+        .into_iter()
+        .map(|entry| {
+            json!({
+                "key": entry.key,
+                "written_by": entry.written_by,
+                "updated_at": entry.updated_at,
+                "version": entry.version,
+                "value_preview": preview(&Value::Object(entry.value)),
+            })
+        })
+        .collect();
+    Ok(json!({ "prefix": args.prefix, "count": entries.len(), "entries": entries }))
+}
+
+fn publish_event(args: PublishEvent) -> Result<Value, String> {
+    let notified = mesh::publish(&args.topic, &args.payload)?;
+    Ok(json!({ "published": true, "topic": args.topic, "subscribers_notified": notified }))
+}
+
+/// `value` as JSON text, cut to [`PREVIEW_CHARS`] characters with a trailing "...".
+fn preview(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(PREVIEW_CHARS) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
+    }
+}
+
+openlegion_skill_sdk::skill! {
+    list_agents: "List the agents of the mesh with their role and capabilities, to find who \
+        can help or whom a task concerns. Returns {\"agents\": [{\"name\", \"role\", \
+        \"capabilities\", \"registered\"}], \"count\"}; registered=false means the agent is \
+        configured but not running."
+        => list_agents,
+    read_shared_state: "Read one entry of the shared blackboard, the store that agents use \
+        to hand data to each other. Returns {\"found\": true, \"key\", \"value\", \
+        \"written_by\", \"updated_at\", \"version\"}, or {\"found\": false, \"key\"} if there \
+        is no such key (or it expired). If you do not know the exact key, use \
+        list_shared_state first."
+        => read_shared_state,
+    write_shared_state: "Write a JSON object to the shared blackboard for other agents to \
+        read, replacing any value at that key. Use hierarchical keys such as \
+        \"status/<your-name>\" for your progress or \"research/acme\" for results others \
+        need; keys under history/ can be written once only. Optionally expire the entry \
+        after ttl seconds. Returns {\"written\": true, \"key\", \"version\"}. For one-off \
+        signals that need not be stored, use publish_event."
+        => write_shared_state,
+    list_shared_state: "List blackboard entries whose key starts with a prefix (\"\" for all, \
+        or e.g. \"status/\"). Returns {\"prefix\", \"entries\": [{\"key\", \"written_by\", \
+        \"updated_at\", \"version\", \"value_preview\"}], \"count\"}; previews are cut to 200 \
+        characters, so use read_shared_state for a full value."
+        => list_shared_state,
+    publish_event: "Publish a one-off event (a JSON object) on a topic; agents subscribed to \
+        that topic are notified. Use it for signals such as \"research_complete\". The event \
+        is not stored: if nobody is subscribed it is lost, so write data others must find \
+        later with write_shared_state. Returns {\"published\": true, \"topic\", \
+        \"subscribers_notified\"}."
+        => publish_event,
+}
