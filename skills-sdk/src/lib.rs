@@ -41,7 +41,7 @@
 //! - the [`skill!`] macro: `describe` from the argument types' schemas, `invoke` with
 //!   argument parsing whose errors name the field, and the component export;
 //! - safe wrappers of the imports: [`log`], [`workspace`], [`http`], [`mesh`];
-//! - natively (not on `wasm32`), a [`testing`] double for those imports, so skills can be
+//! - natively (not on `wasm32`), a `testing` double for those imports, so skills can be
 //!   unit-tested with `cargo test` on the host.
 //!
 //! What it does not own: confinement and limits. The host checks every path, URL, key and
