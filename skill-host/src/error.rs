@@ -88,6 +88,12 @@ pub enum ToolError {
         size: usize,
         max: usize,
     },
+    #[error("tool '{tool}' answered {size} bytes, more than the {max} allowed")]
+    AnswerTooLarge {
+        tool: String,
+        size: usize,
+        max: usize,
+    },
     /// The tool's own error (the guest returned `err`), for the model to see as it is.
     #[error("{message}")]
     Tool { tool: String, message: String },
@@ -108,6 +114,7 @@ impl ToolError {
         match self {
             ToolError::UnknownTool { tool }
             | ToolError::ArgumentsTooLarge { tool, .. }
+            | ToolError::AnswerTooLarge { tool, .. }
             | ToolError::Tool { tool, .. }
             | ToolError::OutOfFuel { tool, .. }
             | ToolError::Timeout { tool, .. }

@@ -48,4 +48,4 @@ pub use host::mesh::{DenyMesh, MeshCap};
 pub use load::{CacheOutcome, LoadReport};
 pub use manifest::Manifest;
 pub use registry::{SkillInfo, ToolInfo};
-pub use skill_host::{MAX_ARGS_BYTES, SkillHost};
+pub use skill_host::{MAX_ANSWER_BYTES, MAX_ARGS_BYTES, SkillHost};

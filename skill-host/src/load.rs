@@ -66,7 +66,12 @@ impl SkillHost {
     /// of the same name. If it fails, the loaded version keeps serving and the error is
     /// noted in its [`SkillInfo::last_error`](crate::SkillInfo).
     pub async fn load_dir(&self, dir: &Path) -> Result<LoadReport, HostError> {
-        let stamp = Stamp::of(dir);
+        let stamp = {
+            let owned = dir.to_owned();
+            tokio::task::spawn_blocking(move || Stamp::of(&owned))
+                .await
+                .map_err(|e| read_failed(dir, e))?
+        };
         let previous = self.dir_state(dir).and_then(|state| state.skill);
         let result = self.load_dir_files(dir, previous.as_deref()).await;
         let skill = match &result {
@@ -100,6 +105,7 @@ impl SkillHost {
         let result = self.load_parts(manifest, wasm, None, None).await;
         if let Err(e) = &result {
             self.registry_mut().record_error(&name, e);
+            self.prune_pres();
         }
         result
     }
@@ -138,6 +144,7 @@ impl SkillHost {
         };
         if let Err(e) = &result {
             self.registry_mut().record_error(&name, e);
+            self.prune_pres();
         }
         result
     }
@@ -308,8 +315,9 @@ impl SkillHost {
 
 /// The subdirectories of `root` that hold a `skill.wasm`, sorted.
 pub(crate) async fn skill_dirs(root: &Path) -> Result<Vec<PathBuf>, HostError> {
-    let root = root.to_owned();
+    let owned = root.to_owned();
     tokio::task::spawn_blocking(move || {
+        let root = owned;
         let entries = std::fs::read_dir(&root).map_err(|source| HostError::Read {
             path: root.clone(),
             source,
@@ -323,16 +331,14 @@ pub(crate) async fn skill_dirs(root: &Path) -> Result<Vec<PathBuf>, HostError> {
         Ok(dirs)
     })
     .await
-    .map_err(|e| HostError::Read {
-        path: PathBuf::new(),
-        source: std::io::Error::other(e),
-    })?
+    .map_err(|e| read_failed(root, e))?
 }
 
 /// Reads `path` off the async threads, refusing files over `max` bytes.
 async fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, HostError> {
-    let path = path.to_owned();
+    let owned = path.to_owned();
     tokio::task::spawn_blocking(move || {
+        let path = owned;
         let read_error = |source| HostError::Read {
             path: path.clone(),
             source,
@@ -344,8 +350,13 @@ async fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, HostError> {
         std::fs::read(&path).map_err(read_error)
     })
     .await
-    .map_err(|e| HostError::Read {
-        path: PathBuf::new(),
-        source: std::io::Error::other(e),
-    })?
+    .map_err(|e| read_failed(path, e))?
+}
+
+/// A blocking read task that panicked or was cancelled (the runtime shutting down).
+fn read_failed(path: &Path, error: tokio::task::JoinError) -> HostError {
+    HostError::Read {
+        path: path.to_owned(),
+        source: std::io::Error::other(error),
+    }
 }

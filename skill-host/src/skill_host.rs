@@ -14,6 +14,7 @@ use crate::cache::DiskCache;
 use crate::capability::Capabilities;
 use crate::config::HostConfig;
 use crate::error::{HostError, ToolError};
+use crate::host::truncate_at_char;
 use crate::registry::{Registry, SkillInfo, ToolInfo};
 use crate::state::CallState;
 use crate::watch::DirState;
@@ -22,6 +23,15 @@ use crate::{engine, host, invoke};
 /// Largest arguments object a call may pass (the model writes them; a megabyte of JSON is
 /// already far beyond any sensible tool call).
 pub const MAX_ARGS_BYTES: usize = 1024 * 1024;
+
+/// Largest answer a tool may give: room for the largest `read_file` result (500,000
+/// characters of up to 4 bytes) with its JSON around it. An answer is for a model's
+/// context; a bigger one is a bug in the tool, reported as such rather than passed on to
+/// fill the agent's memory and the model's window.
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// Longest tool error kept; the rest is cut.
+const MAX_TOOL_ERROR_BYTES: usize = 64 * 1024;
 
 /// The skill runtime of one agent. Cheap to clone: clones share everything.
 #[derive(Clone)]
@@ -138,11 +148,21 @@ impl SkillHost {
             })?;
         let _permit = self.inner.permits.acquire().await;
         match invoke::invoke(&self.inner.engine, &skill, tool, args_json).await? {
-            Ok(answer) => Ok(answer),
-            Err(message) => Err(ToolError::Tool {
+            Ok(answer) if answer.len() > MAX_ANSWER_BYTES => Err(ToolError::AnswerTooLarge {
                 tool: tool.to_owned(),
-                message,
+                size: answer.len(),
+                max: MAX_ANSWER_BYTES,
             }),
+            Ok(answer) => Ok(answer),
+            Err(mut message) => {
+                if truncate_at_char(&mut message, MAX_TOOL_ERROR_BYTES) {
+                    message.push_str(" …(truncated)");
+                }
+                Err(ToolError::Tool {
+                    tool: tool.to_owned(),
+                    message,
+                })
+            }
         }
     }
 

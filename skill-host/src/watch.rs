@@ -79,9 +79,22 @@ impl SkillHost {
                 return;
             }
         };
-        for dir in &dirs {
+        let stamped = {
+            let dirs = dirs.clone();
+            tokio::task::spawn_blocking(move || {
+                dirs.into_iter()
+                    .map(|dir| {
+                        let stamp = Stamp::of(&dir);
+                        (dir, stamp)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default()
+        };
+        for (dir, stamp) in &stamped {
             let known = self.dir_state(dir).map(|state| state.stamp);
-            if known == Some(Stamp::of(dir)) {
+            if known == Some(*stamp) {
                 continue;
             }
             match self.load_dir(dir).await {

@@ -190,3 +190,19 @@ async fn calls_beyond_the_pool_wait_for_a_slot() {
         assert_eq!(answer.unwrap(), "slept 30 ms");
     }
 }
+
+#[tokio::test]
+async fn answers_and_tool_errors_are_bounded() {
+    let t = TestHost::new(&[]);
+    t.load("echo", "echo", &[]).await;
+    let big = serde_json::json!({"op": "answer", "text": "x", "repeat": 4 * 1024 * 1024 + 1});
+    assert_eq!(
+        t.cap(big).await,
+        Err("tool 'cap' answered 4194305 bytes, more than the 4194304 allowed".into())
+    );
+    let just_fits = serde_json::json!({"op": "answer", "text": "x", "repeat": 4 * 1024 * 1024});
+    assert_eq!(t.cap(just_fits).await.unwrap().len(), 4 * 1024 * 1024);
+    let long_error = serde_json::json!({"op": "fail", "text": "e", "repeat": 100_000});
+    let err = t.cap(long_error).await.unwrap_err();
+    assert_eq!(err, format!("{} …(truncated)", "e".repeat(64 * 1024)));
+}
