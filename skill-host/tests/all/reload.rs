@@ -8,7 +8,8 @@ use openlegion_skill_host::{HostConfig, Manifest, ToolError};
 
 use crate::support::{TestHost, eventually, fixture, replace_file, shared_cache, skill_dir};
 
-const MANIFEST: &str = "name: reload\nversion: '1'\n";
+/// Busy-waiting burns fuel; the calls here are limited by time, not fuel.
+const MANIFEST: &str = "name: reload\nversion: '1'\nlimits: { fuel: 1000000000000 }\n";
 
 fn fast_polling() -> HostConfig {
     let mut config = HostConfig::new(shared_cache());
@@ -45,7 +46,7 @@ async fn a_new_version_swaps_in_while_a_call_is_in_flight() {
     let watcher = t.host.watch(root.clone());
 
     let host = t.host.clone();
-    let in_flight = tokio::spawn(async move { host.invoke("version", r#"{"ms": 500}"#).await });
+    let in_flight = tokio::spawn(async move { host.invoke("version", r#"{"ms": 1000}"#).await });
     tokio::time::sleep(Duration::from_millis(50)).await;
     replace_file(&dir.join("skill.wasm"), &fixture("reload-v2"));
     eventually("v2 to be loaded", || {
