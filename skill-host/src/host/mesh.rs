@@ -1,0 +1,190 @@
+//! `openlegion:skill/mesh`: blackboard, pub/sub and messages, with the agent's identity.
+//!
+//! This crate checks the grant and the size of what the guest hands over (the mesh's own
+//! limits, so a call the mesh would refuse does not leave the agent); the agent's
+//! [`MeshCap`] makes the calls.
+
+use openlegion_protocol::limits::{MAX_KEY_CHARS, MAX_NAME_CHARS, MAX_VALUE_BYTES};
+
+use crate::bindings::openlegion::skill::mesh::Host;
+use crate::capability::{Capability, not_granted};
+use crate::host::bounded;
+use crate::state::CallState;
+
+/// Longest message kind (`task_request`, `query`, …).
+const MAX_KIND_BYTES: usize = 64;
+
+/// The agent's connection to the mesh, one method per WIT function. Every method refuses
+/// unless implemented. JSON values travel as JSON text; `Err` is the text the skill sees.
+#[async_trait::async_trait]
+pub trait MeshCap: Send + Sync {
+    async fn read_state(&self, skill: &str, key: &str) -> Result<Option<String>, String> {
+        let _ = key;
+        Err(not_granted(Capability::Mesh, skill))
+    }
+
+    async fn write_state(
+        &self,
+        skill: &str,
+        key: &str,
+        value_json: &str,
+        ttl_seconds: Option<u32>,
+    ) -> Result<String, String> {
+        let _ = (key, value_json, ttl_seconds);
+        Err(not_granted(Capability::Mesh, skill))
+    }
+
+    async fn list_state(&self, skill: &str, prefix: &str) -> Result<String, String> {
+        let _ = prefix;
+        Err(not_granted(Capability::Mesh, skill))
+    }
+
+    async fn publish(&self, skill: &str, topic: &str, payload_json: &str) -> Result<u32, String> {
+        let _ = (topic, payload_json);
+        Err(not_granted(Capability::Mesh, skill))
+    }
+
+    async fn list_agents(&self, skill: &str) -> Result<String, String> {
+        Err(not_granted(Capability::Mesh, skill))
+    }
+
+    async fn send_message(
+        &self,
+        skill: &str,
+        to: &str,
+        kind: &str,
+        payload_json: &str,
+    ) -> Result<String, String> {
+        let _ = (to, kind, payload_json);
+        Err(not_granted(Capability::Mesh, skill))
+    }
+}
+
+/// No mesh at all.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DenyMesh;
+
+impl MeshCap for DenyMesh {}
+
+impl Host for CallState {
+    async fn read_state(&mut self, key: String) -> Result<Option<String>, String> {
+        self.skill.check(Capability::Mesh)?;
+        check_key(&key)?;
+        let mesh = self.skill.caps.mesh.clone();
+        mesh.read_state(&self.skill.name, &key).await
+    }
+
+    async fn write_state(
+        &mut self,
+        key: String,
+        value_json: String,
+        ttl_seconds: Option<u32>,
+    ) -> Result<String, String> {
+        self.skill.check(Capability::Mesh)?;
+        check_key(&key)?;
+        check_object("value-json", &value_json)?;
+        let mesh = self.skill.caps.mesh.clone();
+        mesh.write_state(&self.skill.name, &key, &value_json, ttl_seconds)
+            .await
+    }
+
+    async fn list_state(&mut self, prefix: String) -> Result<String, String> {
+        self.skill.check(Capability::Mesh)?;
+        check_key(&prefix)?;
+        let mesh = self.skill.caps.mesh.clone();
+        mesh.list_state(&self.skill.name, &prefix).await
+    }
+
+    async fn publish(&mut self, topic: String, payload_json: String) -> Result<u32, String> {
+        self.skill.check(Capability::Mesh)?;
+        check_name("topic", &topic)?;
+        check_object("payload-json", &payload_json)?;
+        let mesh = self.skill.caps.mesh.clone();
+        mesh.publish(&self.skill.name, &topic, &payload_json).await
+    }
+
+    async fn list_agents(&mut self) -> Result<String, String> {
+        self.skill.check(Capability::Mesh)?;
+        let mesh = self.skill.caps.mesh.clone();
+        mesh.list_agents(&self.skill.name).await
+    }
+
+    async fn send_message(
+        &mut self,
+        to: String,
+        kind: String,
+        payload_json: String,
+    ) -> Result<String, String> {
+        self.skill.check(Capability::Mesh)?;
+        // `capability:<name>` addresses carry a name as long as a topic.
+        check_name("to", to.strip_prefix("capability:").unwrap_or(&to))?;
+        bounded("kind", &kind, MAX_KIND_BYTES)?;
+        check_object("payload-json", &payload_json)?;
+        let mesh = self.skill.caps.mesh.clone();
+        mesh.send_message(&self.skill.name, &to, &kind, &payload_json)
+            .await
+    }
+}
+
+fn check_key(key: &str) -> Result<(), String> {
+    let chars = key.chars().count();
+    if chars > MAX_KEY_CHARS {
+        Err(format!(
+            "key is {chars} characters, more than the {MAX_KEY_CHARS} allowed"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_name(what: &str, name: &str) -> Result<(), String> {
+    let chars = name.chars().count();
+    if chars > MAX_NAME_CHARS {
+        Err(format!(
+            "{what} is {chars} characters, more than the {MAX_NAME_CHARS} allowed"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A JSON object of at most the mesh's value size.
+fn check_object(what: &str, json: &str) -> Result<(), String> {
+    bounded(what, json, MAX_VALUE_BYTES)?;
+    match serde_json::from_str::<serde_json::Value>(json) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        Ok(_) => Err(format!("{what} must be a JSON object")),
+        Err(e) => Err(format!("{what} is not valid JSON: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_must_be_bounded_json_objects() {
+        assert_eq!(check_object("value-json", r#"{"a":1}"#), Ok(()));
+        assert_eq!(
+            check_object("value-json", "[1]"),
+            Err("value-json must be a JSON object".into())
+        );
+        assert!(
+            check_object("value-json", "{")
+                .unwrap_err()
+                .starts_with("value-json is not valid JSON")
+        );
+        let huge = format!(r#"{{"a":"{}"}}"#, "x".repeat(MAX_VALUE_BYTES));
+        assert!(
+            check_object("value-json", &huge)
+                .unwrap_err()
+                .contains("more than the 262144")
+        );
+    }
+
+    #[test]
+    fn keys_are_counted_in_characters() {
+        assert_eq!(check_key(&"é".repeat(MAX_KEY_CHARS)), Ok(()));
+        assert!(check_key(&"k".repeat(MAX_KEY_CHARS + 1)).is_err());
+    }
+}

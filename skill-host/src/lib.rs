@@ -1,0 +1,51 @@
+//! # The OpenLegion skill host
+//!
+//! Every tool an agent can call is a WebAssembly component of the world `skill`
+//! (`wit/skill.wit`). This crate loads those components and runs them: one wasmtime
+//! [`Engine`](wasmtime::Engine) per [`SkillHost`], a pooling allocator, and a fresh store
+//! for every call under the skill's fuel, memory and wall-clock [`Limits`], so that a
+//! trapping, spinning or greedy tool fails only its own call.
+//!
+//! A skill is a directory holding `skill.wasm` and its [`Manifest`] `skill.yaml`. Loading
+//! validates the component's imports (only `openlegion:skill/*` and `wasi:*`), compiles it
+//! off the async threads into a `.cwasm` cache on disk, and asks it to `describe` its
+//! tools. [`SkillHost::watch`] polls a skills directory and swaps new versions in while
+//! calls in flight finish on the old one.
+//!
+//! What a skill may touch is the intersection of the [`Capability`]s its manifest asks for
+//! and those the agent's permissions allow ([`Capabilities::allowed`]). The `workspace`
+//! capability is implemented here, confined to the agent's data directory; `http` and
+//! `mesh` are delegated to the agent through the [`HttpCap`] and [`MeshCap`] traits, whose
+//! default methods refuse. WASI is linked with an empty context: no files, environment,
+//! arguments, sockets or stdio reach a skill through it.
+//!
+//! This crate does not decide permissions, talk to the mesh, or build components from
+//! source; the agent does, and hands the results in.
+
+mod bindings;
+mod cache;
+mod capability;
+mod config;
+mod engine;
+mod error;
+mod host;
+mod invoke;
+mod load;
+mod manifest;
+mod registry;
+mod skill_host;
+mod state;
+pub mod testing;
+mod validate;
+mod watch;
+mod workspace;
+
+pub use capability::{Capabilities, Capability};
+pub use config::{HostConfig, Limits, LimitsOverride, MAX_MEMORY_BYTES, MAX_TIMEOUT};
+pub use error::{HostError, ToolError};
+pub use host::http::{DenyHttp, HttpCap, HttpRequest, HttpResponse};
+pub use host::mesh::{DenyMesh, MeshCap};
+pub use load::{CacheOutcome, LoadReport};
+pub use manifest::Manifest;
+pub use registry::{SkillInfo, ToolInfo};
+pub use skill_host::{MAX_ANSWER_BYTES, MAX_ARGS_BYTES, SkillHost};

@@ -1,0 +1,362 @@
+//! Loading a skill: read it, check it, compile or fetch it from the caches, ask it for its
+//! tools, and swap it into the registry.
+//!
+//! Everything slow (hashing, compiling, file I/O) runs on tokio's blocking pool, so a
+//! load never stalls the calls running beside it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::bindings::SkillPre;
+use crate::capability::{Capability, Grant};
+use crate::error::HostError;
+use crate::invoke;
+use crate::manifest::{MAX_MANIFEST_BYTES, Manifest, name_problem};
+use crate::registry::{LoadedSkill, ToolInfo};
+use crate::skill_host::SkillHost;
+use crate::state::SkillContext;
+use crate::validate;
+use crate::watch::{DirState, Stamp};
+
+/// Largest component accepted (a Python component is ~18 MB).
+const MAX_COMPONENT_BYTES: u64 = 64 * 1024 * 1024;
+/// Most tools one skill may offer, and the longest description of one.
+const MAX_TOOLS: usize = 128;
+const MAX_TOOL_DESCRIPTION_CHARS: usize = 4096;
+const MAX_SCHEMA_BYTES: usize = 64 * 1024;
+
+/// The component and manifest file names inside a skill directory.
+pub(crate) const WASM_FILE: &str = "skill.wasm";
+pub(crate) const MANIFEST_FILE: &str = "skill.yaml";
+
+/// Where a loaded component's compiled code came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheOutcome {
+    /// Already linked in this host (the same bytes were loaded before).
+    Memory,
+    /// A `.cwasm` from the cache directory.
+    Disk,
+    /// Compiled now (and stored for next time).
+    Compiled,
+}
+
+/// What a successful load did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadReport {
+    pub skill: String,
+    pub version: String,
+    /// SHA-256 of the component, hex.
+    pub sha256: String,
+    pub tools: Vec<String>,
+    pub cache: CacheOutcome,
+    /// Whether a version of this skill was loaded before (and is now replaced).
+    pub replaced: bool,
+    /// Asked for by the manifest but not allowed by the agent.
+    pub clipped: Vec<Capability>,
+    pub elapsed: Duration,
+}
+
+impl SkillHost {
+    /// Loads the skill in `dir` (`skill.wasm` + `skill.yaml`), replacing the loaded version
+    /// of the same name. If it fails, the loaded version keeps serving and the error is
+    /// noted in its [`SkillInfo::last_error`](crate::SkillInfo).
+    pub async fn load_dir(&self, dir: &Path) -> Result<LoadReport, HostError> {
+        let stamp = {
+            let owned = dir.to_owned();
+            tokio::task::spawn_blocking(move || Stamp::of(&owned))
+                .await
+                .map_err(|e| read_failed(dir, e))?
+        };
+        let previous = self.dir_state(dir).and_then(|state| state.skill);
+        let result = self.load_dir_files(dir, previous.as_deref()).await;
+        let skill = match &result {
+            Ok(report) => Some(report.skill.clone()),
+            Err(e) => {
+                // The version loaded from this directory before keeps serving.
+                if let Some(previous) = &previous {
+                    self.registry_mut().record_error(previous, e);
+                }
+                previous
+            }
+        };
+        self.set_dir_state(dir, DirState { stamp, skill });
+        result
+    }
+
+    /// Loads a skill from memory (one embedded in the agent binary).
+    pub async fn load_bytes(
+        &self,
+        manifest: Manifest,
+        wasm: Vec<u8>,
+    ) -> Result<LoadReport, HostError> {
+        if let Some((field, message)) = manifest.problem() {
+            return Err(HostError::InvalidManifest {
+                skill: manifest.name,
+                field,
+                message,
+            });
+        }
+        let name = manifest.name.clone();
+        let result = self.load_parts(manifest, wasm, None, None).await;
+        if let Err(e) = &result {
+            self.registry_mut().record_error(&name, e);
+            self.prune_pres();
+        }
+        result
+    }
+
+    /// Loads every skill directory under `root` (those holding a `skill.wasm`), in name
+    /// order. One broken skill does not stop the others.
+    pub async fn load_all(&self, root: &Path) -> Vec<Result<LoadReport, HostError>> {
+        let dirs = match skill_dirs(root).await {
+            Ok(dirs) => dirs,
+            Err(e) => return vec![Err(e)],
+        };
+        let mut reports = Vec::with_capacity(dirs.len());
+        for dir in dirs {
+            reports.push(self.load_dir(&dir).await);
+        }
+        reports
+    }
+
+    async fn load_dir_files(
+        &self,
+        dir: &Path,
+        previous: Option<&str>,
+    ) -> Result<LoadReport, HostError> {
+        let manifest_path = dir.join(MANIFEST_FILE);
+        let manifest_bytes = read_bounded(&manifest_path, MAX_MANIFEST_BYTES).await?;
+        let text = String::from_utf8_lossy(&manifest_bytes);
+        let manifest = Manifest::from_yaml(&manifest_path, &text)?;
+        let name = manifest.name.clone();
+        let wasm = read_bounded(&dir.join(WASM_FILE), MAX_COMPONENT_BYTES).await;
+        let result = match wasm {
+            Ok(wasm) => {
+                self.load_parts(manifest, wasm, Some(dir.to_owned()), previous)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &result {
+            self.registry_mut().record_error(&name, e);
+            self.prune_pres();
+        }
+        result
+    }
+
+    async fn load_parts(
+        &self,
+        manifest: Manifest,
+        wasm: Vec<u8>,
+        source: Option<PathBuf>,
+        renamed: Option<&str>,
+    ) -> Result<LoadReport, HostError> {
+        let started = Instant::now();
+        let name = manifest.name.clone();
+        let limits = manifest
+            .limits
+            .unwrap_or_default()
+            .apply(self.inner.config.default_limits);
+        if let Some(message) = limits.problem() {
+            return Err(HostError::InvalidLimits {
+                skill: name,
+                message,
+            });
+        }
+        validate::check_header(&name, &wasm)?;
+        let wasm = Arc::new(wasm);
+        let sha256 = {
+            let wasm = wasm.clone();
+            tokio::task::spawn_blocking(move || hex::encode(Sha256::digest(wasm.as_slice())))
+                .await
+                .map_err(|e| HostError::Compile {
+                    skill: name.clone(),
+                    message: e.to_string(),
+                })?
+        };
+        let (pre, cache) = self.linked(&name, &sha256, wasm).await?;
+
+        let grant = Grant::new(&manifest.capabilities, &self.inner.caps.allowed);
+        let clipped = grant.clipped.iter().copied().collect();
+        let context = Arc::new(SkillContext {
+            name: name.clone(),
+            grant,
+            caps: self.inner.caps.clone(),
+        });
+        let mut skill = LoadedSkill {
+            manifest,
+            sha256,
+            pre,
+            context,
+            limits,
+            tools: Vec::new(),
+            loaded_at: SystemTime::now(),
+            source,
+        };
+        skill.tools = self.described_tools(&skill).await?;
+        let report = LoadReport {
+            skill: name.clone(),
+            version: skill.manifest.version.clone(),
+            sha256: skill.sha256.clone(),
+            tools: skill.tools.iter().map(|t| t.name.clone()).collect(),
+            cache,
+            replaced: false,
+            clipped,
+            elapsed: Duration::ZERO,
+        };
+        let replaced = self.registry_mut().insert(Arc::new(skill), renamed)?;
+        self.prune_pres();
+        tracing::info!(skill = name, cache = ?cache, replaced, "skill loaded");
+        Ok(LoadReport {
+            replaced,
+            elapsed: started.elapsed(),
+            ..report
+        })
+    }
+
+    /// The linked component for `sha256`: already in memory, or from the disk cache, or
+    /// compiled now; checked for forbidden imports before it is linked.
+    async fn linked(
+        &self,
+        skill: &str,
+        sha256: &str,
+        wasm: Arc<Vec<u8>>,
+    ) -> Result<(SkillPre<crate::state::CallState>, CacheOutcome), HostError> {
+        if let Some(pre) = self.pres().get(sha256) {
+            return Ok((pre.clone(), CacheOutcome::Memory));
+        }
+        let engine = &self.inner.engine;
+        let (component, hit) = self
+            .inner
+            .disk
+            .component(engine, skill, sha256, wasm)
+            .await?;
+        validate::check_imports(skill, &component, engine)?;
+        let link_error = |e: wasmtime::Error| HostError::Link {
+            skill: skill.to_owned(),
+            message: format!("{e:#}"),
+        };
+        let instance_pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(link_error)?;
+        let pre = SkillPre::new(instance_pre).map_err(link_error)?;
+        self.pres().insert(sha256.to_owned(), pre.clone());
+        let cache = if hit {
+            CacheOutcome::Disk
+        } else {
+            CacheOutcome::Compiled
+        };
+        Ok((pre, cache))
+    }
+
+    /// Calls the component's `describe` (under its limits) and checks what it says.
+    async fn described_tools(&self, skill: &LoadedSkill) -> Result<Vec<ToolInfo>, HostError> {
+        let name = &skill.manifest.name;
+        let described = {
+            let _permit = self.inner.permits.acquire().await;
+            invoke::describe(&self.inner.engine, skill).await
+        }
+        .map_err(|e| HostError::Describe {
+            skill: name.clone(),
+            message: e.to_string(),
+        })?;
+        if described.len() > MAX_TOOLS {
+            return Err(HostError::Describe {
+                skill: name.clone(),
+                message: format!(
+                    "{} tools, more than the {MAX_TOOLS} allowed",
+                    described.len()
+                ),
+            });
+        }
+        let mut tools: Vec<ToolInfo> = Vec::with_capacity(described.len());
+        for tool in described {
+            let invalid = |message: String| HostError::InvalidTool {
+                skill: name.clone(),
+                tool: tool.name.clone(),
+                message,
+            };
+            name_problem(&tool.name).map_err(invalid)?;
+            if tools.iter().any(|t| t.name == tool.name) {
+                return Err(invalid("described twice".into()));
+            }
+            if tool.description.chars().count() > MAX_TOOL_DESCRIPTION_CHARS {
+                return Err(invalid(format!(
+                    "description is longer than {MAX_TOOL_DESCRIPTION_CHARS} characters"
+                )));
+            }
+            if tool.parameters_schema.len() > MAX_SCHEMA_BYTES {
+                return Err(invalid(format!(
+                    "parameters schema is larger than {MAX_SCHEMA_BYTES} bytes"
+                )));
+            }
+            let parameters = match serde_json::from_str(&tool.parameters_schema) {
+                Ok(value @ serde_json::Value::Object(_)) => value,
+                Ok(_) => return Err(invalid("parameters schema is not a JSON object".into())),
+                Err(e) => return Err(invalid(format!("parameters schema is not JSON: {e}"))),
+            };
+            tools.push(ToolInfo {
+                name: tool.name,
+                description: tool.description,
+                parameters,
+                skill: name.clone(),
+            });
+        }
+        Ok(tools)
+    }
+}
+
+/// The subdirectories of `root` that hold a `skill.wasm`, sorted.
+pub(crate) async fn skill_dirs(root: &Path) -> Result<Vec<PathBuf>, HostError> {
+    let owned = root.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let root = owned;
+        let entries = std::fs::read_dir(&root).map_err(|source| HostError::Read {
+            path: root.clone(),
+            source,
+        })?;
+        let mut dirs: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.join(WASM_FILE).is_file())
+            .collect();
+        dirs.sort();
+        Ok(dirs)
+    })
+    .await
+    .map_err(|e| read_failed(root, e))?
+}
+
+/// Reads `path` off the async threads, refusing files over `max` bytes.
+async fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, HostError> {
+    let owned = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let path = owned;
+        let read_error = |source| HostError::Read {
+            path: path.clone(),
+            source,
+        };
+        let size = std::fs::metadata(&path).map_err(read_error)?.len();
+        if size > max {
+            return Err(HostError::TooLarge { path, size, max });
+        }
+        std::fs::read(&path).map_err(read_error)
+    })
+    .await
+    .map_err(|e| read_failed(path, e))?
+}
+
+/// A blocking read task that panicked or was cancelled (the runtime shutting down).
+fn read_failed(path: &Path, error: tokio::task::JoinError) -> HostError {
+    HostError::Read {
+        path: path.to_owned(),
+        source: std::io::Error::other(error),
+    }
+}

@@ -1,0 +1,206 @@
+//! [`SkillHost`]: the engine, the loaded skills, and the calls into them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use tokio::sync::Semaphore;
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+use crate::bindings::SkillPre;
+use crate::cache::DiskCache;
+use crate::capability::Capabilities;
+use crate::config::HostConfig;
+use crate::error::{HostError, ToolError};
+use crate::host::truncate_at_char;
+use crate::registry::{Registry, SkillInfo, ToolInfo};
+use crate::state::CallState;
+use crate::watch::DirState;
+use crate::{engine, host, invoke};
+
+/// Largest arguments object a call may pass (the model writes them; a megabyte of JSON is
+/// already far beyond any sensible tool call).
+pub const MAX_ARGS_BYTES: usize = 1024 * 1024;
+
+/// Largest answer a tool may give: room for the largest `read_file` result (500,000
+/// characters of up to 4 bytes) with its JSON around it. An answer is for a model's
+/// context; a bigger one is a bug in the tool, reported as such rather than passed on to
+/// fill the agent's memory and the model's window.
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// Longest tool error kept; the rest is cut.
+const MAX_TOOL_ERROR_BYTES: usize = 64 * 1024;
+
+/// The skill runtime of one agent. Cheap to clone: clones share everything.
+#[derive(Clone)]
+pub struct SkillHost {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: HostConfig,
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<CallState>,
+    pub(crate) disk: DiskCache,
+    /// Linked components by SHA-256, for the skills currently loaded.
+    pub(crate) pres: Mutex<HashMap<String, SkillPre<CallState>>>,
+    pub(crate) registry: RwLock<Registry>,
+    pub(crate) caps: Arc<Capabilities>,
+    /// One permit per pool slot: calls beyond the pool wait instead of failing.
+    pub(crate) permits: Semaphore,
+    /// What was last loaded from each skill directory.
+    pub(crate) dirs: Mutex<HashMap<PathBuf, DirState>>,
+}
+
+impl SkillHost {
+    /// Builds the engine (and starts its epoch thread), the linker and the cache.
+    ///
+    /// `caps.workspace_root` must exist. `config.cache_dir` is created if missing and must
+    /// not be inside the workspace: compiled code is loaded from it, and skills can write
+    /// to the workspace.
+    pub fn new(config: HostConfig, mut caps: Capabilities) -> Result<Self, HostError> {
+        if let Some(problem) = config.default_limits.problem() {
+            return Err(HostError::Config {
+                message: format!("default limits: {problem}"),
+            });
+        }
+        if config.max_concurrent_calls == 0 || config.reload_interval.is_zero() {
+            return Err(HostError::Config {
+                message: "max_concurrent_calls and reload_interval must be above zero".into(),
+            });
+        }
+        caps.workspace_root =
+            caps.workspace_root
+                .canonicalize()
+                .map_err(|source| HostError::Read {
+                    path: caps.workspace_root.clone(),
+                    source,
+                })?;
+        let engine = engine::build(config.max_concurrent_calls)?;
+        let disk = DiskCache::new(&config.cache_dir, &engine)?;
+        let cache_dir = config
+            .cache_dir
+            .canonicalize()
+            .map_err(|source| HostError::Cache {
+                path: config.cache_dir.clone(),
+                source,
+            })?;
+        if cache_dir.starts_with(&caps.workspace_root) {
+            return Err(HostError::Config {
+                message: format!(
+                    "the cache directory {} is inside the workspace {}, where skills can write",
+                    cache_dir.display(),
+                    caps.workspace_root.display()
+                ),
+            });
+        }
+        let linker = host::linker(&engine)?;
+        engine::spawn_epoch_ticker(&engine)?;
+        Ok(SkillHost {
+            inner: Arc::new(Inner {
+                permits: Semaphore::new(config.max_concurrent_calls as usize),
+                config,
+                engine,
+                linker,
+                disk,
+                pres: Mutex::default(),
+                registry: RwLock::default(),
+                caps: Arc::new(caps),
+                dirs: Mutex::default(),
+            }),
+        })
+    }
+
+    /// Every tool of every loaded skill, by name.
+    pub fn tools(&self) -> Vec<ToolInfo> {
+        self.registry().tools()
+    }
+
+    /// Every loaded skill, by name.
+    pub fn skills(&self) -> Vec<SkillInfo> {
+        self.registry().skills()
+    }
+
+    /// Unloads the skill `name`; calls in flight finish. Returns whether it was loaded.
+    pub fn remove(&self, name: &str) -> bool {
+        let removed = self.registry_mut().remove(name);
+        self.prune_pres();
+        removed
+    }
+
+    /// Calls `tool` with `args_json` (a JSON object as text) in a fresh instance of its
+    /// skill. Waits for a free slot if `max_concurrent_calls` calls are running.
+    pub async fn invoke(&self, tool: &str, args_json: &str) -> Result<String, ToolError> {
+        if args_json.len() > MAX_ARGS_BYTES {
+            return Err(ToolError::ArgumentsTooLarge {
+                tool: tool.to_owned(),
+                size: args_json.len(),
+                max: MAX_ARGS_BYTES,
+            });
+        }
+        let skill = self
+            .registry()
+            .skill_for(tool)
+            .ok_or_else(|| ToolError::UnknownTool {
+                tool: tool.to_owned(),
+            })?;
+        let _permit = self.inner.permits.acquire().await;
+        match invoke::invoke(&self.inner.engine, &skill, tool, args_json).await? {
+            Ok(answer) if answer.len() > MAX_ANSWER_BYTES => Err(ToolError::AnswerTooLarge {
+                tool: tool.to_owned(),
+                size: answer.len(),
+                max: MAX_ANSWER_BYTES,
+            }),
+            Ok(answer) => Ok(answer),
+            Err(mut message) => {
+                if truncate_at_char(&mut message, MAX_TOOL_ERROR_BYTES) {
+                    message.push_str(" …(truncated)");
+                }
+                Err(ToolError::Tool {
+                    tool: tool.to_owned(),
+                    message,
+                })
+            }
+        }
+    }
+
+    pub(crate) fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        self.inner
+            .registry
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn registry_mut(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+        self.inner
+            .registry
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn pres(&self) -> std::sync::MutexGuard<'_, HashMap<String, SkillPre<CallState>>> {
+        self.inner
+            .pres
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Forgets linked components that no loaded skill uses any more.
+    pub(crate) fn prune_pres(&self) {
+        let registry = self.registry();
+        self.pres().retain(|sha, _| registry.contains_sha256(sha));
+    }
+}
+
+impl fmt::Debug for SkillHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let skills: Vec<String> = self.skills().into_iter().map(|s| s.name).collect();
+        f.debug_struct("SkillHost")
+            .field("config", &self.inner.config)
+            .field("capabilities", &self.inner.caps)
+            .field("skills", &skills)
+            .finish_non_exhaustive()
+    }
+}

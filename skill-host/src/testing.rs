@@ -1,0 +1,161 @@
+//! Test doubles for the capabilities the agent lends its skills: each records every call
+//! and answers from a small in-memory model, so tests can check both what a skill asked
+//! and what it got back.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+
+use crate::host::http::{HttpCap, HttpRequest, HttpResponse};
+use crate::host::mesh::MeshCap;
+
+/// One call a skill made through a recording double, with the skill's name first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    Fetch(String, HttpRequest),
+    ReadState(String, String),
+    WriteState(String, String, String, Option<u32>),
+    ListState(String, String),
+    Publish(String, String, String),
+    ListAgents(String),
+    SendMessage(String, String, String, String),
+}
+
+/// An [`HttpCap`] that records requests and answers each with a fixed response.
+#[derive(Debug)]
+pub struct RecordingHttp {
+    response: HttpResponse,
+    calls: Mutex<Vec<Recorded>>,
+}
+
+impl RecordingHttp {
+    /// Answers every request with `response`.
+    pub fn replying(response: HttpResponse) -> Self {
+        RecordingHttp {
+            response,
+            calls: Mutex::default(),
+        }
+    }
+
+    /// The calls so far.
+    pub fn calls(&self) -> Vec<Recorded> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpCap for RecordingHttp {
+    async fn fetch(&self, skill: &str, request: HttpRequest) -> Result<HttpResponse, String> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Recorded::Fetch(skill.to_owned(), request));
+        Ok(self.response.clone())
+    }
+}
+
+/// A [`MeshCap`] over an in-memory blackboard that records every call. Writes answer
+/// with `{"key", "value", "version"}`; publish reports one subscriber; `list_agents`
+/// answers `[]`; messages answer `{"status":"delivered"}`.
+#[derive(Debug, Default)]
+pub struct RecordingMesh {
+    board: Mutex<BTreeMap<String, (String, u64)>>,
+    calls: Mutex<Vec<Recorded>>,
+}
+
+impl RecordingMesh {
+    /// The calls so far.
+    pub fn calls(&self) -> Vec<Recorded> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn record(&self, call: Recorded) {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(call);
+    }
+
+    fn entry(key: &str, value: &str, version: u64) -> String {
+        let value: serde_json::Value = serde_json::from_str(value).unwrap_or_default();
+        serde_json::json!({ "key": key, "value": value, "version": version }).to_string()
+    }
+}
+
+#[async_trait::async_trait]
+impl MeshCap for RecordingMesh {
+    async fn read_state(&self, skill: &str, key: &str) -> Result<Option<String>, String> {
+        self.record(Recorded::ReadState(skill.to_owned(), key.to_owned()));
+        let board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(board
+            .get(key)
+            .map(|(value, version)| Self::entry(key, value, *version)))
+    }
+
+    async fn write_state(
+        &self,
+        skill: &str,
+        key: &str,
+        value_json: &str,
+        ttl_seconds: Option<u32>,
+    ) -> Result<String, String> {
+        self.record(Recorded::WriteState(
+            skill.to_owned(),
+            key.to_owned(),
+            value_json.to_owned(),
+            ttl_seconds,
+        ));
+        let mut board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
+        let version = board.get(key).map_or(1, |(_, v)| v + 1);
+        board.insert(key.to_owned(), (value_json.to_owned(), version));
+        Ok(Self::entry(key, value_json, version))
+    }
+
+    async fn list_state(&self, skill: &str, prefix: &str) -> Result<String, String> {
+        self.record(Recorded::ListState(skill.to_owned(), prefix.to_owned()));
+        let board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
+        let entries: Vec<serde_json::Value> = board
+            .iter()
+            .filter(|(key, _)| key.starts_with(prefix))
+            .map(|(key, (value, version))| {
+                serde_json::from_str(&Self::entry(key, value, *version)).unwrap_or_default()
+            })
+            .collect();
+        Ok(serde_json::Value::Array(entries).to_string())
+    }
+
+    async fn publish(&self, skill: &str, topic: &str, payload_json: &str) -> Result<u32, String> {
+        self.record(Recorded::Publish(
+            skill.to_owned(),
+            topic.to_owned(),
+            payload_json.to_owned(),
+        ));
+        Ok(1)
+    }
+
+    async fn list_agents(&self, skill: &str) -> Result<String, String> {
+        self.record(Recorded::ListAgents(skill.to_owned()));
+        Ok("[]".into())
+    }
+
+    async fn send_message(
+        &self,
+        skill: &str,
+        to: &str,
+        kind: &str,
+        payload_json: &str,
+    ) -> Result<String, String> {
+        self.record(Recorded::SendMessage(
+            skill.to_owned(),
+            to.to_owned(),
+            kind.to_owned(),
+            payload_json.to_owned(),
+        ));
+        Ok(r#"{"status":"delivered"}"#.into())
+    }
+}

@@ -1,0 +1,119 @@
+//! The compiled-component caches: linked components in memory, `.cwasm` files on disk
+//! that survive a restart, and refusal of files another engine wrote.
+
+use std::path::{Path, PathBuf};
+
+use openlegion_skill_host::{CacheOutcome, Capabilities, HostConfig, Manifest, SkillHost};
+
+use crate::support::fixture;
+
+/// A host whose workspace is `dir/data`.
+fn host(cache: &Path, dir: &Path) -> SkillHost {
+    let workspace = dir.join("data");
+    std::fs::create_dir_all(&workspace).unwrap();
+    SkillHost::new(HostConfig::new(cache), Capabilities::new(workspace)).unwrap()
+}
+
+async fn load_echo(host: &SkillHost) -> CacheOutcome {
+    let report = host
+        .load_bytes(Manifest::new("echo", "1"), fixture("echo"))
+        .await
+        .unwrap();
+    assert_eq!(host.invoke("echo", "{}").await.unwrap(), "{}");
+    report.cache
+}
+
+fn cwasm_files(cache: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+#[tokio::test]
+async fn compiled_once_then_from_memory_then_from_disk_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let first = host(&cache, dir.path());
+    assert_eq!(load_echo(&first).await, CacheOutcome::Compiled);
+    assert_eq!(load_echo(&first).await, CacheOutcome::Memory);
+
+    let files = cwasm_files(&cache);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_str().unwrap();
+    let sha = &first.skills()[0].sha256;
+    assert!(
+        name.starts_with(&format!("{sha}-wasmtime48.0.8-")),
+        "{name}"
+    );
+    assert!(name.ends_with(".cwasm"), "{name}");
+    drop(first);
+
+    let restarted = host(&cache, dir.path());
+    assert_eq!(load_echo(&restarted).await, CacheOutcome::Disk);
+}
+
+#[tokio::test]
+async fn a_cwasm_from_another_engine_configuration_is_refused_and_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    assert_eq!(
+        load_echo(&host(&cache, dir.path())).await,
+        CacheOutcome::Compiled
+    );
+    let file = cwasm_files(&cache).remove(0);
+
+    // An engine without fuel or epochs compiles code that would ignore our limits.
+    let foreign = wasmtime::Engine::new(&wasmtime::Config::new()).unwrap();
+    let foreign_code = foreign.precompile_component(&fixture("echo")).unwrap();
+    std::fs::write(&file, &foreign_code).unwrap();
+    assert_eq!(
+        load_echo(&host(&cache, dir.path())).await,
+        CacheOutcome::Compiled
+    );
+    assert_ne!(std::fs::read(&file).unwrap(), foreign_code);
+    assert_eq!(
+        load_echo(&host(&cache, dir.path())).await,
+        CacheOutcome::Disk
+    );
+}
+
+#[tokio::test]
+async fn a_damaged_cwasm_is_refused_and_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    assert_eq!(
+        load_echo(&host(&cache, dir.path())).await,
+        CacheOutcome::Compiled
+    );
+    let file = cwasm_files(&cache).remove(0);
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&file, &bytes).unwrap();
+    assert_eq!(
+        load_echo(&host(&cache, dir.path())).await,
+        CacheOutcome::Compiled
+    );
+    std::fs::write(&file, b"not an ELF file at all").unwrap();
+    assert_eq!(
+        load_echo(&host(&cache, dir.path())).await,
+        CacheOutcome::Compiled
+    );
+    assert_eq!(
+        load_echo(&host(&cache, dir.path())).await,
+        CacheOutcome::Disk
+    );
+}
+
+#[tokio::test]
+async fn a_cache_inside_the_workspace_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = SkillHost::new(
+        HostConfig::new(dir.path().join("cache")),
+        Capabilities::new(dir.path()),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("is inside the workspace"), "{err}");
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the skill host, one module per topic. Every guest is a real
+//! component built from `tests/fixtures/` by `support::fixture`, once per run.
+
+mod cache;
+mod capabilities;
+mod limits;
+mod loading;
+mod reload;
+mod support;
+mod workspace;
