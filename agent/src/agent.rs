@@ -1,0 +1,269 @@
+//! The agent: its conversation, its current task, its status, and what it remembers of
+//! both. The HTTP server is a thin layer over this.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use openlegion_protocol::{
+    AgentMessage, AgentState, AgentStatus, TaskAssignment, TaskResult, TaskStatus,
+};
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::journal;
+use crate::prompt::system_prompt;
+use crate::turn::{Runner, TurnEvent, TurnOutcome};
+
+/// A task is refused while another one runs.
+#[derive(Debug, thiserror::Error)]
+#[error("Agent is working")]
+pub struct Busy;
+
+#[derive(Debug, Default)]
+struct Counters {
+    state: Option<AgentState>,
+    current_task: Option<String>,
+    tasks_completed: u64,
+    tasks_failed: u64,
+}
+
+#[derive(Debug)]
+pub struct Agent {
+    config: Arc<Config>,
+    runner: Runner,
+    /// The chat so far, without the system prompt (which is rebuilt for every turn so
+    /// workspace edits take effect).
+    conversation: tokio::sync::Mutex<Vec<Value>>,
+    counters: Mutex<Counters>,
+    last_result: Mutex<Option<TaskResult>>,
+    /// Cancels whatever runs now (chat turn or task).
+    cancel: Mutex<CancellationToken>,
+    started: Instant,
+}
+
+impl Agent {
+    pub fn new(config: Arc<Config>, runner: Runner) -> Self {
+        Self {
+            config,
+            runner,
+            conversation: tokio::sync::Mutex::new(Vec::new()),
+            counters: Mutex::new(Counters::default()),
+            last_result: Mutex::new(None),
+            cancel: Mutex::new(CancellationToken::new()),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn tool_definitions(&self) -> Vec<crate::tools::ToolDef> {
+        self.runner.tools.definitions()
+    }
+
+    fn system(&self) -> Value {
+        let prompt = system_prompt(
+            self.config.agent_id.as_str(),
+            &self.config.role,
+            &self.config.instructions,
+            &self.config.workspace_dir(),
+        );
+        json!({"role": "system", "content": prompt})
+    }
+
+    fn set_state(&self, state: AgentState, task: Option<String>) {
+        let mut c = self.counters.lock().expect("counters lock");
+        c.state = Some(state);
+        c.current_task = task;
+    }
+
+    fn token(&self) -> CancellationToken {
+        self.cancel.lock().expect("cancel lock").clone()
+    }
+
+    /// One chat turn. Turns are serialised: a second message waits for the first.
+    pub async fn chat(
+        &self,
+        message: &str,
+        events: Option<mpsc::Sender<TurnEvent>>,
+    ) -> TurnOutcome {
+        let mut conversation = self.conversation.lock().await;
+        self.set_state(AgentState::Working, None);
+        journal::append(&self.config.workspace_dir(), &format!("User: {message}"));
+        let mut messages = vec![self.system()];
+        messages.extend(conversation.iter().cloned());
+        messages.push(json!({"role": "user", "content": message}));
+        let outcome = self
+            .runner
+            .run(
+                &mut messages,
+                self.config.chat_max_rounds,
+                events.as_ref(),
+                &self.token(),
+            )
+            .await;
+        *conversation = messages.split_off(1);
+        journal::append(
+            &self.config.workspace_dir(),
+            &format!("Agent: {}", outcome.response),
+        );
+        self.set_state(AgentState::Idle, None);
+        outcome
+    }
+
+    /// Forgets the conversation (the workspace and its files stay).
+    pub async fn reset(&self) {
+        self.conversation.lock().await.clear();
+    }
+
+    /// Starts `task` in the background unless a task is running.
+    pub fn start_task(self: &Arc<Self>, task: TaskAssignment) -> Result<(), Busy> {
+        {
+            let mut c = self.counters.lock().expect("counters lock");
+            if c.current_task.is_some() {
+                return Err(Busy);
+            }
+            c.current_task = Some(task.task_id.clone());
+            c.state = Some(AgentState::Working);
+        }
+        let agent = Arc::clone(self);
+        tokio::spawn(async move {
+            let result = agent.run_task(&task).await;
+            let mut c = agent.counters.lock().expect("counters lock");
+            if result.status == TaskStatus::Complete {
+                c.tasks_completed += 1;
+            } else {
+                c.tasks_failed += 1;
+            }
+            c.current_task = None;
+            c.state = Some(AgentState::Idle);
+            drop(c);
+            *agent.last_result.lock().expect("result lock") = Some(result);
+        });
+        Ok(())
+    }
+
+    async fn run_task(&self, task: &TaskAssignment) -> TaskResult {
+        let started = Instant::now();
+        let prompt = format!(
+            "Task `{}` ({}). Input:\n{}\n\nContext:\n{}\n\nDo the task with your tools. End with your result; if it is data, give it as one JSON object.",
+            task.task_id,
+            task.task_type,
+            serde_json::to_string_pretty(&task.input_data).unwrap_or_default(),
+            serde_json::to_string_pretty(&task.context).unwrap_or_default(),
+        );
+        let mut messages = vec![self.system(), json!({"role": "user", "content": prompt})];
+        let cancel = self.token();
+        let run = self.runner.run(
+            &mut messages,
+            self.config.task_max_iterations,
+            None,
+            &cancel,
+        );
+        let (status, outcome) =
+            match tokio::time::timeout(Duration::from_secs(task.timeout.max(1)), run).await {
+                Ok(outcome) if outcome.stopped.as_deref() == Some("cancelled") => {
+                    (TaskStatus::Cancelled, Some(outcome))
+                }
+                Ok(outcome) if outcome.stopped.is_some() => (TaskStatus::Failed, Some(outcome)),
+                Ok(outcome) => (TaskStatus::Complete, Some(outcome)),
+                Err(_) => (TaskStatus::Timeout, None),
+            };
+        let result = outcome.as_ref().map(|o| {
+            let parsed = o
+                .response
+                .trim()
+                .trim_start_matches("```json")
+                .trim_matches('`')
+                .trim()
+                .parse::<Value>()
+                .ok()
+                .and_then(|v| v.as_object().cloned());
+            parsed.unwrap_or_else(|| {
+                Map::from_iter([("response".to_owned(), Value::String(o.response.clone()))])
+            })
+        });
+        let error = match status {
+            TaskStatus::Timeout => Some(format!("timed out after {}s", task.timeout)),
+            TaskStatus::Complete => None,
+            _ => outcome.as_ref().and_then(|o| o.stopped.clone()),
+        };
+        journal::append(
+            &self.config.workspace_dir(),
+            &format!(
+                "Task {} ({}) ended: {status:?}",
+                task.task_id, task.task_type
+            ),
+        );
+        TaskResult {
+            task_id: task.task_id.clone(),
+            status,
+            result,
+            error,
+            promote_to_blackboard: Map::new(),
+            tokens_used: outcome.map_or(0, |o| o.tokens_used),
+            duration_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+
+    pub fn last_result(&self) -> Option<TaskResult> {
+        self.last_result.lock().expect("result lock").clone()
+    }
+
+    /// Cancels the running turn or task, and readies a fresh token for the next.
+    pub fn cancel(&self) {
+        let mut token = self.cancel.lock().expect("cancel lock");
+        token.cancel();
+        *token = CancellationToken::new();
+    }
+
+    pub fn status(&self) -> AgentStatus {
+        let c = self.counters.lock().expect("counters lock");
+        AgentStatus {
+            agent_id: self.config.agent_id.to_string(),
+            role: self.config.role.clone(),
+            state: c.state.unwrap_or(AgentState::Idle),
+            current_task: c.current_task.clone(),
+            capabilities: self
+                .tool_definitions()
+                .into_iter()
+                .map(|t| t.name)
+                .collect(),
+            uptime_seconds: self.started.elapsed().as_secs_f64(),
+            tasks_completed: c.tasks_completed,
+            tasks_failed: c.tasks_failed,
+            context_tokens: 0,
+            context_max: 0,
+            context_pct: 0.0,
+        }
+    }
+
+    /// A message pushed by the mesh (an event, a blackboard change, another agent): noted in
+    /// the daily log for the next turn to find.
+    pub fn receive(&self, message: &AgentMessage) {
+        let payload = serde_json::to_string(&message.payload).unwrap_or_default();
+        let kind = serde_json::to_value(message.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        journal::append(
+            &self.config.workspace_dir(),
+            &format!("Message from {} ({kind}): {payload}", message.from_agent),
+        );
+    }
+
+    /// `/history`: recent daily logs and the long-term memory file.
+    pub fn history(&self, days: u32) -> Value {
+        let workspace = self.config.workspace_dir();
+        let memory = std::fs::read_to_string(workspace.join("MEMORY.md")).unwrap_or_default();
+        json!({
+            "agent_id": self.config.agent_id,
+            "role": self.config.role,
+            "logs": journal::recent(&workspace, days.clamp(1, 14)).into_iter().map(|(day, text)| json!({"date": day, "content": text})).collect::<Vec<_>>(),
+            "memory": memory.chars().take(5000).collect::<String>(),
+        })
+    }
+}

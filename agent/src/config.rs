@@ -1,0 +1,144 @@
+//! The agent's configuration: environment variables set by the mesh's runtime backend when
+//! it starts the sandbox. No credential is among them; the agent reaches every provider
+//! through the mesh.
+
+use std::path::PathBuf;
+
+use openlegion_protocol::AgentId;
+
+/// Why the environment cannot start an agent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("{name} is not set")]
+    Missing { name: &'static str },
+    #[error("{name}={value:?}: {problem}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        problem: String,
+    },
+}
+
+/// How to reach the mesh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeshAddr {
+    /// `http://host:port` (the process backend, on loopback).
+    Tcp(String),
+    /// `unix:/run/mesh/mesh.sock` (containers: no network at all).
+    Unix(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub agent_id: AgentId,
+    pub role: String,
+    pub mesh: MeshAddr,
+    /// Bearer token for the mesh; the mesh presents the same token when calling us.
+    pub token: String,
+    /// The agent's own data (`/data` in a container).
+    pub data_dir: PathBuf,
+    /// Compiled skills (`.cwasm`). Outside `data_dir` on purpose: skills can write there, and
+    /// native code must not come from where a skill could plant it.
+    pub skill_cache_dir: PathBuf,
+    /// Where the API listens: a Unix socket path.
+    pub socket: Option<PathBuf>,
+    /// And/or a TCP address (process backend, development).
+    pub tcp: Option<String>,
+    /// Instructions from agents.yaml (`system_prompt`/`instructions`).
+    pub instructions: String,
+    pub max_tokens: u32,
+    /// Tool rounds per chat turn (default 30).
+    pub chat_max_rounds: u32,
+    /// Iterations of a task (default 20).
+    pub task_max_iterations: u32,
+    /// Seconds one LLM call may take (default 300).
+    pub llm_timeout: u64,
+}
+
+fn var(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn number<T: TryFrom<u64>>(
+    name: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<T, ConfigError> {
+    let Some(raw) = var(name) else {
+        return Ok(default);
+    };
+    let invalid = |problem: String| ConfigError::Invalid {
+        name,
+        value: raw.clone(),
+        problem,
+    };
+    let n: u64 = raw.parse().map_err(|_| invalid("not a number".into()))?;
+    if !range.contains(&n) {
+        return Err(invalid(format!(
+            "must be in {}..={}",
+            range.start(),
+            range.end()
+        )));
+    }
+    T::try_from(n).map_err(|_| invalid("out of range".into()))
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let id = var("AGENT_ID").ok_or(ConfigError::Missing { name: "AGENT_ID" })?;
+        let agent_id = AgentId::new_agent(&id).map_err(|e| ConfigError::Invalid {
+            name: "AGENT_ID",
+            value: id.clone(),
+            problem: e.to_string(),
+        })?;
+        let mesh_raw = var("MESH_URL").ok_or(ConfigError::Missing { name: "MESH_URL" })?;
+        let mesh = match mesh_raw.strip_prefix("unix:") {
+            Some(path) => MeshAddr::Unix(PathBuf::from(path.trim_start_matches("//"))),
+            None if mesh_raw.starts_with("http://") => {
+                MeshAddr::Tcp(mesh_raw.trim_end_matches('/').to_owned())
+            }
+            None => {
+                return Err(ConfigError::Invalid {
+                    name: "MESH_URL",
+                    value: mesh_raw,
+                    problem: "expected http://host:port or unix:/path/to/mesh.sock".into(),
+                });
+            }
+        };
+        let token = var("MESH_AUTH_TOKEN").ok_or(ConfigError::Missing {
+            name: "MESH_AUTH_TOKEN",
+        })?;
+        let socket = var("AGENT_SOCKET").map(PathBuf::from);
+        let tcp = var("AGENT_LISTEN");
+        if socket.is_none() && tcp.is_none() {
+            return Err(ConfigError::Missing {
+                name: "AGENT_SOCKET (or AGENT_LISTEN)",
+            });
+        }
+        let data_dir = var("DATA_DIR").map_or_else(|| PathBuf::from("/data"), PathBuf::from);
+        let skill_cache_dir = var("SKILL_CACHE_DIR").map_or_else(
+            || data_dir.parent().unwrap_or(&data_dir).join("skill-cache"),
+            PathBuf::from,
+        );
+        Ok(Self {
+            agent_id,
+            role: var("AGENT_ROLE").unwrap_or_else(|| "assistant".into()),
+            mesh,
+            token,
+            data_dir,
+            skill_cache_dir,
+            socket,
+            tcp,
+            instructions: var("INITIAL_INSTRUCTIONS").unwrap_or_default(),
+            max_tokens: number("LLM_MAX_TOKENS", 4096, 1..=1_000_000)?,
+            chat_max_rounds: number("CHAT_MAX_TOOL_ROUNDS", 30, 1..=1000)?,
+            task_max_iterations: number("TASK_MAX_ITERATIONS", 20, 1..=500)?,
+            llm_timeout: number("LLM_TIMEOUT_SECONDS", 300, 10..=7200)?,
+        })
+    }
+
+    pub fn workspace_dir(&self) -> PathBuf {
+        self.data_dir.join("workspace")
+    }
+}

@@ -1,0 +1,21 @@
+//! # The OpenLegion agent
+//!
+//! One agent per sandbox: a small static binary that serves the agent's HTTP API on a Unix
+//! socket, runs the loop (model → tools → model) with every model call going through the
+//! mesh, and runs every tool as a WebAssembly component.
+//!
+//! - [`config`]: the environment the mesh starts the agent with.
+//! - [`mesh_client`]: the one door out of the sandbox.
+//! - [`agent`]: conversation, tasks and status; [`server`] is its HTTP face.
+//! - [`turn`]: one turn of the loop, with loop detection.
+//! - [`tools`]: what the loop needs from the tools.
+
+pub mod agent;
+pub mod config;
+mod journal;
+pub mod mesh_client;
+mod prompt;
+pub mod server;
+pub mod skills;
+pub mod tools;
+pub mod turn;

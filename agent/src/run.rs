@@ -1,0 +1,121 @@
+//! Start-up and shutdown of the agent process: configuration, tools, API listeners,
+//! registration with the mesh, signals.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use backon::{ExponentialBuilder, Retryable};
+use openlegion_agent::agent::Agent;
+use openlegion_agent::config::Config;
+use openlegion_agent::mesh_client::MeshClient;
+use openlegion_agent::skills::Skills;
+use openlegion_agent::tools::Toolbox;
+use openlegion_agent::turn::Runner;
+use tokio::net::{TcpListener, UnixListener};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+
+pub(crate) fn main() -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let config = Arc::new(Config::from_env()?);
+    // Two workers: an agent is mostly waiting on the mesh and its tools.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Arc<Config>) -> Result<()> {
+    let workspace = config.workspace_dir();
+    std::fs::create_dir_all(&workspace)
+        .with_context(|| format!("cannot create {}", workspace.display()))?;
+    let mesh = MeshClient::new(&config.mesh, &config.token);
+    let skills = Skills::start(
+        mesh.clone(),
+        config.data_dir.clone(),
+        config.data_dir.join("skills"),
+        config.skill_cache_dir.clone(),
+    )
+    .await
+    .context("cannot start the skill host")?;
+    let tools: Arc<dyn Toolbox> = Arc::new(skills);
+    let names: Vec<String> = tools.definitions().into_iter().map(|t| t.name).collect();
+    let runner = Runner {
+        mesh: mesh.clone(),
+        tools,
+        max_tokens: config.max_tokens,
+        llm_timeout: config.llm_timeout,
+    };
+    let agent = Arc::new(Agent::new(Arc::clone(&config), runner));
+    let app = openlegion_agent::server::app(agent);
+    let shutdown = CancellationToken::new();
+    let mut servers = Vec::new();
+    if let Some(path) = &config.socket {
+        let _ = std::fs::remove_file(path);
+        let listener = UnixListener::bind(path)
+            .with_context(|| format!("cannot listen on {}", path.display()))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        let (app, stop) = (app.clone(), shutdown.clone());
+        servers.push(tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        }));
+    }
+    if let Some(addr) = &config.tcp {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let (app, stop) = (app.clone(), shutdown.clone());
+        servers.push(tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        }));
+    }
+    tracing::info!(agent = %config.agent_id, tools = names.len(), "agent serving");
+    tokio::spawn(register(mesh, names));
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+        _ = int.recv() => tracing::info!("SIGINT: stopping"),
+    }
+    shutdown.cancel();
+    for server in servers {
+        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    }
+    if let Some(path) = &config.socket {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// Announces the agent to the mesh, retrying while the mesh is not up yet.
+async fn register(mesh: MeshClient, tools: Vec<String>) {
+    let attempt = || mesh.register(&tools);
+    let result = attempt
+        .retry(
+            ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(200))
+                .with_max_delay(Duration::from_secs(10))
+                .with_max_times(20),
+        )
+        .notify(|e, wait| tracing::warn!(error = %e, ?wait, "cannot register with the mesh yet"))
+        .await;
+    match result {
+        Ok(()) => tracing::info!("registered with the mesh"),
+        Err(e) => tracing::error!(error = %e, "could not register with the mesh"),
+    }
+}

@@ -1,0 +1,257 @@
+//! The agent's tools: its WebAssembly skills, loaded into the skill host, and the bridge
+//! through which their `mesh` and `http` calls reach the mesh with the agent's identity.
+//!
+//! Built-in skills are compiled into this binary (see `build.rs`); skills the agent or the
+//! operator adds live in `/data/skills/<name>/` and are hot-reloaded.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use openlegion_skill_host::{
+    Capabilities, Capability, HostConfig, HttpCap, HttpRequest, HttpResponse, Manifest, MeshCap,
+    SkillHost,
+};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::mesh_client::{MeshClient, MeshError};
+use crate::tools::{ToolDef, Toolbox};
+
+/// The built-in skills: (directory name, manifest YAML, component bytes).
+mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/builtin_skills.rs"));
+}
+
+/// How the skills' `mesh` and `http` calls reach the mesh.
+#[derive(Debug, Clone)]
+struct Bridge {
+    mesh: MeshClient,
+}
+
+fn text(e: MeshError) -> String {
+    match e {
+        MeshError::Status { detail, .. } => detail,
+        other => other.to_string(),
+    }
+}
+
+#[async_trait::async_trait]
+impl MeshCap for Bridge {
+    async fn read_state(&self, _skill: &str, key: &str) -> Result<Option<String>, String> {
+        let mut segments = vec!["mesh", "blackboard"];
+        segments.extend(key.split('/'));
+        match self.mesh.get(&MeshClient::path(&segments, &[])).await {
+            Ok(entry) => Ok(Some(entry.to_string())),
+            Err(MeshError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(text(e)),
+        }
+    }
+
+    async fn write_state(
+        &self,
+        _skill: &str,
+        key: &str,
+        value_json: &str,
+        ttl: Option<u32>,
+    ) -> Result<String, String> {
+        let value: Value =
+            serde_json::from_str(value_json).map_err(|e| format!("value is not JSON: {e}"))?;
+        let mut segments = vec!["mesh", "blackboard"];
+        segments.extend(key.split('/'));
+        let ttl = ttl.map(|t| t.to_string());
+        let query: Vec<(&str, &str)> = ttl.iter().map(|t| ("ttl", t.as_str())).collect();
+        let path = MeshClient::path(&segments, &query);
+        self.mesh
+            .call(Method::PUT, &path, Some(&value), Duration::from_secs(30))
+            .await
+            .map(|e| e.to_string())
+            .map_err(text)
+    }
+
+    async fn list_state(&self, _skill: &str, prefix: &str) -> Result<String, String> {
+        let path = MeshClient::path(&["mesh", "blackboard", ""], &[("prefix", prefix)]);
+        self.mesh
+            .get(&path)
+            .await
+            .map(|v| v.to_string())
+            .map_err(text)
+    }
+
+    async fn publish(&self, _skill: &str, topic: &str, payload_json: &str) -> Result<u32, String> {
+        let payload: Value =
+            serde_json::from_str(payload_json).map_err(|e| format!("payload is not JSON: {e}"))?;
+        let answer = self
+            .mesh
+            .post(
+                "/mesh/publish",
+                &json!({"topic": topic, "payload": payload}),
+            )
+            .await
+            .map_err(text)?;
+        Ok(answer["subscribers_notified"].as_u64().unwrap_or(0) as u32)
+    }
+
+    async fn list_agents(&self, _skill: &str) -> Result<String, String> {
+        self.mesh
+            .get("/mesh/agents")
+            .await
+            .map(|v| v.to_string())
+            .map_err(text)
+    }
+
+    async fn send_message(
+        &self,
+        _skill: &str,
+        to: &str,
+        kind: &str,
+        payload_json: &str,
+    ) -> Result<String, String> {
+        let payload: Value =
+            serde_json::from_str(payload_json).map_err(|e| format!("payload is not JSON: {e}"))?;
+        self.mesh
+            .post(
+                "/mesh/message",
+                &json!({"to": to, "type": kind, "payload": payload}),
+            )
+            .await
+            .map(|v| v.to_string())
+            .map_err(text)
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpCap for Bridge {
+    async fn fetch(&self, _skill: &str, request: HttpRequest) -> Result<HttpResponse, String> {
+        let body = json!({
+            "method": request.method,
+            "url": request.url,
+            "headers": request.headers,
+            "body": request.body,
+            "timeout_ms": request.timeout.as_millis() as u64,
+        });
+        let answer = self
+            .mesh
+            .call(
+                Method::POST,
+                "/mesh/http",
+                Some(&body),
+                request.timeout + Duration::from_secs(10),
+            )
+            .await
+            .map_err(text)?;
+        serde_json::from_value::<FetchAnswer>(answer)
+            .map(FetchAnswer::into_response)
+            .map_err(|e| format!("bad answer from the mesh: {e}"))
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct FetchAnswer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+    truncated: bool,
+}
+
+impl FetchAnswer {
+    fn into_response(self) -> HttpResponse {
+        HttpResponse {
+            status: self.status,
+            headers: self.headers,
+            body: self.body,
+            truncated: self.truncated,
+        }
+    }
+}
+
+/// Why the tools could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SkillsError {
+    #[error(transparent)]
+    Host(#[from] openlegion_skill_host::HostError),
+    #[error("cannot create the skills directory {}: {source}", path.display())]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The skill host as the loop sees it.
+#[derive(Debug, Clone)]
+pub struct Skills {
+    host: SkillHost,
+}
+
+/// Parses `ALLOWED_CAPABILITIES` (`log,workspace,mesh,http`).
+fn allowed() -> BTreeSet<Capability> {
+    std::env::var("ALLOWED_CAPABILITIES")
+        .unwrap_or_else(|_| "log,workspace,mesh".into())
+        .split(',')
+        .filter_map(|c| serde_json::from_value(Value::String(c.trim().to_owned())).ok())
+        .collect()
+}
+
+impl Skills {
+    /// Starts the skill host, loads the built-in skills and those under `skills_dir`, and
+    /// watches `skills_dir` for changes.
+    pub async fn start(
+        mesh: MeshClient,
+        data_dir: PathBuf,
+        skills_dir: PathBuf,
+        cache_dir: PathBuf,
+    ) -> Result<Self, SkillsError> {
+        let bridge = Arc::new(Bridge { mesh });
+        let mut caps = Capabilities::new(data_dir).allowing(allowed());
+        caps.mesh = bridge.clone();
+        caps.http = bridge;
+        let host = SkillHost::new(HostConfig::new(cache_dir), caps)?;
+        for (name, manifest, wasm) in builtin::SKILLS {
+            let manifest = Manifest::from_yaml(std::path::Path::new(name), manifest)?;
+            let report = host.load_bytes(manifest, wasm.to_vec()).await?;
+            tracing::debug!(?report, "built-in skill loaded");
+        }
+        std::fs::create_dir_all(&skills_dir).map_err(|source| SkillsError::Dir {
+            path: skills_dir.clone(),
+            source,
+        })?;
+        for result in host.load_all(&skills_dir).await {
+            if let Err(e) = result {
+                tracing::error!(error = %e, "a skill failed to load");
+            }
+        }
+        host.watch(skills_dir);
+        Ok(Self { host })
+    }
+}
+
+impl Toolbox for Skills {
+    fn definitions(&self) -> Vec<ToolDef> {
+        self.host
+            .tools()
+            .into_iter()
+            .map(|t| ToolDef {
+                name: t.name,
+                description: t.description,
+                parameters: t.parameters,
+            })
+            .collect()
+    }
+
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        args_json: &'a str,
+    ) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            self.host
+                .invoke(name, args_json)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}

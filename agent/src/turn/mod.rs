@@ -1,0 +1,188 @@
+//! One turn of the agent loop: ask the model, run the tools it calls, feed the results
+//! back, until it answers without calling a tool (or a bound is reached).
+//!
+//! Both chat (`/chat`, `/chat/stream`) and tasks (`/task`) run turns; they differ only in
+//! how the conversation starts and what happens to the answer.
+
+mod detector;
+pub(crate) mod llm;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::mesh_client::MeshClient;
+use crate::tools::Toolbox;
+use detector::{LoopDetector, Verdict};
+
+/// Largest tool result kept in the conversation; the rest is cut with a note, so one huge
+/// file does not blow the model's context.
+const MAX_RESULT_CHARS: usize = 50_000;
+
+/// What a streaming client sees of a turn.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TurnEvent {
+    TextDelta { content: String },
+    ToolStart { name: String, input: Value },
+    ToolResult { name: String, output: String },
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TurnOutcome {
+    pub response: String,
+    pub tool_outputs: Vec<Value>,
+    pub tokens_used: u64,
+    /// Why the turn stopped early, if it did (loop, round limit, cancel, LLM failure).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+}
+
+/// Runs turns: the model behind the mesh, and the tools.
+#[derive(Clone)]
+pub struct Runner {
+    pub mesh: MeshClient,
+    pub tools: Arc<dyn Toolbox>,
+    /// Output tokens per model call.
+    pub max_tokens: u32,
+    /// Seconds per model call.
+    pub llm_timeout: u64,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("max_tokens", &self.max_tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+fn clip(text: String) -> String {
+    if text.chars().count() <= MAX_RESULT_CHARS {
+        return text;
+    }
+    let kept: String = text.chars().take(MAX_RESULT_CHARS).collect();
+    format!("{kept}\n[… cut: the result was longer than {MAX_RESULT_CHARS} characters]")
+}
+
+impl Runner {
+    /// Runs a turn on `messages` (system prompt first), appending the assistant and tool
+    /// messages to it. `events`, if given, receives text and tool progress as it happens.
+    pub(crate) async fn run(
+        &self,
+        messages: &mut Vec<Value>,
+        max_rounds: u32,
+        events: Option<&mpsc::Sender<TurnEvent>>,
+        cancel: &CancellationToken,
+    ) -> TurnOutcome {
+        let tools = self.tools.definitions();
+        let mut detector = LoopDetector::default();
+        let mut outcome = TurnOutcome {
+            response: String::new(),
+            tool_outputs: Vec::new(),
+            tokens_used: 0,
+            stopped: None,
+        };
+        for _ in 0..max_rounds {
+            if cancel.is_cancelled() {
+                outcome.stopped = Some("cancelled".into());
+                return outcome;
+            }
+            let mut on_text = |piece: &str| {
+                if let Some(tx) = events {
+                    let _ = tx.try_send(TurnEvent::TextDelta {
+                        content: piece.to_owned(),
+                    });
+                }
+            };
+            let answer = tokio::select! {
+                a = llm::complete(&self.mesh, messages, &tools, self.max_tokens, self.llm_timeout, &mut on_text) => a,
+                () = cancel.cancelled() => {
+                    outcome.stopped = Some("cancelled".into());
+                    return outcome;
+                }
+            };
+            let answer = match answer {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "model call failed");
+                    outcome.response = e.clone();
+                    outcome.stopped = Some(e);
+                    return outcome;
+                }
+            };
+            outcome.tokens_used += answer.tokens;
+            outcome.response = answer.text.clone();
+            let calls: Vec<Value> = answer
+                .calls
+                .iter()
+                .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+                .collect();
+            messages.push(if calls.is_empty() {
+                json!({"role": "assistant", "content": answer.text})
+            } else {
+                json!({"role": "assistant", "content": if answer.text.is_empty() { Value::Null } else { Value::String(answer.text.clone()) }, "tool_calls": calls})
+            });
+            if answer.calls.is_empty() {
+                return outcome;
+            }
+            for (i, call) in answer.calls.iter().enumerate() {
+                let input: Value = serde_json::from_str(&call.arguments)
+                    .unwrap_or(Value::String(call.arguments.clone()));
+                if let Some(tx) = events {
+                    let _ = tx
+                        .send(TurnEvent::ToolStart {
+                            name: call.name.clone(),
+                            input: input.clone(),
+                        })
+                        .await;
+                }
+                let result = match &call.error {
+                    Some(problem) => Err(problem.clone()),
+                    None => self.tools.call(&call.name, &call.arguments).await,
+                };
+                let mut output = match result {
+                    Ok(text) => clip(text),
+                    Err(e) => clip(format!("Error: {e}")),
+                };
+                let verdict = detector.record(&call.name, &call.arguments, &output);
+                if let Verdict::Warn(w) = &verdict {
+                    output = format!("{output}\n\n{w}");
+                }
+                if let Some(tx) = events {
+                    let _ = tx
+                        .send(TurnEvent::ToolResult {
+                            name: call.name.clone(),
+                            output: output.clone(),
+                        })
+                        .await;
+                }
+                outcome
+                    .tool_outputs
+                    .push(json!({"tool": call.name, "input": input, "output": output}));
+                messages.push(json!({"role": "tool", "tool_call_id": call.id, "content": output}));
+                if let Verdict::Stop(why) = verdict {
+                    tracing::warn!(tool = %call.name, "loop detected; stopping the turn");
+                    // Every call of the assistant message needs an answer, or the next
+                    // request is malformed.
+                    for skipped in &answer.calls[i + 1..] {
+                        messages.push(json!({"role": "tool", "tool_call_id": skipped.id, "content": "Skipped: the turn was stopped."}));
+                    }
+                    outcome.response = why.clone();
+                    outcome.stopped = Some(why);
+                    return outcome;
+                }
+            }
+        }
+        let why = format!("Stopped after {max_rounds} tool rounds without a final answer.");
+        outcome.stopped = Some(why.clone());
+        if outcome.response.is_empty() {
+            outcome.response = why;
+        }
+        outcome
+    }
+}
