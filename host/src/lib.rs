@@ -14,13 +14,17 @@
 //!
 //! This crate never links wasmtime: skills run inside agents, not in the mesh.
 
+pub mod agent_link;
 pub mod auth;
 pub mod config;
 pub mod costs;
+pub mod fetch;
+pub mod fleet;
 pub mod http_client;
 pub mod mesh;
 pub mod permissions;
 pub mod proxy;
+pub mod runtime;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -46,6 +46,16 @@ impl OperatorClient {
         }))
     }
 
+    /// A client for a mesh at `base` with `token` (the REPL of a mesh in this process).
+    pub(crate) fn new(base: &str, token: &str) -> Result<Self> {
+        let http = openlegion_host::http_client::builder().build()?;
+        Ok(Self {
+            base: Url::parse(base)?,
+            token: token.to_owned(),
+            http,
+        })
+    }
+
     /// Like [`for_config`](Self::for_config), but not running is an error.
     pub(crate) fn require(config_dir: &Path) -> Result<Self> {
         let config = Config::load(config_dir)?;
@@ -97,6 +107,30 @@ impl OperatorClient {
             bail!("{detail} (HTTP {})", status.as_u16());
         }
         Ok(json)
+    }
+
+    /// POSTs `body` and returns the response unread, for streamed answers.
+    pub(crate) async fn post_stream(&self, path: &str, body: &Value) -> Result<reqwest::Response> {
+        let url = self.url(path, &[]);
+        let resp = self
+            .http
+            .post(url.clone())
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(3600))
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {url}"))?;
+        if !resp.status().is_success() {
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap_or_default();
+            let detail = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v["detail"].as_str().map(str::to_owned))
+                .unwrap_or(text);
+            bail!("{detail} (HTTP {status})");
+        }
+        Ok(resp)
     }
 
     pub(crate) async fn get(&self, path: &str) -> Result<Value> {

@@ -15,3 +15,18 @@ pub(crate) fn init() {
         builder.with_ansi(false).try_init()
     };
 }
+
+/// Logs to `path` (appending) instead of stderr, which the REPL needs for itself.
+pub(crate) fn init_file(path: &std::path::Path) -> std::io::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+    Ok(())
+}

@@ -6,6 +6,7 @@ mod bb;
 mod client;
 mod costs;
 mod logging;
+mod repl;
 mod start;
 mod status;
 mod stop;
@@ -52,6 +53,11 @@ enum Command {
     Status,
     /// Re-read permissions.json and agents.yaml in the running mesh.
     Reload,
+    /// Chat with one agent (streaming).
+    Chat {
+        /// The agent.
+        name: String,
+    },
     /// Manage agents.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
@@ -77,6 +83,11 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reload => runtime.block_on(status::reload(&cli.config)),
         Command::Agent(cmd) => runtime.block_on(agent::run(&cli.config, cmd)),
         Command::Bb(cmd) => runtime.block_on(bb::run(&cli.config, cmd)),
+        Command::Chat { name } => runtime.block_on(async {
+            let client = client::OperatorClient::require(&cli.config)?;
+            repl::run(&client, Some(name), false).await?;
+            Ok(ExitCode::SUCCESS)
+        }),
         Command::Costs { period } => runtime.block_on(costs::run(&cli.config, period)),
     }
 }

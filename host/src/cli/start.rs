@@ -1,5 +1,6 @@
 //! `openlegion start`: run the mesh in this process, or in a detached child (`-d`).
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use openlegion_host::auth::{Caller, hash_token, mint_token};
 use openlegion_host::config::Config;
+use openlegion_host::fleet::Fleet;
 use openlegion_host::mesh::Mesh;
 use openlegion_host::server::{self, AppState};
 use openlegion_host::state::StateDir;
@@ -18,7 +20,8 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
-use super::logging;
+use super::client::OperatorClient;
+use super::{logging, repl};
 
 /// How long `start -d` waits for the mesh to answer before giving up.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -37,9 +40,18 @@ fn connectable(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
+/// Runs the mesh in this process until a signal (or `/quit` in the REPL) stops it. On a
+/// terminal it opens the multi-agent REPL and logs to the state directory's `mesh.log`.
 pub(crate) async fn foreground(config_dir: &Path) -> Result<ExitCode> {
-    logging::init();
+    let interactive = std::io::stdin().is_terminal();
     let config = Config::load(config_dir)?;
+    if interactive {
+        let dir = StateDir::new(config.state_dir());
+        dir.create()?;
+        logging::init_file(&dir.log_file())?;
+    } else {
+        logging::init();
+    }
     let state = StateDir::new(config.state_dir());
     state.create().with_context(|| {
         format!(
@@ -74,8 +86,29 @@ pub(crate) async fn foreground(config_dir: &Path) -> Result<ExitCode> {
     tokio::spawn(handle_signals(shutdown.clone(), Arc::clone(&mesh)));
     let max_body = config.mesh.mesh.max_body_mb as usize * 1024 * 1024;
     let app = server::app(AppState::new(Arc::clone(&mesh)), max_body);
-    let served = server::serve(listener, app, shutdown.clone()).await;
+    let server = tokio::spawn(server::serve(listener, app, shutdown.clone()));
+
+    let mut fleet = Fleet::new(Arc::clone(&mesh), config.clone(), url.clone());
+    let failures = fleet.start_all().await;
+    if interactive {
+        for failure in &failures {
+            eprintln!("warning: {failure}");
+        }
+        let client = OperatorClient::new(&url, &token)?;
+        let first = config.agents.agents.keys().next().map(ToString::to_string);
+        tokio::select! {
+            outcome = repl::run(&client, first, true) => {
+                if let Err(e) = outcome {
+                    eprintln!("error: {e:#}");
+                }
+            }
+            () = shutdown.cancelled() => {}
+        }
+        shutdown.cancel();
+    }
+    let served = server.await.context("the HTTP server task failed")?;
     shutdown.cancel();
+    fleet.stop_all().await;
     let flushed = mesh.store.flush().await;
     for file in [
         state.addr_file(),

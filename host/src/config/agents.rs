@@ -65,6 +65,9 @@ pub struct AgentConfig {
     pub forbidden: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_iterations: Option<u32>,
+    /// Where this agent runs, overriding `runtime.isolation` of mesh.yaml.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<super::Isolation>,
 }
 
 /// Reasoning effort requested from models that support it.

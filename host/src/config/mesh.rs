@@ -16,6 +16,46 @@ pub struct MeshFile {
     pub channels: BTreeMap<String, ChannelSection>,
     /// Whether agents of a team may message each other by default (original: `true`).
     pub collaboration: Option<bool>,
+    /// How the mesh fetches URLs for agents.
+    pub http: HttpSection,
+    /// How agents are run.
+    pub runtime: RuntimeSection,
+}
+
+/// The `http:` section: the policy of `POST /mesh/http`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSection {
+    /// Hosts agents may reach (a domain also admits its subdomains); empty = any public host.
+    pub allowed_domains: Vec<String>,
+    /// Allow private, loopback and link-local targets (off: SSRF protection).
+    pub allow_private: bool,
+    /// Largest response body returned, in KiB (default 1024).
+    pub max_body_kb: Option<u32>,
+}
+
+/// Where agents run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Isolation {
+    /// A plain child process: no OS isolation (tools are still WebAssembly-sandboxed).
+    Process,
+    /// A hardened Docker container.
+    Docker,
+    /// A Docker container under gVisor (runsc).
+    Gvisor,
+}
+
+/// The `runtime:` section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeSection {
+    /// The backend for agents that do not choose one. Unset: agents are not started.
+    pub isolation: Option<Isolation>,
+    /// The `openlegion-agent` binary (default: beside the `openlegion` binary).
+    pub agent_binary: Option<PathBuf>,
+    /// Let agents on the process backend use the `exec` tool (a shell on this machine).
+    pub allow_exec: bool,
 }
 
 /// The `mesh:` section.

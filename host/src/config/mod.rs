@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 
 pub use agents::{AgentConfig, AgentsFile, Budget, Resources, Thinking, parse_memory_limit};
 pub use error::ConfigError;
-pub use mesh::{ChannelSection, LlmSection, MeshFile, MeshSection, Price};
+pub use mesh::{
+    ChannelSection, HttpSection, Isolation, LlmSection, MeshFile, MeshSection, Price,
+    RuntimeSection,
+};
 use openlegion_protocol::RESERVED_AGENT_IDS;
 pub use permissions_file::PermissionsFile;
 

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::registry::Registry;
+use crate::agent_link::{AgentLink, AgentLinks};
 use crate::store::{Store, StoreError, inbox};
 
 /// Upper bound on one delivery attempt, whatever the message's ttl says.
@@ -29,7 +30,7 @@ pub struct Delivery {
 struct Inner {
     store: Store,
     registry: Arc<Registry>,
-    client: reqwest::Client,
+    links: Arc<AgentLinks>,
     workers: Mutex<HashMap<String, Arc<Notify>>>,
     shutdown: CancellationToken,
 }
@@ -41,16 +42,17 @@ enum Attempt {
 }
 
 impl Delivery {
-    pub fn new(store: Store, registry: Arc<Registry>, shutdown: CancellationToken) -> Self {
-        let client = crate::http_client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .expect("an HTTP client without TLS always builds");
+    pub fn new(
+        store: Store,
+        registry: Arc<Registry>,
+        links: Arc<AgentLinks>,
+        shutdown: CancellationToken,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 registry,
-                client,
+                links,
                 workers: Mutex::new(HashMap::new()),
                 shutdown,
             }),
@@ -114,7 +116,8 @@ async fn worker(inner: Arc<Inner>, agent: String, notify: Arc<Notify>) {
             }
         };
         let seq = queued.seq;
-        let result = match attempt(&inner.client, &url, &queued.message).await {
+        let link = inner.links.link(&agent, &url);
+        let result = match attempt(&link, &queued.message).await {
             Attempt::Delivered => {
                 delays = backoff();
                 inner
@@ -152,16 +155,10 @@ async fn worker(inner: Arc<Inner>, agent: String, notify: Arc<Notify>) {
     }
 }
 
-async fn attempt(
-    client: &reqwest::Client,
-    url: &str,
-    message: &openlegion_protocol::AgentMessage,
-) -> Attempt {
+async fn attempt(link: &AgentLink, message: &openlegion_protocol::AgentMessage) -> Attempt {
     let timeout = Duration::from_secs(message.ttl.max(1)).min(MAX_ATTEMPT);
-    let sent = client
-        .post(format!("{url}/message"))
-        .header("x-mesh-internal", "1")
-        .header("X-Protocol-Version", "1")
+    let sent = link
+        .request(reqwest::Method::POST, "/message")
         .timeout(timeout)
         .json(message)
         .send()

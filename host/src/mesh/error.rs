@@ -61,4 +61,7 @@ pub enum MeshError {
     /// (500)
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A fetch refused by policy (400) or failed upstream (502).
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
 }

@@ -33,6 +33,7 @@ pub use permissions::Permissions;
 pub use pubsub::{PubSub, Published};
 pub use registry::Registry;
 
+use crate::agent_link::AgentLinks;
 use crate::auth::{Caller, Tokens};
 use crate::config::{self, Config};
 use crate::costs::{Costs, Limits, PriceTable, SystemClock};
@@ -56,7 +57,10 @@ pub struct Mesh {
     pub pubsub: Arc<PubSub>,
     pub messages: Arc<Messages>,
     pub proxy: Arc<Proxy>,
+    /// Connections to agents' APIs.
+    pub links: Arc<AgentLinks>,
     vault: Arc<Vault>,
+    http_policy: config::HttpSection,
     config_dir: PathBuf,
     state_dir: PathBuf,
     started: Instant,
@@ -114,7 +118,13 @@ impl Mesh {
         )));
         let registry = Arc::new(Registry::load(store.clone(), Arc::clone(&tokens)).await?);
         registry.seed(&config.agents).await?;
-        let delivery = Delivery::new(store.clone(), Arc::clone(&registry), shutdown.clone());
+        let links = Arc::new(AgentLinks::default());
+        let delivery = Delivery::new(
+            store.clone(),
+            Arc::clone(&registry),
+            Arc::clone(&links),
+            shutdown.clone(),
+        );
         let inboxes = Arc::new(Inboxes::new(
             store.clone(),
             config.mesh.mesh.inbox_max,
@@ -164,7 +174,9 @@ impl Mesh {
             pubsub,
             messages,
             proxy,
+            links,
             vault,
+            http_policy: config.mesh.http.clone(),
             config_dir: config.dir.clone(),
             state_dir,
             started: Instant::now(),
@@ -288,6 +300,28 @@ impl Mesh {
             permission_entries: entries,
             agents_added,
         })
+    }
+
+    /// `POST /mesh/http`: fetches a URL for an agent allowed to use the internet.
+    pub async fn fetch(
+        &self,
+        caller: &Caller,
+        req: crate::fetch::FetchRequest,
+    ) -> Result<crate::fetch::FetchResponse, MeshError> {
+        let allowed = caller.is_operator()
+            || self
+                .permissions
+                .current()
+                .resolve(caller.id())
+                .can_use_internet;
+        if !allowed {
+            return Err(MeshError::Forbidden {
+                agent: caller.id().into(),
+                action: "fetch",
+                target: req.url,
+            });
+        }
+        Ok(crate::fetch::fetch(req, &self.http_policy).await?)
     }
 
     pub async fn status(&self) -> Result<MeshStatus, MeshError> {

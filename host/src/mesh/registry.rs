@@ -191,6 +191,17 @@ impl Registry {
         Ok((row, token))
     }
 
+    /// Sets where the agent's API is (the mesh starting an agent knows its socket).
+    pub async fn set_url(&self, id: &AgentId, url: String) -> Result<(), MeshError> {
+        let mut row = self
+            .get(id.as_str())
+            .ok_or_else(|| MeshError::UnknownAgent {
+                agent: id.to_string(),
+            })?;
+        row.url = Some(url);
+        self.save(row).await.map(drop)
+    }
+
     /// A new bearer token for an existing agent (its other tokens stay valid).
     pub async fn mint_token(&self, id: &AgentId) -> Result<String, MeshError> {
         if !self.exists(id.as_str()) {

@@ -20,6 +20,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/mesh/agents", get(list))
         .route("/mesh/agents/{agent}", delete(remove))
         .route("/mesh/agents/{agent}/token", post(token))
+        .route("/mesh/http", post(fetch))
 }
 
 async fn register(
@@ -53,4 +54,12 @@ async fn token(
 ) -> Result<Json<Value>, ApiError> {
     let token = mesh.mint_token(&caller, &agent).await?;
     Ok(Json(json!({ "agent_id": agent, "token": token })))
+}
+
+async fn fetch(
+    State(mesh): State<Arc<Mesh>>,
+    caller: Caller,
+    ApiJson(req): ApiJson<crate::fetch::FetchRequest>,
+) -> Result<Json<crate::fetch::FetchResponse>, ApiError> {
+    Ok(Json(mesh.fetch(&caller, req).await?))
 }

@@ -70,6 +70,11 @@ impl From<MeshError> for ApiError {
             MeshError::Blackboard(
                 BlackboardError::Conflict { .. } | BlackboardError::HistoryExists { .. },
             ) => StatusCode::CONFLICT,
+            MeshError::Fetch(
+                crate::fetch::FetchError::Failed { .. }
+                | crate::fetch::FetchError::Resolve { .. }
+                | crate::fetch::FetchError::TooManyRedirects,
+            ) => StatusCode::BAD_GATEWAY,
             MeshError::Blackboard(BlackboardError::Store(s)) | MeshError::Store(s) => {
                 return store_error(s);
             }

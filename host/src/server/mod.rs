@@ -3,6 +3,7 @@
 //! its error to a status with [`ApiError`].
 
 mod admin;
+mod agent_api;
 mod agents;
 mod api;
 mod auth;
@@ -57,6 +58,7 @@ pub fn app(state: AppState, max_body: usize) -> Router {
     Router::new()
         .merge(admin::routes())
         .merge(agents::routes())
+        .merge(agent_api::routes())
         .merge(api::routes())
         .merge(blackboard::routes())
         .merge(pubsub::routes())

@@ -1,0 +1,352 @@
+//! HTTP requests made by the mesh on an agent's behalf (`POST /mesh/http`), the only way a
+//! sandboxed agent reaches the web.
+//!
+//! Guarding against server-side request forgery: only `http`/`https`; no credentials in the
+//! URL; the host must be on the allowlist (if one is configured); every address the name
+//! resolves to must be public (not loopback, private, link-local, CGNAT, multicast or
+//! reserved, IPv4-mapped IPv6 included) unless `http.allow_private` is set; the connection
+//! is pinned to the checked address, so a second DNS answer cannot swap in an internal one;
+//! redirects are followed by hand, each hop checked the same way.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use reqwest::Url;
+use serde::{Deserialize, Serialize};
+
+use crate::config::HttpSection;
+
+const MAX_REDIRECTS: usize = 5;
+const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+const MAX_TIMEOUT_MS: u64 = 120_000;
+
+/// An agent's request.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FetchRequest {
+    #[serde(default = "get")]
+    pub method: String,
+    pub url: String,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+fn get() -> String {
+    "GET".into()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub truncated: bool,
+    /// The URL that answered, after redirects.
+    pub url: String,
+}
+
+/// Why a request was refused or failed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FetchError {
+    #[error("invalid URL {url:?}: {problem}")]
+    BadUrl { url: String, problem: String },
+    #[error("{host} is not on the allowlist (http.allowed_domains)")]
+    NotAllowed { host: String },
+    #[error(
+        "{host} resolves to {addr}, a private or local address; refused (set http.allow_private to allow)"
+    )]
+    PrivateAddress { host: String, addr: IpAddr },
+    #[error("cannot resolve {host}: {problem}")]
+    Resolve { host: String, problem: String },
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    #[error("request to {url} failed: {problem}")]
+    Failed { url: String, problem: String },
+}
+
+/// Whether `ip` is an address on the public internet.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || a >= 240
+        || (a == 100 && (64..128).contains(&b)) // CGNAT
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || (a == 192 && b == 0 && ip.octets()[2] == 0)) // IETF protocol assignments
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00 // unique local
+        || (first & 0xffc0) == 0xfe80 // link-local
+        || first == 0x2001 && ip.segments()[1] == 0x0db8 // documentation
+        || ip.to_ipv4().is_some_and(|v4| !is_public_v4(v4))) // IPv4-compatible
+}
+
+fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    allowed.is_empty()
+        || allowed.iter().any(|d| {
+            let d = d.trim_start_matches("*.").to_ascii_lowercase();
+            host == d || host.ends_with(&format!(".{d}"))
+        })
+}
+
+/// Checks `url` and returns the address to connect to.
+async fn check(url: &Url, policy: &HttpSection) -> Result<SocketAddr, FetchError> {
+    let bad = |problem: &str| FetchError::BadUrl {
+        url: url.to_string(),
+        problem: problem.into(),
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("only http and https are allowed"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("credentials in URLs are not allowed"));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| bad("no host"))?
+        .trim_matches(['[', ']'])
+        .to_ascii_lowercase();
+    if !host_allowed(&host, &policy.allowed_domains) {
+        return Err(FetchError::NotAllowed { host });
+    }
+    let port = url.port_or_known_default().ok_or_else(|| bad("no port"))?;
+    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|e| FetchError::Resolve {
+                host: host.clone(),
+                problem: e.to_string(),
+            })?
+            .collect(),
+    };
+    let first = *addrs.first().ok_or_else(|| FetchError::Resolve {
+        host: host.clone(),
+        problem: "no addresses".into(),
+    })?;
+    if !policy.allow_private
+        && let Some(private) = addrs.iter().find(|a| !is_public(a.ip()))
+    {
+        return Err(FetchError::PrivateAddress {
+            host,
+            addr: private.ip(),
+        });
+    }
+    Ok(first)
+}
+
+/// Performs `req` under `policy`.
+pub async fn fetch(req: FetchRequest, policy: &HttpSection) -> Result<FetchResponse, FetchError> {
+    let method =
+        reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
+            FetchError::BadUrl {
+                url: req.url.clone(),
+                problem: format!("unknown method {}", req.method),
+            }
+        })?;
+    let timeout = Duration::from_millis(
+        req.timeout_ms
+            .unwrap_or(DEFAULT_TIMEOUT_MS)
+            .clamp(1, MAX_TIMEOUT_MS),
+    );
+    let max_body = policy.max_body_kb.unwrap_or(1024) as usize * 1024;
+    let mut url = Url::parse(&req.url).map_err(|e| FetchError::BadUrl {
+        url: req.url.clone(),
+        problem: e.to_string(),
+    })?;
+    let mut method = method;
+    let mut body = req.body.clone();
+    for _ in 0..=MAX_REDIRECTS {
+        let addr = check(&url, policy).await?;
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_owned();
+        let client = crate::http_client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve(&host, addr)
+            .timeout(timeout)
+            .user_agent("OpenLegion/0.1 (+mesh fetch)")
+            .build()
+            .map_err(|e| FetchError::Failed {
+                url: url.to_string(),
+                problem: e.to_string(),
+            })?;
+        let mut request = client.request(method.clone(), url.clone());
+        for (name, value) in &req.headers {
+            if !matches!(
+                name.to_ascii_lowercase().as_str(),
+                "host" | "connection" | "content-length" | "transfer-encoding"
+            ) {
+                request = request.header(name, value);
+            }
+        }
+        if let Some(b) = &body {
+            request = request.body(b.clone());
+        }
+        let mut resp = request.send().await.map_err(|e| FetchError::Failed {
+            url: url.to_string(),
+            problem: e.to_string(),
+        })?;
+        if resp.status().is_redirection()
+            && let Some(location) = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+        {
+            url = url.join(location).map_err(|e| FetchError::BadUrl {
+                url: location.to_owned(),
+                problem: e.to_string(),
+            })?;
+            if resp.status() == reqwest::StatusCode::SEE_OTHER
+                || (resp.status().as_u16() <= 302 && method == reqwest::Method::POST)
+            {
+                method = reqwest::Method::GET;
+                body = None;
+            }
+            continue;
+        }
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let mut bytes = Vec::new();
+        let mut truncated = false;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| FetchError::Failed {
+            url: url.to_string(),
+            problem: e.to_string(),
+        })? {
+            let room = max_body - bytes.len();
+            if chunk.len() > room {
+                bytes.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                break;
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        return Ok(FetchResponse {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            truncated,
+            url: url.to_string(),
+        });
+    }
+    Err(FetchError::TooManyRedirects)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_classes() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fc00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "ff02::1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in [
+            "1.1.1.1",
+            "93.184.216.34",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[test]
+    fn allowlist_matches_domains_and_subdomains() {
+        let allowed = vec!["example.com".to_owned(), "*.api.dev".to_owned()];
+        assert!(host_allowed("example.com", &allowed));
+        assert!(host_allowed("www.example.com", &allowed));
+        assert!(!host_allowed("badexample.com", &allowed));
+        assert!(host_allowed("x.api.dev", &allowed));
+        assert!(host_allowed("anything.org", &[]));
+    }
+
+    #[tokio::test]
+    async fn refusals() {
+        let policy = HttpSection::default();
+        let f = |url: &str| {
+            fetch(
+                FetchRequest {
+                    method: "GET".into(),
+                    url: url.into(),
+                    headers: vec![],
+                    body: None,
+                    timeout_ms: None,
+                },
+                &policy,
+            )
+        };
+        assert!(matches!(
+            f("file:///etc/passwd").await,
+            Err(FetchError::BadUrl { .. })
+        ));
+        assert!(matches!(
+            f("http://user:pw@example.com/").await,
+            Err(FetchError::BadUrl { .. })
+        ));
+        assert!(matches!(
+            f("http://127.0.0.1:1/").await,
+            Err(FetchError::PrivateAddress { .. })
+        ));
+        assert!(matches!(
+            f("http://[::ffff:10.0.0.1]/").await,
+            Err(FetchError::PrivateAddress { .. })
+        ));
+        assert!(matches!(
+            f("http://169.254.169.254/latest/meta-data").await,
+            Err(FetchError::PrivateAddress { .. })
+        ));
+        assert!(matches!(
+            f("http://localhost:1/").await,
+            Err(FetchError::PrivateAddress { .. })
+        ));
+    }
+}
