@@ -7,9 +7,11 @@
 mod bins;
 mod client;
 mod fake_agent;
+mod fleet;
 mod mesh;
 
 pub use bins::binary;
 pub use client::{Client, Reply};
 pub use fake_agent::FakeAgent;
+pub use fleet::{MODEL, MODEL_NAME, agent_mesh};
 pub use mesh::{MeshOptions, MeshProcess, cli};

@@ -3,6 +3,7 @@
 //! notes/reference.md §5.2.
 
 mod acl;
+mod agents;
 mod blackboard;
 mod cli;
 mod concurrency;

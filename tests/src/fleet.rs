@@ -1,0 +1,102 @@
+//! Meshes that run real agents (the `openlegion-agent` binary on the process backend),
+//! talking to a scripted mock LLM.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use openlegion_mock_llm::MockLlm;
+use serde_json::{Value, json};
+
+use crate::bins::binary;
+use crate::mesh::{MeshOptions, MeshProcess};
+
+/// The model every test agent uses; the mock's queue for it is `MODEL_NAME`.
+pub const MODEL: &str = "openai/mock";
+pub const MODEL_NAME: &str = "mock";
+
+/// Starts a mesh whose agents (in `agents_yaml`, each defaulting to [`MODEL`]) run as
+/// processes and whose LLM is `mock`, and waits until every agent answers.
+///
+/// Every entry of `permissions` (and a `default` one, added if missing) is given the `llm`
+/// service, which every agent needs to think.
+pub async fn agent_mesh(mock: &MockLlm, agents_yaml: &str, mut permissions: Value) -> MeshProcess {
+    let agent_bin = binary("openlegion-agent", "openlegion-agent");
+    let entries = permissions
+        .as_object_mut()
+        .expect("permissions is an object");
+    entries.entry("default").or_insert_with(|| json!({}));
+    for entry in entries.values_mut() {
+        entry
+            .as_object_mut()
+            .expect("an entry is an object")
+            .entry("allowed_apis")
+            .or_insert_with(|| json!(["llm"]));
+    }
+    let mesh = MeshProcess::start(MeshOptions {
+        permissions: Some(json!({ "permissions": permissions })),
+        agents_yaml: agents_yaml.into(),
+        mesh_yaml: format!(
+            "llm:\n  default_model: {MODEL}\n  max_tokens: 512\nruntime:\n  isolation: process\n  agent_binary: {}\n",
+            agent_bin.display()
+        ),
+        env: vec![
+            ("OPENLEGION_CRED_OPENAI_API_BASE".into(), mock.openai_base()),
+            ("OPENLEGION_CRED_OPENAI_API_KEY".into(), "sk-test-agents-0000000000".into()),
+        ],
+        ..MeshOptions::default()
+    })
+    .await;
+    let ids: Vec<String> = agents_yaml
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   ") && l.trim_end().ends_with(':'))
+        .map(|l| l.trim().trim_end_matches(':').to_owned())
+        .collect();
+    for id in ids {
+        mesh.wait_agent(&id).await;
+    }
+    mesh
+}
+
+impl MeshProcess {
+    /// The data directory of agent `id` (its `/data`).
+    pub fn agent_data(&self, id: &str) -> PathBuf {
+        self.state_dir().join("agents").join(id).join("data")
+    }
+
+    /// Waits until agent `id` answers `GET /status` through the mesh.
+    pub async fn wait_agent(&self, id: &str) {
+        let op = self.operator();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let reply = op.get(&format!("/mesh/agents/{id}/api/status")).await;
+            if reply.status == 200 {
+                return;
+            }
+            let log = std::fs::read_to_string(
+                self.state_dir()
+                    .join("agents")
+                    .join(id)
+                    .join("run/agent.log"),
+            )
+            .unwrap_or_default();
+            assert!(
+                Instant::now() < deadline,
+                "agent {id} did not come up: {}\nagent log:\n{log}\nmesh log:\n{}",
+                reply.body,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// One chat turn with agent `id`; returns the ChatResponse JSON.
+    pub async fn chat(&self, id: &str, message: &str) -> Value {
+        self.operator()
+            .post(
+                &format!("/mesh/agents/{id}/api/chat"),
+                &json!({ "message": message }),
+            )
+            .await
+            .expect(200)
+    }
+}

@@ -1,0 +1,404 @@
+//! Real agents (the `openlegion-agent` binary on the process backend) driven by the scripted
+//! mock LLM: the loop, the built-in WebAssembly tools, permissions as tool results, sandbox
+//! limits, hot reload, file confinement, and supervision.
+
+use std::time::Duration;
+
+use openlegion_mock_llm::{MockLlm, Turn};
+use openlegion_tests::{MODEL_NAME, agent_mesh};
+use serde_json::{Value, json};
+
+fn outputs(reply: &Value) -> Vec<String> {
+    reply["tool_outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["output"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+const TEAM: &str = "agents:\n  writer:\n    role: writer\n  reader:\n    role: reader\n  outsider:\n    role: outsider\n";
+
+fn team_permissions() -> Value {
+    json!({
+        "writer": {"blackboard_read": ["context/*"], "blackboard_write": ["context/*"]},
+        "reader": {"blackboard_read": ["context/*"]},
+        "outsider": {"blackboard_read": ["context/*"]}
+    })
+}
+
+#[tokio::test]
+async fn a_chat_writes_a_file_and_shares_state_with_another_agent() {
+    let mock = MockLlm::start().await;
+    let mesh = agent_mesh(&mock, TEAM, team_permissions()).await;
+
+    mock.push_for(
+        MODEL_NAME,
+        Turn::tool_call(
+            "write_file",
+            json!({"path": "notes/plan.md", "content": "ship it"}),
+        ),
+    );
+    mock.push_for(
+        MODEL_NAME,
+        Turn::tool_call(
+            "write_shared_state",
+            json!({"key": "context/plan", "value": {"step": 1}}),
+        ),
+    );
+    mock.push_for(MODEL_NAME, Turn::text("Plan written and shared."));
+    let reply = mesh.chat("writer", "Write the plan and share it.").await;
+    assert_eq!(reply["response"], "Plan written and shared.", "{reply}");
+    let out = outputs(&reply);
+    assert!(out[0].contains("\"bytes_written\":7"), "{out:?}");
+    assert!(
+        out[1].contains("\"written\":true") || out[1].contains("\"version\":1"),
+        "{out:?}"
+    );
+    let file = std::fs::read_to_string(mesh.agent_data("writer").join("notes/plan.md")).unwrap();
+    assert_eq!(file, "ship it");
+    let entry = mesh
+        .operator()
+        .get("/mesh/blackboard/context/plan")
+        .await
+        .expect(200);
+    assert_eq!(
+        (entry["value"].clone(), entry["written_by"].as_str()),
+        (json!({"step": 1}), Some("writer"))
+    );
+
+    // The model saw each tool's result before its next step.
+    let sent = mock.requests_for(MODEL_NAME);
+    assert_eq!(sent.len(), 3);
+    let tools: Vec<&str> = sent[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    for builtin in [
+        "read_file",
+        "write_file",
+        "list_files",
+        "save_artifact",
+        "http_request",
+        "list_agents",
+        "read_shared_state",
+        "write_shared_state",
+        "list_shared_state",
+        "publish_event",
+    ] {
+        assert!(tools.contains(&builtin), "{builtin} missing from {tools:?}");
+    }
+    assert!(
+        sent[1].body["messages"]
+            .to_string()
+            .contains("bytes_written")
+    );
+
+    mock.push_for(
+        MODEL_NAME,
+        Turn::tool_call("read_shared_state", json!({"key": "context/plan"})),
+    );
+    mock.push_for(MODEL_NAME, Turn::text("The plan is at step 1."));
+    let reply = mesh.chat("reader", "What step is the plan at?").await;
+    let out = outputs(&reply);
+    assert!(
+        out[0].contains("\"found\":true")
+            && out[0].contains("\"step\":1")
+            && out[0].contains("writer"),
+        "{out:?}"
+    );
+
+    mock.push_for(
+        MODEL_NAME,
+        Turn::tool_call(
+            "write_shared_state",
+            json!({"key": "context/plan", "value": {"step": 99}}),
+        ),
+    );
+    mock.push_for(MODEL_NAME, Turn::text("I could not change it."));
+    let reply = mesh.chat("outsider", "Change the plan.").await;
+    let out = outputs(&reply);
+    assert!(
+        out[0].contains("Agent outsider cannot write context/plan"),
+        "{out:?}"
+    );
+    assert_eq!(reply["response"], "I could not change it.");
+    assert_eq!(
+        mesh.operator()
+            .get("/mesh/blackboard/context/plan")
+            .await
+            .expect(200)["value"]["step"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn file_tools_are_confined_to_the_agents_data() {
+    let mock = MockLlm::start().await;
+    let mesh = agent_mesh(&mock, "agents:\n  a:\n    role: a\n", json!({})).await;
+    let data = mesh.agent_data("a");
+    std::fs::write(data.join("session_log.md"), "line0\nline1\nline2\nline3\n").unwrap();
+    std::os::unix::fs::symlink("/etc", data.join("escape")).unwrap();
+    let cases = [
+        (
+            json!({"path": "../../etc/passwd"}),
+            "Path traversal not allowed: ../../etc/passwd",
+        ),
+        (
+            json!({"path": "/etc/passwd"}),
+            "Absolute paths not allowed: /etc/passwd",
+        ),
+        (
+            json!({"path": "/data/../etc/passwd"}),
+            "Path traversal not allowed",
+        ),
+        (
+            json!({"path": "escape/passwd"}),
+            "Symlink escapes allowed root: escape/passwd",
+        ),
+        (
+            json!({"path": "../data_evil/x"}),
+            "Path traversal not allowed",
+        ),
+        (
+            json!({"path": "/data/session_log.md", "offset": 1, "limit": 2}),
+            "line1\\nline2",
+        ),
+    ];
+    for (args, _) in &cases {
+        mock.push_for(MODEL_NAME, Turn::tool_call("read_file", args.clone()));
+    }
+    mock.push_for(
+        MODEL_NAME,
+        Turn::tool_call(
+            "write_file",
+            json!({"path": "workspace/SOUL.md", "content": "evil"}),
+        ),
+    );
+    mock.push_for(
+        MODEL_NAME,
+        Turn::tool_call(
+            "write_file",
+            json!({"path": "workspace/notes.md", "content": "ok"}),
+        ),
+    );
+    mock.push_for(MODEL_NAME, Turn::text("done"));
+    let reply = mesh.chat("a", "Probe the files.").await;
+    let out = outputs(&reply);
+    for (i, (_, expected)) in cases.iter().enumerate() {
+        assert!(
+            out[i].contains(expected),
+            "case {i}: {} not in {}",
+            expected,
+            out[i]
+        );
+    }
+    assert!(!out[5].contains("line0") && !out[5].contains("line3"));
+    assert!(out[6].contains("identity file"), "{}", out[6]);
+    assert!(out[7].contains("\"bytes_written\":2"), "{}", out[7]);
+    assert!(!data.join("workspace/SOUL.md").exists());
+}
+
+#[tokio::test]
+async fn the_loop_stops_a_model_that_repeats_itself() {
+    let mock = MockLlm::start().await;
+    let mesh = agent_mesh(&mock, "agents:\n  a:\n    role: a\n", json!({})).await;
+    for _ in 0..10 {
+        mock.push_for(
+            MODEL_NAME,
+            Turn::tool_call("list_files", json!({"path": "."})),
+        );
+    }
+    let reply = mesh.chat("a", "Look around.").await;
+    assert!(
+        reply["response"]
+            .as_str()
+            .unwrap()
+            .contains("Stopped: `list_files` was called 5 times"),
+        "{reply}"
+    );
+    let out = outputs(&reply);
+    assert_eq!(out.len(), 5);
+    assert!(out[2].contains("WARNING"), "{out:?}");
+    // The agent answers normally afterwards (the leftover scripted turns are cleared).
+    mock.reset();
+    mock.push_for(MODEL_NAME, Turn::text("Fine again."));
+    assert_eq!(mesh.chat("a", "Hello?").await["response"], "Fine again.");
+}
+
+#[tokio::test]
+async fn an_llm_failure_is_an_answer_not_a_crash() {
+    let mock = MockLlm::start().await;
+    let mesh = agent_mesh(&mock, "agents:\n  a:\n    role: a\n", json!({})).await;
+    mock.push_for(
+        MODEL_NAME,
+        Turn::error(400).with_body(json!({"error": {"message": "bad request from the model"}})),
+    );
+    let reply = mesh.chat("a", "Hi").await;
+    assert!(
+        reply["response"]
+            .as_str()
+            .unwrap()
+            .contains("bad request from the model"),
+        "{reply}"
+    );
+    mock.push_for(MODEL_NAME, Turn::text("Recovered."));
+    assert_eq!(mesh.chat("a", "Again").await["response"], "Recovered.");
+}
+
+#[tokio::test]
+async fn streaming_chat_and_the_agent_api_through_the_mesh() {
+    let mock = MockLlm::start().await;
+    let mesh = agent_mesh(&mock, "agents:\n  a:\n    role: scribe\n", json!({})).await;
+    mock.push_for(MODEL_NAME, Turn::tool_call("list_files", json!({})));
+    mock.push_for(MODEL_NAME, Turn::text("Nothing much here."));
+    let op = mesh.operator();
+    let resp = op
+        .http()
+        .post(format!("{}/mesh/agents/a/api/chat/stream", op.base()))
+        .bearer_auth(op.token().unwrap())
+        .json(&json!({"message": "What is here?"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let body = resp.text().await.unwrap();
+    let events: Vec<Value> = body
+        .split("\n\n")
+        .filter_map(|f| f.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"tool_start"), "{kinds:?}");
+    assert_eq!(kinds[1], "tool_result");
+    assert!(
+        kinds.iter().filter(|k| **k == "text_delta").count() >= 2,
+        "{kinds:?}"
+    );
+    assert_eq!(kinds.last(), Some(&"done"));
+    assert_eq!(events.last().unwrap()["response"], "Nothing much here.");
+
+    let status = op.get("/mesh/agents/a/api/status").await.expect(200);
+    assert_eq!(
+        (
+            status["agent_id"].as_str(),
+            status["role"].as_str(),
+            status["state"].as_str()
+        ),
+        (Some("a"), Some("scribe"), Some("idle"))
+    );
+    let caps = op.get("/mesh/agents/a/api/capabilities").await.expect(200);
+    assert!(caps["skills"].as_array().unwrap().len() >= 10);
+    op.post("/mesh/agents/a/api/chat/reset", &json!({}))
+        .await
+        .expect(200);
+    let history = op.get("/mesh/agents/a/api/history").await.expect(200);
+    assert!(
+        history["logs"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("User: What is here?"),
+        "{history}"
+    );
+    // The agent registered itself with its tools as capabilities.
+    let agents = op.get("/mesh/agents").await.expect(200);
+    assert_eq!(agents["a"]["registered"], true);
+    assert!(agents["a"]["url"].as_str().unwrap().starts_with("unix:"));
+    // Nobody but the mesh can drive the agent: its socket wants the agent's token.
+    let socket = agents["a"]["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("unix:")
+        .to_owned();
+    let raw = openlegion_host::http_client::builder()
+        .unix_socket(std::path::PathBuf::from(socket))
+        .build()
+        .unwrap();
+    assert_eq!(
+        raw.post("http://agent/chat")
+            .json(&json!({"message": "x"}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        raw.get("http://agent/status")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_crashed_agent_is_restarted_and_keeps_its_files() {
+    let mock = MockLlm::start().await;
+    let mesh = agent_mesh(&mock, "agents:\n  a:\n    role: a\n", json!({})).await;
+    mock.push_for(
+        MODEL_NAME,
+        Turn::tool_call(
+            "write_file",
+            json!({"path": "keep.txt", "content": "still here"}),
+        ),
+    );
+    mock.push_for(MODEL_NAME, Turn::text("saved"));
+    mesh.chat("a", "save").await;
+    let before = mesh
+        .operator()
+        .get("/mesh/agents/a/api/status")
+        .await
+        .expect(200)["uptime_seconds"]
+        .as_f64()
+        .unwrap();
+    let pid = agent_pid(&mesh, "a");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    mesh.wait_agent("a").await;
+    assert_ne!(agent_pid(&mesh, "a"), pid, "a new process");
+    let after = mesh
+        .operator()
+        .get("/mesh/agents/a/api/status")
+        .await
+        .expect(200)["uptime_seconds"]
+        .as_f64()
+        .unwrap();
+    assert!(after < before + 0.3 || after < 5.0);
+    mock.push_for(
+        MODEL_NAME,
+        Turn::tool_call("read_file", json!({"path": "keep.txt"})),
+    );
+    mock.push_for(MODEL_NAME, Turn::text("read it"));
+    assert!(outputs(&mesh.chat("a", "read").await)[0].contains("still here"));
+}
+
+/// The pid of agent `id`'s process, found through the socket it listens on.
+fn agent_pid(mesh: &openlegion_tests::MeshProcess, id: &str) -> i32 {
+    let data = mesh.agent_data(id).canonicalize().unwrap();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+        if cwd.as_deref() == Some(data.as_path())
+            && exe.is_some_and(|e| e.to_string_lossy().contains("openlegion-agent"))
+        {
+            return pid;
+        }
+    }
+    panic!("no process for agent {id}");
+}
