@@ -54,10 +54,3 @@ ensure_componentize_qjs() {
       "componentize-qjs@$COMPONENTIZE_QJS_VERSION" >&2
   fi
 }
-
-WASMTIME_PY_VERSION=50.0.1          # PyPI wasmtime, for smoke/ only (not a compiler)
-
-# Sets SMOKE_PYTHON: a Python with wasmtime-py, to run components in smoke/smoke.py.
-ensure_wasmtime_py() {
-  SMOKE_PYTHON="$(_skill_venv wasmtime "$WASMTIME_PY_VERSION")/bin/python"
-}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the built-in skills into components and lays them out as the agent loads them:
 #
-#   skills/dist/<name>/<name>.wasm   the component (world openlegion:skill/skill@0.1.0)
+#   skills/dist/<name>/skill.wasm   the component (world openlegion:skill/skill@0.1.0)
 #   skills/dist/<name>/skill.yaml    its manifest, copied from skills/<name>/skill.yaml
 #
 # then checks each component's imports and exports (skills-sdk/check-component.sh).
@@ -18,7 +18,7 @@ echo "built in $((SECONDS - started)) s"
 rm -rf dist
 for name in "${skills[@]}"; do
   mkdir -p "dist/$name"
-  cp "target/wasm32-wasip2/release/openlegion_skill_$name.wasm" "dist/$name/$name.wasm"
+  cp "target/wasm32-wasip2/release/openlegion_skill_$name.wasm" "dist/$name/skill.wasm"
   cp "$name/skill.yaml" "dist/$name/skill.yaml"
 done
 

@@ -3,7 +3,7 @@
 # on first use, pinned, into .cache/skill-compilers/), lays it out as the agent loads
 # skills, and checks that it imports nothing but openlegion:skill/*:
 #
-#   dist/<name>/<name>.wasm   dist/<name>/skill.yaml     (<name> from skill.yaml)
+#   dist/<name>/skill.wasm   dist/<name>/skill.yaml     (<name> from skill.yaml)
 #
 # Environment: OPENLEGION_SKILL_SDK (default: the directory above this one) locates
 # compilers.sh, check-component.sh and ../wit when the skill lives elsewhere.
@@ -23,7 +23,7 @@ started=$SECONDS
 #   the agent's wasmtime does not enable.
 # --opt-size: the smaller QuickJS build (1.1 MB instead of 1.7 MB).
 "$COMPONENTIZE_QJS" --wit "$sdk/../wit" --world skill --js skill.js \
-  --stub-wasi --sync --opt-size --output "$out/$name.wasm"
+  --stub-wasi --sync --opt-size --output "$out/skill.wasm"
 echo "componentize-qjs took $((SECONDS - started)) s"
 cp skill.yaml "$out/skill.yaml"
-"$sdk/check-component.sh" --no-wasi "$out/$name.wasm"
+"$sdk/check-component.sh" --no-wasi "$out/skill.wasm"
