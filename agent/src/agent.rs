@@ -64,6 +64,11 @@ impl Agent {
         self.runner.tools.definitions()
     }
 
+    /// The loaded skills, for `GET /skills`.
+    pub fn skills(&self) -> Value {
+        self.runner.tools.inventory()
+    }
+
     fn system(&self) -> Value {
         let prompt = system_prompt(
             self.config.agent_id.as_str(),

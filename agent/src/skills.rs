@@ -254,4 +254,8 @@ impl Toolbox for Skills {
                 .map_err(|e| e.to_string())
         })
     }
+
+    fn inventory(&self) -> Value {
+        serde_json::to_value(self.host.skills()).unwrap_or(Value::Null)
+    }
 }

@@ -34,4 +34,10 @@ pub trait Toolbox: Send + Sync {
         name: &'a str,
         args_json: &'a str,
     ) -> BoxFuture<'a, Result<String, String>>;
+
+    /// What provides the tools (skills, their versions, grants and load errors), for
+    /// `GET /skills`.
+    fn inventory(&self) -> Value {
+        Value::Array(Vec::new())
+    }
 }

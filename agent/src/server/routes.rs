@@ -26,6 +26,7 @@ pub(super) fn routes() -> Router<Arc<Agent>> {
     Router::new()
         .route("/status", get(status))
         .route("/capabilities", get(capabilities))
+        .route("/skills", get(skills))
         .route("/chat", post(chat))
         .route("/chat/stream", post(chat_stream))
         .route("/chat/reset", post(reset))
@@ -60,6 +61,10 @@ fn body<T>(parsed: Result<Json<T>, JsonRejection>) -> Result<T, Rejected> {
 
 async fn status(State(agent): Shared) -> Json<Value> {
     Json(serde_json::to_value(agent.status()).expect("status serialises"))
+}
+
+async fn skills(State(agent): Shared) -> Json<Value> {
+    Json(agent.skills())
 }
 
 async fn capabilities(State(agent): Shared) -> Json<Value> {
