@@ -19,7 +19,17 @@ pub const MODEL_NAME: &str = "mock";
 ///
 /// Every entry of `permissions` (and a `default` one, added if missing) is given the `llm`
 /// service, which every agent needs to think.
-pub async fn agent_mesh(mock: &MockLlm, agents_yaml: &str, mut permissions: Value) -> MeshProcess {
+pub async fn agent_mesh(mock: &MockLlm, agents_yaml: &str, permissions: Value) -> MeshProcess {
+    agent_mesh_with(mock, agents_yaml, permissions, "").await
+}
+
+/// [`agent_mesh`] with more top-level sections of mesh.yaml (`http:` …).
+pub async fn agent_mesh_with(
+    mock: &MockLlm,
+    agents_yaml: &str,
+    mut permissions: Value,
+    mesh_yaml: &str,
+) -> MeshProcess {
     let agent_bin = binary("openlegion-agent", "openlegion-agent");
     let entries = permissions
         .as_object_mut()
@@ -36,7 +46,7 @@ pub async fn agent_mesh(mock: &MockLlm, agents_yaml: &str, mut permissions: Valu
         permissions: Some(json!({ "permissions": permissions })),
         agents_yaml: agents_yaml.into(),
         mesh_yaml: format!(
-            "llm:\n  default_model: {MODEL}\n  max_tokens: 512\nruntime:\n  isolation: process\n  agent_binary: {}\n",
+            "llm:\n  default_model: {MODEL}\n  max_tokens: 512\nruntime:\n  isolation: process\n  agent_binary: {}\n{mesh_yaml}",
             agent_bin.display()
         ),
         env: vec![

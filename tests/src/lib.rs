@@ -9,9 +9,11 @@ mod client;
 mod fake_agent;
 mod fleet;
 mod mesh;
+mod skills;
 
 pub use bins::binary;
 pub use client::{Client, Reply};
 pub use fake_agent::FakeAgent;
-pub use fleet::{MODEL, MODEL_NAME, agent_mesh};
+pub use fleet::{MODEL, MODEL_NAME, agent_mesh, agent_mesh_with};
 pub use mesh::{MeshOptions, MeshProcess, cli};
+pub use skills::{fixture, template};

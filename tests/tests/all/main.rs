@@ -13,6 +13,7 @@ mod identity;
 mod llm_proxy;
 mod pubsub;
 mod routing;
+mod skills;
 
 use serde_json::Value;
 

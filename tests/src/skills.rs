@@ -1,0 +1,111 @@
+//! Skill components for tests, built from source in this repository: the skill host's
+//! fixtures (Rust), and the Python and JavaScript templates of the SDK.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::mesh::MeshProcess;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the repository")
+}
+
+/// The component of skill-host fixture `name` (`spin`, `hog`, `boom`, `sleepy`,
+/// `reload-v1`, …), building the fixtures once per test binary.
+pub fn fixture(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let target = repo().join("target/skill-fixtures");
+        let out = Command::new(env!("CARGO"))
+            .current_dir(repo().join("skill-host/tests/fixtures"))
+            .args([
+                "build",
+                "--release",
+                "--locked",
+                "--target",
+                "wasm32-wasip2",
+                "--target-dir",
+            ])
+            .arg(&target)
+            .output()
+            .expect("run cargo");
+        assert!(
+            out.status.success(),
+            "building the fixtures failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target.join("wasm32-wasip2/release")
+    });
+    dir.join(format!("fixture_{}.wasm", name.replace('-', "_")))
+}
+
+/// Builds an SDK template (`python` or `javascript`) with its own build script, which
+/// installs its pinned compiler on first use. Returns its `dist/<name>/` directory, or
+/// `None` (after a loud message) when the compiler cannot be installed outside CI.
+pub fn template(language: &str) -> Option<PathBuf> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = repo().join("skills-sdk").join(language);
+    let out = Command::new("bash").arg(dir.join("build.sh")).output();
+    match out {
+        Ok(out) if out.status.success() => Some(dir.join("dist/text-tools")),
+        other => {
+            let why = match other {
+                Ok(out) => String::from_utf8_lossy(&out.stderr).into_owned(),
+                Err(e) => e.to_string(),
+            };
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "building the {language} template failed in CI:\n{why}"
+            );
+            eprintln!(
+                "\n*** SKIPPED: the {language} skill compiler is not available here ({why}) ***\n"
+            );
+            None
+        }
+    }
+}
+
+impl MeshProcess {
+    /// Installs a skill (`skill.wasm` from `wasm`, the manifest `yaml`) into agent `id`'s
+    /// skills directory, where the agent hot-loads it.
+    pub fn install_skill(&self, id: &str, name: &str, wasm: &Path, yaml: &str) {
+        let dir = self.agent_data(id).join("skills").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        // Manifest first: the host reloads when skill.wasm appears or changes.
+        std::fs::write(dir.join("skill.yaml"), yaml).unwrap();
+        let tmp = dir.join(".skill.wasm.tmp");
+        std::fs::copy(wasm, &tmp).unwrap();
+        std::fs::rename(tmp, dir.join("skill.wasm")).unwrap();
+    }
+
+    /// Waits until agent `id` offers `tool` (hot reload polls once a second; a Python
+    /// skill takes seconds to compile).
+    pub async fn wait_tool(&self, id: &str, tool: &str) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let caps = self
+                .operator()
+                .get(&format!("/mesh/agents/{id}/api/capabilities"))
+                .await
+                .expect(200);
+            if caps["skills"].as_array().unwrap().iter().any(|t| t == tool) {
+                return;
+            }
+            let skills = self
+                .operator()
+                .get(&format!("/mesh/agents/{id}/api/skills"))
+                .await
+                .body;
+            assert!(
+                Instant::now() < deadline,
+                "agent {id} never offered {tool}; skills: {skills}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
