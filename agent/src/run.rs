@@ -16,7 +16,23 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
+/// On the process backend the agent is the mesh's child: it must not outlive the mesh (a
+/// crashed mesh would otherwise leave agents running that nothing supervises).
+fn exit_with_parent() -> Result<()> {
+    if std::env::var_os("OPENLEGION_EXIT_WITH_PARENT").is_none() {
+        return Ok(());
+    }
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+        .context("prctl(PR_SET_PDEATHSIG)")?;
+    // The parent may have died before the call: then we were re-parented already.
+    if nix::unistd::getppid() == nix::unistd::Pid::from_raw(1) {
+        anyhow::bail!("the mesh that started this agent is gone");
+    }
+    Ok(())
+}
+
 pub(crate) fn main() -> Result<()> {
+    exit_with_parent()?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()

@@ -131,6 +131,18 @@ impl Fleet {
             std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(io)?;
         }
+        // The project brief, shared by every agent, goes into each one's workspace.
+        let project = self
+            .config
+            .dir
+            .parent()
+            .unwrap_or(&self.config.dir)
+            .join("PROJECT.md");
+        if project.is_file() {
+            let workspace = data_dir.join("workspace");
+            std::fs::create_dir_all(&workspace).map_err(io)?;
+            std::fs::copy(&project, workspace.join("PROJECT.md")).map_err(io)?;
+        }
         let socket = run_dir.join("agent.sock");
         if socket.as_os_str().len() > MAX_SOCKET_PATH {
             return Err(FleetError::SocketPath {
@@ -236,6 +248,7 @@ impl Fleet {
             ("HOME", data_dir.display().to_string()),
             ("PATH", "/usr/local/bin:/usr/bin:/bin".into()),
             ("TZ", "UTC".into()),
+            ("OPENLEGION_EXIT_WITH_PARENT", "1".into()),
         ];
         if !instructions.is_empty() {
             env.push(("INITIAL_INSTRUCTIONS", instructions));

@@ -64,12 +64,20 @@ async fn start_agent(bin: &Path, root: &Path, cache: &Path) -> Result<(Proc, Dur
         .stderr(Stdio::null())
         .spawn()?;
     let proc = Proc(child);
-    let client = openlegion_host::http_client::builder().unix_socket(socket.clone()).build()?;
+    let client = openlegion_host::http_client::builder()
+        .unix_socket(socket.clone())
+        .build()?;
     loop {
         if started.elapsed() > Duration::from_secs(60) {
             bail!("the agent did not answer /status");
         }
-        if socket.exists() && client.get("http://agent/status").send().await.is_ok_and(|r| r.status().is_success()) {
+        if socket.exists()
+            && client
+                .get("http://agent/status")
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        {
             return Ok((proc, started.elapsed()));
         }
         tokio::time::sleep(Duration::from_micros(500)).await;
@@ -94,7 +102,9 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let exe = std::env::current_exe()?;
     let agent_bin = exe.with_file_name("openlegion-agent");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     println!("machine: {}", machine());
     rt.block_on(async {
         let dir = tempfile::tempdir()?;
@@ -132,25 +142,47 @@ fn main() -> Result<()> {
 }
 
 async fn chat_turns(exe: &Path, turns: usize) -> Result<()> {
-    let mut mock = Command::new(exe.with_file_name("mock-llm")).args(["--port", "0"]).stdout(Stdio::piped()).spawn()?;
+    let mut mock = Command::new(exe.with_file_name("mock-llm"))
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()?;
     let mut line = String::new();
     BufReader::new(mock.stdout.take().context("mock stdout")?).read_line(&mut line)?;
     let _mock = Proc(mock);
-    let mock_url = line.trim().strip_prefix("listening on ").context("mock address")?.to_owned();
+    let mock_url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .context("mock address")?
+        .to_owned();
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("config");
     std::fs::create_dir(&config)?;
     let agent_bin: PathBuf = exe.with_file_name("openlegion-agent");
-    std::fs::write(config.join("mesh.yaml"), format!(
-        "mesh:\n  port: 0\nllm:\n  default_model: openai/bench\nruntime:\n  isolation: process\n  agent_binary: {}\n", agent_bin.display()))?;
-    std::fs::write(config.join("agents.yaml"), "agents:\n  a:\n    role: bench\n    budget: {daily_usd: 1000000, monthly_usd: 1000000}\n")?;
-    std::fs::write(config.join("permissions.json"), r#"{"permissions": {"default": {"allowed_apis": ["llm"]}}}"#)?;
+    std::fs::write(
+        config.join("mesh.yaml"),
+        format!(
+            "mesh:\n  port: 0\nllm:\n  default_model: openai/bench\nruntime:\n  isolation: process\n  agent_binary: {}\n",
+            agent_bin.display()
+        ),
+    )?;
+    std::fs::write(
+        config.join("agents.yaml"),
+        "agents:\n  a:\n    role: bench\n    budget: {daily_usd: 1000000, monthly_usd: 1000000}\n",
+    )?;
+    std::fs::write(
+        config.join("permissions.json"),
+        r#"{"permissions": {"default": {"allowed_apis": ["llm"]}}}"#,
+    )?;
     let mesh = Command::new(exe.with_file_name("openlegion"))
-        .arg("--config").arg(&config).arg("start")
+        .arg("--config")
+        .arg(&config)
+        .arg("start")
         .env("RUST_LOG", "warn")
         .env("OPENLEGION_CRED_OPENAI_API_BASE", format!("{mock_url}/v1"))
         .env("OPENLEGION_CRED_OPENAI_API_KEY", "sk-bench-0000000000000")
-        .stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
     let _mesh = Proc(mesh);
     let state = dir.path().join(".openlegion");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -161,20 +193,34 @@ async fn chat_turns(exe: &Path, turns: usize) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let url = std::fs::read_to_string(state.join("mesh.addr"))?.trim().to_owned();
-    let token = std::fs::read_to_string(state.join("operator.token"))?.trim().to_owned();
+    let url = std::fs::read_to_string(state.join("mesh.addr"))?
+        .trim()
+        .to_owned();
+    let token = std::fs::read_to_string(state.join("operator.token"))?
+        .trim()
+        .to_owned();
     let http = openlegion_host::http_client::builder().build()?;
     let chat = |msg: &'static str| {
         let (http, url, token) = (http.clone(), url.clone(), token.clone());
         async move {
-            http.post(format!("{url}/mesh/agents/a/api/chat")).bearer_auth(&token).json(&json!({"message": msg})).send().await
+            http.post(format!("{url}/mesh/agents/a/api/chat"))
+                .bearer_auth(&token)
+                .json(&json!({"message": msg}))
+                .send()
+                .await
         }
     };
     loop {
         if Instant::now() > deadline {
             bail!("the agent did not start");
         }
-        if http.get(format!("{url}/mesh/agents/a/api/status")).bearer_auth(&token).send().await.is_ok_and(|r| r.status().is_success()) {
+        if http
+            .get(format!("{url}/mesh/agents/a/api/status"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -185,19 +231,33 @@ async fn chat_turns(exe: &Path, turns: usize) -> Result<()> {
             json!({"type": "text", "text": "Written."}),
         ])
         .collect();
-    http.post(format!("{mock_url}/_mock/script")).json(&json!({"turns": turns_script})).send().await?.error_for_status()?;
+    http.post(format!("{mock_url}/_mock/script"))
+        .json(&json!({"turns": turns_script}))
+        .send()
+        .await?
+        .error_for_status()?;
     chat("warm up").await?.error_for_status()?;
     let mut times = Vec::new();
     for _ in 0..turns {
         let started = Instant::now();
-        let reply: Value = chat("Write the file.").await?.error_for_status()?.json().await?;
+        let reply: Value = chat("Write the file.")
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
         times.push(started.elapsed());
         if reply["response"] != "Written." {
             bail!("unexpected reply {reply}");
         }
     }
     times.sort();
-    println!("\n| chat turn with one tool call, end to end | n | p50 ms | p99 ms |\n|---|---|---|---|");
-    println!("| operator → mesh → agent → 2 LLM calls + write_file | {turns} | {:.2} | {:.2} |", ms(percentile(&times, 0.5)), ms(percentile(&times, 0.99)));
+    println!(
+        "\n| chat turn with one tool call, end to end | n | p50 ms | p99 ms |\n|---|---|---|---|"
+    );
+    println!(
+        "| operator → mesh → agent → 2 LLM calls + write_file | {turns} | {:.2} | {:.2} |",
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.99))
+    );
     Ok(())
 }

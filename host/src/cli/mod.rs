@@ -42,6 +42,9 @@ enum Command {
         /// Run in the background, with a pid file and a log file in the state directory.
         #[arg(short = 'd', long)]
         detach: bool,
+        /// Open the REPL even when standard input is not a terminal.
+        #[arg(long, conflicts_with = "detach")]
+        repl: bool,
     },
     /// Stop a mesh started with `start -d` (SIGTERM, wait for it to drain).
     Stop {
@@ -76,8 +79,11 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     match cli.command {
-        Command::Start { detach: true } => runtime.block_on(start::detach(&cli.config)),
-        Command::Start { detach: false } => runtime.block_on(start::foreground(&cli.config)),
+        Command::Start { detach: true, .. } => runtime.block_on(start::detach(&cli.config)),
+        Command::Start {
+            detach: false,
+            repl,
+        } => runtime.block_on(start::foreground(&cli.config, repl)),
         Command::Stop { timeout } => stop::run(&cli.config, timeout),
         Command::Status => runtime.block_on(status::status(&cli.config)),
         Command::Reload => runtime.block_on(status::reload(&cli.config)),

@@ -42,8 +42,8 @@ fn connectable(addr: SocketAddr) -> String {
 
 /// Runs the mesh in this process until a signal (or `/quit` in the REPL) stops it. On a
 /// terminal it opens the multi-agent REPL and logs to the state directory's `mesh.log`.
-pub(crate) async fn foreground(config_dir: &Path) -> Result<ExitCode> {
-    let interactive = std::io::stdin().is_terminal();
+pub(crate) async fn foreground(config_dir: &Path, repl: bool) -> Result<ExitCode> {
+    let interactive = repl || std::io::stdin().is_terminal();
     let config = Config::load(config_dir)?;
     if interactive {
         let dir = StateDir::new(config.state_dir());

@@ -402,3 +402,152 @@ fn agent_pid(mesh: &openlegion_tests::MeshProcess, id: &str) -> i32 {
     }
     panic!("no process for agent {id}");
 }
+
+#[tokio::test]
+async fn a_task_runs_in_the_background_and_leaves_a_result() {
+    let mock = MockLlm::start().await;
+    let mesh = agent_mesh(&mock, "agents:\n  a:\n    role: analyst\n", json!({})).await;
+    mock.push_for(
+        MODEL_NAME,
+        Turn::tool_call(
+            "write_file",
+            json!({"path": "report.md", "content": "42 leads"}),
+        ),
+    );
+    mock.push_for(
+        MODEL_NAME,
+        Turn::text("{\"leads\": 42, \"report\": \"report.md\"}"),
+    );
+    let op = mesh.operator();
+    op.get("/mesh/agents/a/api/result").await.expect(404);
+    let task = json!({"task_type": "count_leads", "input_data": {"region": "EU"}, "timeout": 60});
+    let accepted = op.post("/mesh/agents/a/api/task", &task).await.expect(200);
+    assert_eq!(accepted, json!({"accepted": true, "status": "executing"}));
+    let mut result = Value::Null;
+    for _ in 0..200 {
+        let reply = op.get("/mesh/agents/a/api/result").await;
+        if reply.status == 200 {
+            result = reply.body;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(result["status"], "complete", "{result}");
+    assert_eq!(
+        result["result"],
+        json!({"leads": 42, "report": "report.md"})
+    );
+    assert!(result["task_id"].as_str().unwrap().starts_with("task_"));
+    let prompt = mock.requests_for(MODEL_NAME)[0].body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        prompt.contains("count_leads") && prompt.contains("\"region\": \"EU\""),
+        "{prompt}"
+    );
+    let status = op.get("/mesh/agents/a/api/status").await.expect(200);
+    assert_eq!(status["tasks_completed"], 1);
+}
+
+#[tokio::test]
+async fn the_prompt_carries_the_workspace_files_and_the_project_brief() {
+    let mock = MockLlm::start().await;
+    let mut mesh = agent_mesh(
+        &mock,
+        "agents:\n  a:\n    role: analyst\n    system_prompt: Always answer in French.\n",
+        json!({}),
+    )
+    .await;
+    let workspace = mesh.agent_data("a").join("workspace");
+    std::fs::write(workspace.join("SOUL.md"), "You are curious and precise.").unwrap();
+    std::fs::write(
+        mesh.config_dir().parent().unwrap().join("PROJECT.md"),
+        "We sell solar panels in Lyon.",
+    )
+    .unwrap();
+    let old = agent_pid(&mesh, "a");
+    // The brief is copied in when the mesh starts the agent; the mesh dying takes its
+    // agents with it.
+    mesh.kill9();
+    for _ in 0..100 {
+        if !std::path::Path::new(&format!("/proc/{old}")).exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !std::path::Path::new(&format!("/proc/{old}")).exists(),
+        "the agent outlived its mesh"
+    );
+    mesh.restart().await;
+    mesh.wait_agent("a").await;
+    mock.push_for(MODEL_NAME, Turn::text("Bonjour."));
+    mesh.chat("a", "Hello").await;
+    let system = mock.requests_for(MODEL_NAME)[0].body["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for expected in [
+        "You are a",
+        "Always answer in French.",
+        "## PROJECT.md\nWe sell solar panels in Lyon.",
+        "## SOUL.md\nYou are curious and precise.",
+    ] {
+        assert!(
+            system.contains(expected),
+            "{expected:?} missing from:\n{system}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn events_and_messages_reach_the_agent() {
+    let mock = MockLlm::start().await;
+    let perms = json!({"a": {"can_subscribe": ["alerts"]}, "default": {"can_publish": ["alerts"], "can_message": ["*"]}});
+    let mesh = agent_mesh(&mock, "agents:\n  a:\n    role: watcher\n", perms).await;
+    let op = mesh.operator();
+    // Registration subscribed the agent to its configured topic; the mesh pushes the event
+    // over the agent's socket, and the agent notes it in its daily log.
+    let mut notified = 0;
+    for _ in 0..100 {
+        notified = op
+            .post(
+                "/mesh/publish",
+                &json!({"topic": "alerts", "payload": {"level": "high"}}),
+            )
+            .await
+            .expect(200)["subscribers_notified"]
+            .as_u64()
+            .unwrap();
+        if notified == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(notified, 1);
+    op.post(
+        "/mesh/message",
+        &json!({"to": "a", "type": "query", "payload": {"q": "status?"}}),
+    )
+    .await
+    .expect(200);
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = op.get("/mesh/agents/a/api/history").await.expect(200)["logs"].to_string();
+        if log.contains("Message from operator (query)") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        log.contains("Message from mesh (event)") && log.contains("\\\"level\\\":\\\"high\\\""),
+        "{log}"
+    );
+    assert!(log.contains("Message from operator (query)"), "{log}");
+    assert_eq!(
+        op.get("/mesh/agents").await.expect(200)["a"]["inbox"],
+        0,
+        "delivered messages leave the inbox"
+    );
+}

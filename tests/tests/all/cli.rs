@@ -163,3 +163,112 @@ fn a_port_in_use_is_reported_from_the_child() {
     );
     std::thread::sleep(Duration::from_millis(50));
 }
+
+#[tokio::test]
+async fn chat_and_the_start_repl_talk_to_agents() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    use openlegion_mock_llm::{MockLlm, Turn};
+    use openlegion_tests::{MODEL_NAME, agent_mesh, binary};
+
+    let mock = MockLlm::start().await;
+    let mesh = agent_mesh(
+        &mock,
+        "agents:\n  a:\n    role: helper\n",
+        serde_json::json!({}),
+    )
+    .await;
+    mock.push_for(
+        MODEL_NAME,
+        Turn::tool_call("list_files", serde_json::json!({})),
+    );
+    mock.push_for(MODEL_NAME, Turn::text("There is nothing here yet."));
+    let config = mesh.config_dir();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(binary("openlegion-host", "openlegion"))
+            .arg("--config")
+            .arg(&config)
+            .args(["chat", "a"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"what is here?\n/reset\n/quit\n")
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let text = ok(&out);
+    assert!(
+        text.contains("⚙ list_files")
+            && text.contains("There is nothing here yet.")
+            && text.contains("conversation cleared"),
+        "{text}"
+    );
+    drop(mesh);
+
+    // `start --repl`: the mesh, its agents and the multi-agent REPL in one process.
+    let root = tempfile::tempdir().unwrap();
+    let config = config_dir(root.path());
+    std::fs::write(
+        config.join("mesh.yaml"),
+        format!(
+            "mesh:\n  port: 0\nllm:\n  default_model: openai/mock\nruntime:\n  isolation: process\n  agent_binary: {}\n",
+            binary("openlegion-agent", "openlegion-agent").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        config.join("agents.yaml"),
+        "agents:\n  scout:\n    role: research\n",
+    )
+    .unwrap();
+    std::fs::write(
+        config.join("permissions.json"),
+        r#"{"permissions": {"default": {"allowed_apis": ["llm"]}}}"#,
+    )
+    .unwrap();
+    mock.push_for(MODEL_NAME, Turn::text("Scouting now."));
+    let base = mock.openai_base();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(binary("openlegion-host", "openlegion"))
+            .arg("--config")
+            .arg(&config)
+            .args(["start", "--repl"])
+            .env("OPENLEGION_CRED_OPENAI_API_BASE", base)
+            .env("OPENLEGION_CRED_OPENAI_API_KEY", "sk-test-repl-000000000")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // Give the agent a moment to come up, then talk.
+        std::thread::sleep(Duration::from_secs(3));
+        stdin
+            .write_all(b"/agents\n@scout go find leads\n/quit\n")
+            .unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let text = ok(&out);
+    assert!(
+        text.contains("OpenLegion REPL")
+            && text.contains("scout")
+            && text.contains("Scouting now."),
+        "{text}"
+    );
+    // Leaving the REPL stopped the mesh and its agents.
+    let log = std::fs::read_to_string(root.path().join(".openlegion/mesh.log")).unwrap();
+    assert!(
+        log.contains("agent stopped") && log.contains("mesh stopped"),
+        "{log}"
+    );
+}
