@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks skill components: each must be a valid component that exports the world `skill`'s
-# `describe` and `invoke` and imports only `openlegion:skill/*@0.1.0` and, unless
+# `describe` and `invoke` and imports only `openlegion:skill/*@0.1.x` and, unless
 # --no-wasi, `wasi:*` (Rust's std always imports WASI; the agent links an empty one). With
 # --no-wasi the component must also pass `wasm-tools component targets` against wit/ (with
 # WASI imports it cannot: they are outside the world). Prints size, imports and exports.
@@ -10,10 +10,11 @@ set -euo pipefail
 source "$(dirname "$0")/compilers.sh"
 ensure_wasm_tools
 
-allowed='^openlegion:skill/[a-z-]+@0\.1\.0$|^wasi:'
+# Any 0.1.x: the agent links the newest 0.1, which serves every older 0.1 import.
+allowed='^openlegion:skill/[a-z-]+@0\.1\.[0-9]+$|^wasi:'
 strict=0
 if [ "${1:-}" = "--no-wasi" ]; then
-  allowed='^openlegion:skill/[a-z-]+@0\.1\.0$'
+  allowed='^openlegion:skill/[a-z-]+@0\.1\.[0-9]+$'
   strict=1
   shift
 fi

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::host::http::{DenyHttp, HttpCap};
 use crate::host::mesh::{DenyMesh, MeshCap};
+use crate::host::process::{DenyProcess, ProcessCap};
 
-/// One interface of `openlegion:skill`. `memory`, `process`, `browser` and `skills` are
-/// planned interfaces: a manifest may already ask for them, but no WIT interface serves
-/// them yet.
+/// One interface of `openlegion:skill`. `memory`, `browser` and `skills` are planned
+/// interfaces: a manifest may already ask for them, but no WIT interface serves them yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Capability {
@@ -55,7 +55,7 @@ pub(crate) fn not_granted(capability: Capability, skill: &str) -> String {
 }
 
 /// What the agent lends its skills: which capabilities its permissions allow, its data
-/// directory, and its connections to the mesh.
+/// directory, its connections to the mesh, and its way to run commands in its sandbox.
 #[derive(Clone)]
 pub struct Capabilities {
     /// What the agent's permissions allow. `log` is granted whether listed or not.
@@ -66,16 +66,20 @@ pub struct Capabilities {
     pub mesh: Arc<dyn MeshCap>,
     /// Serves the `http` interface.
     pub http: Arc<dyn HttpCap>,
+    /// Serves the `process` interface.
+    pub process: Arc<dyn ProcessCap>,
 }
 
 impl Capabilities {
-    /// Nothing allowed but `log`, and mesh and http connections that refuse every call.
+    /// Nothing allowed but `log`, and mesh, http and process implementations that refuse
+    /// every call.
     pub fn new(workspace_root: impl Into<PathBuf>) -> Self {
         Capabilities {
             allowed: BTreeSet::new(),
             workspace_root: workspace_root.into(),
             mesh: Arc::new(DenyMesh),
             http: Arc::new(DenyHttp),
+            process: Arc::new(DenyProcess),
         }
     }
 

@@ -14,9 +14,9 @@
 //!
 //! What a skill may touch is the intersection of the [`Capability`]s its manifest asks for
 //! and those the agent's permissions allow ([`Capabilities::allowed`]). The `workspace`
-//! capability is implemented here, confined to the agent's data directory; `http` and
-//! `mesh` are delegated to the agent through the [`HttpCap`] and [`MeshCap`] traits, whose
-//! default methods refuse. WASI is linked with an empty context: no files, environment,
+//! capability is implemented here, confined to the agent's data directory; `http`, `mesh`
+//! and `process` are delegated to the agent through the [`HttpCap`], [`MeshCap`] and
+//! [`ProcessCap`] traits, whose default methods refuse. WASI is linked with an empty context: no files, environment,
 //! arguments, sockets or stdio reach a skill through it.
 //!
 //! This crate does not decide permissions, talk to the mesh, or build components from
@@ -45,7 +45,12 @@ pub use config::{HostConfig, Limits, LimitsOverride, MAX_MEMORY_BYTES, MAX_TIMEO
 pub use error::{HostError, ToolError};
 pub use host::http::{DenyHttp, HttpCap, HttpRequest, HttpResponse};
 pub use host::mesh::{DenyMesh, MeshCap};
+pub use host::process::{
+    DEFAULT_PROCESS_TIMEOUT, DenyProcess, MAX_PROCESS_OUTPUT_CHARS, MAX_PROCESS_TIMEOUT,
+    ProcessCap, ProcessOutput, ProcessRequest,
+};
 pub use load::{CacheOutcome, LoadReport};
 pub use manifest::Manifest;
 pub use registry::{SkillInfo, ToolInfo};
 pub use skill_host::{MAX_ANSWER_BYTES, MAX_ARGS_BYTES, SkillHost};
+pub use workspace::resolve_path;

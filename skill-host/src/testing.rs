@@ -7,6 +7,7 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::host::http::{HttpCap, HttpRequest, HttpResponse};
 use crate::host::mesh::MeshCap;
+use crate::host::process::{ProcessCap, ProcessOutput, ProcessRequest};
 
 /// One call a skill made through a recording double, with the skill's name first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,7 @@ pub enum Recorded {
     Publish(String, String, String),
     ListAgents(String),
     SendMessage(String, String, String, String),
+    Run(String, ProcessRequest),
 }
 
 /// An [`HttpCap`] that records requests and answers each with a fixed response.
@@ -157,5 +159,42 @@ impl MeshCap for RecordingMesh {
             payload_json.to_owned(),
         ));
         Ok(r#"{"status":"delivered"}"#.into())
+    }
+}
+
+/// A [`ProcessCap`] that records commands and answers each with a fixed output; it runs
+/// nothing.
+#[derive(Debug)]
+pub struct RecordingProcess {
+    output: ProcessOutput,
+    calls: Mutex<Vec<Recorded>>,
+}
+
+impl RecordingProcess {
+    /// Answers every command with `output`.
+    pub fn replying(output: ProcessOutput) -> Self {
+        RecordingProcess {
+            output,
+            calls: Mutex::default(),
+        }
+    }
+
+    /// The calls so far.
+    pub fn calls(&self) -> Vec<Recorded> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl ProcessCap for RecordingProcess {
+    async fn run(&self, skill: &str, request: ProcessRequest) -> Result<ProcessOutput, String> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Recorded::Run(skill.to_owned(), request));
+        Ok(self.output.clone())
     }
 }

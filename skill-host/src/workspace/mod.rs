@@ -33,6 +33,14 @@ const IDENTITY_FILES: [&str; 6] = [
     "MEMORY.md",
 ];
 
+/// Where `path`, a path as the `workspace` interface takes it, leads inside `root`, the
+/// data directory (canonical: absolute, no symlinks). `Err` is the refusal text
+/// ("Path traversal not allowed: …"). For the agent's capabilities that take a path, such
+/// as the `process` workdir, so that every path a skill names obeys the same rules.
+pub fn resolve_path(root: &Path, path: &str) -> Result<PathBuf, String> {
+    resolve(root, path).map(|resolved| resolved.real)
+}
+
 /// One entry of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {

@@ -15,14 +15,16 @@ use crate::support::{ALL, TestHost, fixture, shared_cache};
 const WORKSPACE_REFUSED: &str = "capability 'workspace' is not granted to skill 'echo'";
 const HTTP_REFUSED: &str = "capability 'http' is not granted to skill 'echo'";
 const MESH_REFUSED: &str = "capability 'mesh' is not granted to skill 'echo'";
+const PROCESS_REFUSED: &str = "capability 'process' is not granted to skill 'echo'";
 
-async fn try_each(t: &TestHost) -> [Result<String, String>; 3] {
+async fn try_each(t: &TestHost) -> [Result<String, String>; 4] {
     [
         t.cap(json!({"op": "write", "path": "a.txt", "contents": "x"}))
             .await,
         t.cap(json!({"op": "fetch", "method": "GET", "url": "https://example.com/"}))
             .await,
         t.cap(json!({"op": "list_agents"})).await,
+        t.cap(json!({"op": "run", "command": "echo hello"})).await,
     ]
 }
 
@@ -36,10 +38,12 @@ async fn nothing_is_granted_that_the_manifest_did_not_ask_for() {
         [
             Err(WORKSPACE_REFUSED.into()),
             Err(HTTP_REFUSED.into()),
-            Err(MESH_REFUSED.into())
+            Err(MESH_REFUSED.into()),
+            Err(PROCESS_REFUSED.into()),
         ]
     );
     assert!(t.mesh.calls().is_empty() && t.http.calls().is_empty());
+    assert!(t.process.calls().is_empty());
     assert!(!t.workspace.join("a.txt").exists());
     // `log` needs no grant.
     assert_eq!(
@@ -52,7 +56,7 @@ async fn nothing_is_granted_that_the_manifest_did_not_ask_for() {
 async fn what_is_asked_and_allowed_is_granted() {
     let t = TestHost::new(&ALL);
     t.load("echo", "echo", &ALL).await;
-    let [write, fetch, agents] = try_each(&t).await;
+    let [write, fetch, agents, run] = try_each(&t).await;
     assert_eq!(write.unwrap(), "1");
     assert_eq!(
         std::fs::read_to_string(t.workspace.join("a.txt")).unwrap(),
@@ -65,6 +69,8 @@ async fn what_is_asked_and_allowed_is_granted() {
                "body": "hello from the mesh", "truncated": false})
     );
     assert_eq!(agents.unwrap(), "[]");
+    let run: serde_json::Value = serde_json::from_str(&run.unwrap()).unwrap();
+    assert_eq!(run["stdout"], "hello from the sandbox\n");
     assert_eq!(
         t.http.calls(),
         [Recorded::Fetch(
@@ -84,11 +90,16 @@ async fn what_is_asked_and_allowed_is_granted() {
 async fn the_agents_permissions_clip_the_manifest() {
     let t = TestHost::new(&[Capability::Workspace]);
     let report = t.load("echo", "echo", &ALL).await;
-    assert_eq!(report.clipped, [Capability::Http, Capability::Mesh]);
-    let [write, fetch, agents] = try_each(&t).await;
+    assert_eq!(
+        report.clipped,
+        [Capability::Http, Capability::Mesh, Capability::Process]
+    );
+    let [write, fetch, agents, run] = try_each(&t).await;
     assert_eq!(write.unwrap(), "1");
     assert_eq!(fetch, Err(HTTP_REFUSED.into()));
     assert_eq!(agents, Err(MESH_REFUSED.into()));
+    assert_eq!(run, Err(PROCESS_REFUSED.into()));
+    assert!(t.process.calls().is_empty());
     let info = &t.host.skills()[0];
     assert_eq!(
         info.granted,
@@ -96,7 +107,7 @@ async fn the_agents_permissions_clip_the_manifest() {
     );
     assert_eq!(
         info.clipped,
-        BTreeSet::from([Capability::Http, Capability::Mesh])
+        BTreeSet::from([Capability::Http, Capability::Mesh, Capability::Process])
     );
 }
 
@@ -123,6 +134,10 @@ async fn the_default_capability_implementations_refuse() {
     assert_eq!(
         call(json!({"op": "fetch", "method": "GET", "url": "x"})).await,
         HTTP_REFUSED
+    );
+    assert_eq!(
+        call(json!({"op": "run", "command": "id"})).await,
+        PROCESS_REFUSED
     );
 }
 

@@ -3,8 +3,10 @@
 
 mod cache;
 mod capabilities;
+mod compat;
 mod limits;
 mod loading;
+mod process;
 mod reload;
 mod support;
 mod workspace;

@@ -5,10 +5,10 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use openlegion_skill_host::testing::{RecordingHttp, RecordingMesh};
+use openlegion_skill_host::testing::{RecordingHttp, RecordingMesh, RecordingProcess};
 use openlegion_skill_host::{
     Capabilities, Capability, HostConfig, HttpResponse, LimitsOverride, LoadReport, Manifest,
-    SkillHost,
+    ProcessOutput, SkillHost,
 };
 
 /// Builds every fixture component (once per test binary) and returns the directory
@@ -52,17 +52,23 @@ pub(crate) fn shared_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("skill-cache")
 }
 
-/// A host over a fresh workspace, with recording mesh and http doubles.
+/// A host over a fresh workspace, with recording mesh, http and process doubles.
 pub(crate) struct TestHost {
     pub(crate) host: SkillHost,
     pub(crate) workspace: PathBuf,
     pub(crate) mesh: Arc<RecordingMesh>,
     pub(crate) http: Arc<RecordingHttp>,
+    pub(crate) process: Arc<RecordingProcess>,
     pub(crate) dir: tempfile::TempDir,
 }
 
 /// Everything allowed.
-pub(crate) const ALL: [Capability; 3] = [Capability::Workspace, Capability::Http, Capability::Mesh];
+pub(crate) const ALL: [Capability; 4] = [
+    Capability::Workspace,
+    Capability::Http,
+    Capability::Mesh,
+    Capability::Process,
+];
 
 impl TestHost {
     pub(crate) fn new(allowed: &[Capability]) -> Self {
@@ -81,15 +87,24 @@ impl TestHost {
             body: "hello from the mesh".into(),
             truncated: false,
         }));
+        let process = Arc::new(RecordingProcess::replying(ProcessOutput {
+            exit_code: 0,
+            stdout: "hello from the sandbox\n".into(),
+            stderr: String::new(),
+            timed_out: false,
+            truncated: false,
+        }));
         let mut caps = Capabilities::new(&workspace).allowing(allowed.iter().copied());
         caps.mesh = mesh.clone();
         caps.http = http.clone();
+        caps.process = process.clone();
         let host = SkillHost::new(config, caps).unwrap();
         TestHost {
             host,
             workspace,
             mesh,
             http,
+            process,
             dir,
         }
     }
