@@ -1,9 +1,9 @@
 //! # Writing OpenLegion skills in Rust
 //!
-//! A skill is a WebAssembly component of the WIT world `skill` in `openlegion:skill@0.1.0`
+//! A skill is a WebAssembly component of the WIT world `skill` in `openlegion:skill@0.1.1`
 //! (see `wit/skill.wit`): it exports `describe` (its tools, each with a JSON Schema of its
 //! arguments) and `invoke` (call one tool with a JSON object), and imports the capability
-//! interfaces `log`, `workspace`, `http` and `mesh`. This crate hides that plumbing, so a
+//! interfaces `log`, `workspace`, `http`, `mesh` and `process`. This crate hides that plumbing, so a
 //! tool is a plain function from a `Deserialize + JsonSchema` argument type to a result:
 //!
 //! ```
@@ -40,7 +40,7 @@
 //!   needs a path to the WIT or a `wit-bindgen` dependency;
 //! - the [`skill!`] macro: `describe` from the argument types' schemas, `invoke` with
 //!   argument parsing whose errors name the field, and the component export;
-//! - safe wrappers of the imports: [`log`], [`workspace`], [`http`], [`mesh`];
+//! - safe wrappers of the imports: [`log`], [`workspace`], [`http`], [`mesh`], [`process`];
 //! - natively (not on `wasm32`), a `testing` double for those imports, so skills can be
 //!   unit-tested with `cargo test` on the host.
 //!
@@ -66,6 +66,7 @@ pub mod http;
 pub mod log;
 pub mod mesh;
 pub mod prelude;
+pub mod process;
 pub mod workspace;
 
 pub use output::{IntoOutput, Json};

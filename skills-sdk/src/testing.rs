@@ -31,6 +31,7 @@ use std::cell::RefCell;
 
 use crate::bindings::openlegion::skill::http::{Request, Response};
 use crate::bindings::openlegion::skill::log::Level;
+use crate::bindings::openlegion::skill::process::Output;
 use crate::bindings::openlegion::skill::workspace::Entry;
 
 /// The host's side of the imports. Each method has the signature of its WIT function; the
@@ -92,6 +93,15 @@ pub trait Host: Any {
     fn send_message(&mut self, to: &str, kind: &str, payload_json: &str) -> Result<String, String> {
         let _ = (to, kind, payload_json);
         Err(not_granted("mesh"))
+    }
+    fn run(
+        &mut self,
+        command: &str,
+        workdir: Option<&str>,
+        timeout_ms: Option<u32>,
+    ) -> Result<Output, String> {
+        let _ = (command, workdir, timeout_ms);
+        Err(not_granted("process"))
     }
 }
 
@@ -202,6 +212,17 @@ pub(crate) mod imports {
             payload_json: &str,
         ) -> Result<String, String> {
             call(|h| h.send_message(to, kind, payload_json))
+        }
+    }
+
+    pub(crate) mod process {
+        use super::super::{Output, call};
+        pub(crate) fn run(
+            command: &str,
+            workdir: Option<&str>,
+            timeout_ms: Option<u32>,
+        ) -> Result<Output, String> {
+            call(|h| h.run(command, workdir, timeout_ms))
         }
     }
 }
