@@ -1,5 +1,6 @@
-//! The agent's tools: its WebAssembly skills, loaded into the skill host, and the bridge
-//! through which their `mesh` and `http` calls reach the mesh with the agent's identity.
+//! The agent's tools: its WebAssembly skills, loaded into the skill host, the bridge
+//! through which their `mesh` and `http` calls reach the mesh with the agent's identity,
+//! and their `process` commands, run in this sandbox by `exec`.
 //!
 //! Built-in skills are compiled into this binary (see `build.rs`); skills the agent or the
 //! operator adds live in `/data/skills/<name>/` and are hot-reloaded.
@@ -17,6 +18,7 @@ use openlegion_skill_host::{
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::exec::Exec;
 use crate::mesh_client::{MeshClient, MeshError};
 use crate::tools::{ToolDef, Toolbox};
 
@@ -173,6 +175,12 @@ impl FetchAnswer {
 pub enum SkillsError {
     #[error(transparent)]
     Host(#[from] openlegion_skill_host::HostError),
+    #[error("cannot open the data directory {}: {source}", path.display())]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot create the skills directory {}: {source}", path.display())]
     Dir {
         path: PathBuf,
@@ -187,7 +195,7 @@ pub struct Skills {
     host: SkillHost,
 }
 
-/// Parses `ALLOWED_CAPABILITIES` (`log,workspace,mesh,http`).
+/// Parses `ALLOWED_CAPABILITIES` (`log,workspace,mesh,http,process`).
 fn allowed() -> BTreeSet<Capability> {
     std::env::var("ALLOWED_CAPABILITIES")
         .unwrap_or_else(|_| "log,workspace,mesh".into())
@@ -206,9 +214,14 @@ impl Skills {
         cache_dir: PathBuf,
     ) -> Result<Self, SkillsError> {
         let bridge = Arc::new(Bridge { mesh });
+        let exec = Exec::new(&data_dir).map_err(|source| SkillsError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
         let mut caps = Capabilities::new(data_dir).allowing(allowed());
         caps.mesh = bridge.clone();
         caps.http = bridge;
+        caps.process = Arc::new(exec);
         let host = SkillHost::new(HostConfig::new(cache_dir), caps)?;
         for (name, manifest, wasm) in builtin::SKILLS {
             let manifest = Manifest::from_yaml(std::path::Path::new(name), manifest)?;
@@ -257,5 +270,64 @@ impl Toolbox for Skills {
 
     fn inventory(&self) -> Value {
         serde_json::to_value(self.host.skills()).unwrap_or(Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The built-in `shell` skill, in a real skill host, running real commands through
+    /// [`Exec`]: the whole path of a model's `exec` call below the loop.
+    #[tokio::test]
+    async fn the_builtin_shell_skill_runs_commands_in_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+        let exec = Exec::with_env(&data, [("PATH".into(), path)]).unwrap();
+        let mut caps = Capabilities::new(&data).allowing([Capability::Process]);
+        caps.process = Arc::new(exec);
+        let host = SkillHost::new(HostConfig::new(dir.path().join("cache")), caps).unwrap();
+        let (name, manifest, wasm) = builtin::SKILLS
+            .iter()
+            .find(|(name, ..)| *name == "shell")
+            .expect("the shell skill is built in");
+        let manifest = Manifest::from_yaml(std::path::Path::new(name), manifest).unwrap();
+        let report = host.load_bytes(manifest, wasm.to_vec()).await.unwrap();
+        assert_eq!(report.tools, ["exec"]);
+        assert!(report.clipped.is_empty());
+        let limits = host.skills()[0].limits;
+        assert!(limits.timeout >= Duration::from_secs(310), "{limits:?}");
+
+        let call = |args: Value| {
+            let host = host.clone();
+            async move {
+                let answer = host.invoke("exec", &args.to_string()).await;
+                answer.map(|a| serde_json::from_str::<Value>(&a).unwrap())
+            }
+        };
+        let answer = call(json!({"command": "mkdir sub && cd sub && echo hi > f && pwd && cat f"}))
+            .await
+            .unwrap();
+        let sub = data.canonicalize().unwrap().join("sub");
+        assert_eq!(
+            answer,
+            json!({"exit_code": 0, "stdout": format!("{}\nhi\n", sub.display()),
+                   "stderr": "", "timed_out": false, "truncated": false})
+        );
+        let answer = call(json!({"command": "sleep 10", "timeout": 1}))
+            .await
+            .unwrap();
+        assert_eq!(
+            answer,
+            json!({"exit_code": -1, "stdout": "", "stderr": "Command timed out after 1s",
+                   "timed_out": true, "truncated": false})
+        );
+        let refused = call(json!({"command": "ls", "workdir": "/etc"})).await;
+        assert_eq!(
+            refused.unwrap_err().to_string(),
+            "workdir must be under /data, got: /etc"
+        );
     }
 }
