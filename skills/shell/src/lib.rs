@@ -55,7 +55,9 @@ openlegion_skill_sdk::skill! {
         stderr are each cut at 100,000 characters (truncated=true then). Default timeout \
         30 s, at most 300 s; on timeout every process the command started is killed, \
         exit_code is -1 and timed_out is true. stdin is closed, so interactive programs \
-        end at once. Secrets and the platform's settings are not in the environment. Use \
-        read_file/write_file for files; use exec to run programs, build, test or search."
+        end at once. To leave a program running in the background, redirect its output \
+        (server > server.log 2>&1 &). Secrets and the platform's settings are not in the \
+        environment. Use read_file/write_file for files; use exec to run programs, build, \
+        test or search."
         => exec,
 }
