@@ -196,7 +196,7 @@ async fn the_environment_is_the_allowlist_only() {
 #[tokio::test]
 async fn the_agents_own_secrets_do_not_reach_commands() {
     if std::env::var_os("OPENLEGION_EXEC_ENV_CHILD").is_none() {
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
                 "exec::tests::the_agents_own_secrets_do_not_reach_commands",
@@ -206,9 +206,11 @@ async fn the_agents_own_secrets_do_not_reach_commands() {
             .env("MY_API_KEY", "sk-secret")
             .env("OPENLEGION_X", "platform")
             .env("LANG", "C.UTF-8")
-            .status()
+            .output()
             .unwrap();
-        assert!(status.success());
+        let report = String::from_utf8_lossy(&child.stdout);
+        assert!(child.status.success(), "{report}");
+        assert!(report.contains("1 passed"), "{report}");
         return;
     }
     let dir = data_dir();
