@@ -129,7 +129,7 @@ fn main() -> Result<()> {
         let (pss, anon): (u64, u64) = idle.iter().map(|p| pss_kib(p.0.id())).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
         drop(idle);
         println!("\n| agent start to first 200 on /status | n | p50 ms | p99 ms |\n|---|---|---|---|");
-        println!("| cold skill cache (3 built-in skills compiled) | 1 | {:.1} | – |", ms(cold));
+        println!("| cold skill cache (every built-in skill compiled) | 1 | {:.1} | – |", ms(cold));
         println!("| warm skill cache | {} | {:.1} | {:.1} |", warm.len(), ms(percentile(&warm, 0.5)), ms(percentile(&warm, 0.99)));
         println!(
             "\nidle agent, 5 running: RSS {:.1} MiB each; PSS {:.1} MiB each, of which {:.1} MiB anonymous (private)",
