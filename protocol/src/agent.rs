@@ -85,6 +85,10 @@ pub struct AgentInfo {
     /// Messages waiting in the agent's inbox.
     #[serde(default)]
     pub inbox: u64,
+    /// What the mesh last saw of an agent it runs: `starting`, `running`, `unreachable`,
+    /// `restarting`, `failed` or `stopped`; absent for agents it does not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 /// `POST /chat` on an agent.

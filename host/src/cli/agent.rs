@@ -30,8 +30,14 @@ pub(crate) enum AgentCommand {
     },
     /// List the agents (live state if the mesh runs, else agents.yaml).
     List,
-    /// Remove an agent: from agents.yaml, and its tokens, subscriptions and inbox.
-    Remove { name: String },
+    /// Remove an agent: from agents.yaml, and its tokens, subscriptions and inbox; its
+    /// sandbox is stopped.
+    Remove {
+        name: String,
+        /// Also delete its data (the container volume or data directory).
+        #[arg(long)]
+        purge: bool,
+    },
     /// Print a new mesh token for the agent (for scripts and tests).
     Token { name: String },
 }
@@ -41,7 +47,7 @@ pub(crate) async fn run(config_dir: &Path, cmd: AgentCommand) -> Result<ExitCode
     match cmd {
         AgentCommand::Add { name, role, model } => add(&config, &name, role, model).await,
         AgentCommand::List => list(&config).await,
-        AgentCommand::Remove { name } => remove(&config, &name).await,
+        AgentCommand::Remove { name, purge } => remove(&config, &name, purge).await,
         AgentCommand::Token { name } => {
             let client = OperatorClient::require(config_dir)?;
             let url = client.url("/mesh/agents", &[&name, "token"]);
@@ -117,7 +123,7 @@ async fn list(config: &Config) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn remove(config: &Config, name: &str) -> Result<ExitCode> {
+async fn remove(config: &Config, name: &str, purge: bool) -> Result<ExitCode> {
     let id = AgentId::parse(name)?;
     let path = config.agents_path();
     let mut agents = config::load_agents(&path)?;
@@ -127,7 +133,10 @@ async fn remove(config: &Config, name: &str) -> Result<ExitCode> {
     }
     let in_mesh = match OperatorClient::for_config(config)? {
         Some(client) => {
-            let url = client.url("/mesh/agents", &[name]);
+            let mut url = client.url("/mesh/agents", &[name]);
+            if purge {
+                url.query_pairs_mut().append_pair("purge", "true");
+            }
             match client.call(Method::DELETE, url, None).await {
                 Ok(_) => true,
                 Err(e) if e.to_string().contains("HTTP 404") => false,

@@ -7,6 +7,7 @@ mod client;
 mod costs;
 mod logging;
 mod repl;
+mod setup;
 mod start;
 mod status;
 mod stop;
@@ -46,6 +47,8 @@ enum Command {
         #[arg(long, conflicts_with = "detach")]
         repl: bool,
     },
+    /// Build the container images the agents need (start does it too, when missing).
+    Setup,
     /// Stop a mesh started with `start -d` (SIGTERM, wait for it to drain).
     Stop {
         /// Seconds to wait for a clean exit.
@@ -84,6 +87,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             detach: false,
             repl,
         } => runtime.block_on(start::foreground(&cli.config, repl)),
+        Command::Setup => runtime.block_on(setup::run(&cli.config)),
         Command::Stop { timeout } => stop::run(&cli.config, timeout),
         Command::Status => runtime.block_on(status::status(&cli.config)),
         Command::Reload => runtime.block_on(status::reload(&cli.config)),

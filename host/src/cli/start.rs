@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use openlegion_host::auth::{Caller, hash_token, mint_token};
 use openlegion_host::config::Config;
-use openlegion_host::fleet::Fleet;
+use openlegion_host::fleet::{Fleet, FleetError};
 use openlegion_host::mesh::Mesh;
 use openlegion_host::server::{self, AppState};
 use openlegion_host::state::StateDir;
@@ -83,13 +83,41 @@ pub(crate) async fn foreground(config_dir: &Path, repl: bool) -> Result<ExitCode
     StateDir::write_private(&state.addr_file(), &url)?;
     tracing::info!(%url, state_dir = %state.root().display(), agents = mesh.registry.snapshot().len(), "mesh listening");
 
-    tokio::spawn(handle_signals(shutdown.clone(), Arc::clone(&mesh)));
+    let fleet = Arc::new(Fleet::new(
+        Arc::clone(&mesh),
+        config.clone(),
+        shutdown.clone(),
+    ));
+    tokio::spawn(handle_signals(
+        shutdown.clone(),
+        Arc::clone(&mesh),
+        Arc::clone(&fleet),
+    ));
     let max_body = config.mesh.mesh.max_body_mb as usize * 1024 * 1024;
-    let app = server::app(AppState::new(Arc::clone(&mesh)), max_body);
+    let app = server::app(
+        AppState::new(Arc::clone(&mesh), Arc::clone(&fleet)),
+        max_body,
+    );
+    fleet.set_app(app.clone());
     let server = tokio::spawn(server::serve(listener, app, shutdown.clone()));
 
-    let mut fleet = Fleet::new(Arc::clone(&mesh), config.clone(), url.clone());
     let failures = fleet.start_all().await;
+    if let Some(no_docker) = failures
+        .iter()
+        .find(|f| matches!(f, FleetError::NoDocker { .. }))
+    {
+        let message = no_docker.to_string();
+        shutdown.cancel();
+        let _ = server.await;
+        for file in [
+            state.addr_file(),
+            state.operator_token_file(),
+            state.pid_file(),
+        ] {
+            let _ = std::fs::remove_file(file);
+        }
+        bail!("{message}");
+    }
     if interactive {
         for failure in &failures {
             eprintln!("warning: {failure}");
@@ -124,7 +152,7 @@ pub(crate) async fn foreground(config_dir: &Path, repl: bool) -> Result<ExitCode
 }
 
 /// SIGTERM/SIGINT drain and stop; SIGHUP reloads permissions.json and agents.yaml.
-async fn handle_signals(shutdown: CancellationToken, mesh: Arc<Mesh>) {
+async fn handle_signals(shutdown: CancellationToken, mesh: Arc<Mesh>, fleet: Arc<Fleet>) {
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -138,7 +166,12 @@ async fn handle_signals(shutdown: CancellationToken, mesh: Arc<Mesh>) {
             _ = term.recv() => { tracing::info!("SIGTERM: draining"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: draining"); break; }
             _ = hup.recv() => match mesh.reload().await {
-                Ok(r) => tracing::info!(?r, "SIGHUP: configuration reloaded"),
+                Ok((r, agents)) => {
+                    tracing::info!(?r, "SIGHUP: configuration reloaded");
+                    for failure in fleet.sync(agents).await {
+                        tracing::error!(error = %failure, "after the reload");
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "SIGHUP: reload refused; keeping the configuration in force"),
             },
             () = shutdown.cancelled() => return,

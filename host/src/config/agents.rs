@@ -68,6 +68,9 @@ pub struct AgentConfig {
     /// Where this agent runs, overriding `runtime.isolation` of mesh.yaml.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub isolation: Option<super::Isolation>,
+    /// The container image this agent needs, overriding `runtime.image` of mesh.yaml.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<super::AgentImage>,
 }
 
 /// Reasoning effort requested from models that support it.

@@ -44,18 +44,42 @@ pub enum Isolation {
     Docker,
     /// A Docker container under gVisor (runsc).
     Gvisor,
+    /// Not started by the mesh: the agent runs elsewhere and registers itself.
+    External,
+}
+
+/// The image an agent's container runs (container backends only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentImage {
+    /// The agent binary and a static busybox: starts fastest, smallest.
+    #[default]
+    Minimal,
+    /// Debian with a shell, Python, Node and the skill compilers, built on this machine the
+    /// first time an agent asks for it.
+    Full,
 }
 
 /// The `runtime:` section.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RuntimeSection {
-    /// The backend for agents that do not choose one. Unset: agents are not started.
+    /// The backend for agents that do not choose one. Unset: Docker if an engine answers.
     pub isolation: Option<Isolation>,
     /// The `openlegion-agent` binary (default: beside the `openlegion` binary).
     pub agent_binary: Option<PathBuf>,
     /// Let agents on the process backend use the `exec` tool (a shell on this machine).
     pub allow_exec: bool,
+    /// How often each agent's health is checked, in ms (default 30000).
+    pub health_interval_ms: Option<u64>,
+    /// The wait before the first restart of an unhealthy agent, in ms; it doubles with each
+    /// restart within the hour, up to 10 minutes (default 30000).
+    pub restart_backoff_ms: Option<u64>,
+    /// The image of agents that do not choose one (default `minimal`).
+    pub image: Option<AgentImage>,
+    /// Extra labels on every container and volume (for your own tooling; `openlegion.*`
+    /// is reserved).
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// The `mesh:` section.

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 pub use agents::{AgentConfig, AgentsFile, Budget, Resources, Thinking, parse_memory_limit};
 pub use error::ConfigError;
 pub use mesh::{
-    ChannelSection, HttpSection, Isolation, LlmSection, MeshFile, MeshSection, Price,
+    AgentImage, ChannelSection, HttpSection, Isolation, LlmSection, MeshFile, MeshSection, Price,
     RuntimeSection,
 };
 use openlegion_protocol::RESERVED_AGENT_IDS;
@@ -104,10 +104,24 @@ fn read_optional(path: &Path) -> Result<Option<String>, ConfigError> {
 }
 
 pub fn load_mesh(path: &Path) -> Result<MeshFile, ConfigError> {
-    match read_optional(path)? {
-        Some(text) if !text.trim().is_empty() => parse::yaml(path, &text),
-        _ => Ok(MeshFile::default()),
+    let file: MeshFile = match read_optional(path)? {
+        Some(text) if !text.trim().is_empty() => parse::yaml(path, &text)?,
+        _ => MeshFile::default(),
+    };
+    if let Some(key) = file
+        .runtime
+        .labels
+        .keys()
+        .find(|k| k.starts_with("openlegion."))
+    {
+        return Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            field: format!("runtime.labels.{key}"),
+            message: "labels under openlegion. are the platform's own; choose another prefix"
+                .into(),
+        });
     }
+    Ok(file)
 }
 
 pub fn load_agents(path: &Path) -> Result<AgentsFile, ConfigError> {

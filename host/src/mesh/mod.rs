@@ -61,6 +61,9 @@ pub struct Mesh {
     pub links: Arc<AgentLinks>,
     vault: Arc<Vault>,
     http_policy: config::HttpSection,
+    /// What the fleet last saw of each agent it runs (`starting`, `running`, `unreachable`,
+    /// `restarting`, `failed`, `stopped`).
+    run_states: std::sync::Mutex<std::collections::HashMap<String, String>>,
     config_dir: PathBuf,
     state_dir: PathBuf,
     started: Instant,
@@ -177,6 +180,7 @@ impl Mesh {
             links,
             vault,
             http_policy: config.mesh.http.clone(),
+            run_states: std::sync::Mutex::new(std::collections::HashMap::new()),
             config_dir: config.dir.clone(),
             state_dir,
             started: Instant::now(),
@@ -233,6 +237,21 @@ impl Mesh {
         }
     }
 
+    pub fn set_run_state(&self, agent: &str, state: &str) {
+        self.run_states
+            .lock()
+            .expect("run state lock")
+            .insert(agent.to_owned(), state.to_owned());
+    }
+
+    pub fn run_state(&self, agent: &str) -> Option<String> {
+        self.run_states
+            .lock()
+            .expect("run state lock")
+            .get(agent)
+            .cloned()
+    }
+
     /// `GET /mesh/agents`.
     pub async fn agents(&self) -> Result<std::collections::BTreeMap<String, AgentInfo>, MeshError> {
         let counts: std::collections::HashMap<String, u64> =
@@ -243,12 +262,14 @@ impl Mesh {
             .into_iter()
             .map(|a| {
                 let inbox = counts.get(&a.id).copied().unwrap_or(0);
+                let state = self.run_state(&a.id);
                 let info = AgentInfo {
                     url: a.url,
                     role: a.role,
                     capabilities: a.capabilities,
                     registered: a.registered,
                     inbox,
+                    state,
                 };
                 (a.id, info)
             })
@@ -286,7 +307,8 @@ impl Mesh {
 
     /// Re-reads permissions.json and agents.yaml. A broken file is reported and the
     /// configuration in force stays as it was (all or nothing).
-    pub async fn reload(&self) -> Result<Reloaded, MeshError> {
+    /// Returns the new agents.yaml too, for the fleet to start and stop agents by.
+    pub async fn reload(&self) -> Result<(Reloaded, config::AgentsFile), MeshError> {
         let perms_path = self.config_dir.join(config::PERMISSIONS_FILE);
         let perms = config::load_permissions(&perms_path)?;
         let agents = config::load_agents(&self.config_dir.join(config::AGENTS_FILE))?;
@@ -294,12 +316,13 @@ impl Mesh {
         self.permissions
             .replace(matrix_of(perms.as_ref(), &perms_path));
         let agents_added = self.registry.seed(&agents).await?;
-        self.proxy.set_agents(agents);
-        Ok(Reloaded {
+        self.proxy.set_agents(agents.clone());
+        let reloaded = Reloaded {
             permissions_file: perms.is_some(),
             permission_entries: entries,
             agents_added,
-        })
+        };
+        Ok((reloaded, agents))
     }
 
     /// `POST /mesh/http`: fetches a URL for an agent allowed to use the internet.

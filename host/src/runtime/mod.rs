@@ -1,9 +1,12 @@
-//! Where agents run. Every backend starts, stops and supervises one sandbox per agent from
-//! the same [`AgentSpec`]; the mesh does not care which one it talks to.
+//! Where agents run. Every backend starts, stops and restarts one sandbox per agent from
+//! the same [`AgentSpec`]; the fleet above does not care which one it talks to.
 //!
 //! - [`process`]: the agent binary as a child process. No OS isolation (its tools are still
 //!   WebAssembly-sandboxed); for development and tests, chosen explicitly.
+//! - [`docker`]: one hardened container per agent (runc, or gVisor's runsc): no network,
+//!   no capabilities, a read-only root, limits, and only its own volume and socket directory.
 
+pub mod docker;
 pub mod process;
 
 use std::path::PathBuf;
@@ -15,17 +18,33 @@ use openlegion_protocol::AgentId;
 #[derive(Debug, Clone)]
 pub struct AgentSpec {
     pub id: AgentId,
-    /// The agent's environment: identity, mesh address and token, limits. Nothing else of
-    /// the mesh's environment is passed on (it holds the provider keys).
+    /// The agent's environment (identity, mesh token, limits), in the paths of
+    /// [`RuntimeBackend::inside`]. Nothing of the mesh's own environment (it holds the
+    /// provider keys) is passed on.
     pub env: Vec<(String, String)>,
-    /// The agent's own data (mounted at `/data` in a container).
+    /// The agent's data on the host (the process backend uses it; containers get a named
+    /// volume instead).
     pub data_dir: PathBuf,
-    /// The directory of the agent's API socket (mounted at `/run/mesh` in a container).
+    /// The directory of the agent's and the mesh's sockets on the host (mounted at
+    /// `/run/mesh` in a container).
     pub run_dir: PathBuf,
     /// Memory limit in bytes, if any.
     pub memory_bytes: Option<u64>,
     /// CPUs, if limited.
     pub cpus: Option<f64>,
+    /// The container image (container backends only).
+    pub image: crate::config::AgentImage,
+}
+
+/// How the agent sees its own directories, and what the backend adds to its environment.
+#[derive(Debug, Clone)]
+pub struct Inside {
+    /// The data directory (`DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// The socket directory: `agent.sock`, `mesh.sock` and the skill cache live there.
+    pub run_dir: PathBuf,
+    /// Backend-specific variables.
+    pub env: Vec<(String, String)>,
 }
 
 /// Why a backend could not do what it was asked.
@@ -38,19 +57,30 @@ pub enum RuntimeError {
     Stop { agent: String, problem: String },
     #[error("agent {agent} is not running")]
     NotRunning { agent: String },
+    /// The container engine did not answer in time or refused.
+    #[error("{0}")]
+    Engine(String),
 }
 
 /// One way of running agents.
 pub trait RuntimeBackend: Send + Sync + std::fmt::Debug {
-    /// `process`, `docker`, `gvisor`, …
+    /// `process`, `docker`, `gvisor`.
     fn name(&self) -> &'static str;
 
-    /// Starts the agent and keeps it running (restarting it if it dies) until
-    /// [`stop`](Self::stop).
+    /// The paths the agent sees, and variables this backend adds.
+    fn inside(&self, spec: &AgentSpec) -> Inside;
+
+    /// Starts the agent.
     fn start<'a>(&'a self, spec: &'a AgentSpec) -> BoxFuture<'a, Result<(), RuntimeError>>;
 
-    /// Stops the agent cleanly (SIGTERM, then a kill after a grace period).
+    /// Stops the agent cleanly (SIGTERM, then a kill after a grace period); its data stays.
     fn stop<'a>(&'a self, agent: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>>;
+
+    /// Replaces a hung or dead agent with a fresh one from the same spec.
+    fn restart<'a>(&'a self, spec: &'a AgentSpec) -> BoxFuture<'a, Result<(), RuntimeError>>;
+
+    /// Deletes the agent's data (after [`stop`](Self::stop)).
+    fn purge<'a>(&'a self, spec: &'a AgentSpec) -> BoxFuture<'a, Result<(), RuntimeError>>;
 
     /// Stops every agent this backend runs.
     fn stop_all(&self) -> BoxFuture<'_, ()>;

@@ -20,7 +20,7 @@ use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
-use super::{AgentSpec, RuntimeBackend, RuntimeError};
+use super::{AgentSpec, Inside, RuntimeBackend, RuntimeError};
 
 /// How long an agent gets to exit after SIGTERM before it is killed.
 const GRACE: Duration = Duration::from_secs(10);
@@ -101,6 +101,45 @@ async fn terminate(child: &mut Child, agent: &str) {
 impl RuntimeBackend for ProcessBackend {
     fn name(&self) -> &'static str {
         "process"
+    }
+
+    fn inside(&self, spec: &AgentSpec) -> Inside {
+        Inside {
+            data_dir: spec.data_dir.clone(),
+            run_dir: spec.run_dir.clone(),
+            // The agent dies with the mesh: nothing else would supervise it.
+            env: vec![("OPENLEGION_EXIT_WITH_PARENT".into(), "1".into())],
+        }
+    }
+
+    fn restart<'a>(&'a self, spec: &'a AgentSpec) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        Box::pin(async move {
+            // Killing the process is enough: its supervisor starts a fresh one.
+            let pid = self.pid(spec.id.as_str()).await;
+            match pid {
+                Some(pid) => {
+                    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                    Ok(())
+                }
+                None => {
+                    let _ = self.stop(spec.id.as_str()).await;
+                    self.start(spec).await
+                }
+            }
+        })
+    }
+
+    fn purge<'a>(&'a self, spec: &'a AgentSpec) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        Box::pin(async move {
+            match std::fs::remove_dir_all(&spec.data_dir) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(RuntimeError::Stop {
+                    agent: spec.id.to_string(),
+                    problem: e.to_string(),
+                }),
+            }
+        })
     }
 
     fn start<'a>(&'a self, spec: &'a AgentSpec) -> BoxFuture<'a, Result<(), RuntimeError>> {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::ApiError;
 use crate::auth::Caller;
+use crate::fleet::Fleet;
 use crate::mesh::{Mesh, MeshError, MeshStatus, Reloaded};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -36,7 +37,11 @@ async fn status(
     Ok(Json(mesh.status().await?))
 }
 
-async fn reload(State(mesh): State<Arc<Mesh>>, caller: Caller) -> Result<Json<Reloaded>, ApiError> {
+async fn reload(
+    State(mesh): State<Arc<Mesh>>,
+    State(fleet): State<Arc<Fleet>>,
+    caller: Caller,
+) -> Result<Json<Reloaded>, ApiError> {
     if !caller.is_operator() {
         return Err(MeshError::OperatorOnly {
             action: "reload the configuration",
@@ -46,6 +51,10 @@ async fn reload(State(mesh): State<Arc<Mesh>>, caller: Caller) -> Result<Json<Re
     let reloaded = mesh.reload().await.inspect_err(
         |e| tracing::warn!(error = %e, "reload refused; keeping the configuration in force"),
     )?;
+    let (reloaded, agents) = reloaded;
     tracing::info!(?reloaded, "configuration reloaded");
+    for failure in fleet.sync(agents).await {
+        tracing::error!(error = %failure, "after the reload");
+    }
     Ok(Json(reloaded))
 }

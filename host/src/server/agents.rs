@@ -10,8 +10,9 @@ use openlegion_protocol::{AgentInfo, RegisterRequest, RegisterResponse};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::error::{ApiError, ApiJson, ApiPath};
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::auth::Caller;
+use crate::fleet::Fleet;
 use crate::mesh::Mesh;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -38,13 +39,34 @@ async fn list(
     Ok(Json(mesh.agents().await?))
 }
 
+#[derive(Debug, serde::Deserialize)]
+struct RemoveQuery {
+    /// Also delete the agent's data (its volume or data directory).
+    #[serde(default)]
+    purge: bool,
+}
+
 async fn remove(
     State(mesh): State<Arc<Mesh>>,
+    State(fleet): State<Arc<Fleet>>,
     caller: Caller,
     ApiPath(agent): ApiPath<String>,
+    ApiQuery(q): ApiQuery<RemoveQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    if !caller.is_operator() {
+        return Err(crate::mesh::MeshError::OperatorOnly {
+            action: "remove agents",
+        }
+        .into());
+    }
+    fleet
+        .stop(&agent, q.purge)
+        .await
+        .map_err(|e| ApiError::new(axum::http::StatusCode::BAD_GATEWAY, e.to_string()))?;
     mesh.remove_agent(&caller, &agent).await?;
-    Ok(Json(json!({ "removed": true, "agent_id": agent })))
+    Ok(Json(
+        json!({ "removed": true, "agent_id": agent, "purged": q.purge }),
+    ))
 }
 
 async fn token(

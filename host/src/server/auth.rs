@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 
 use super::error::ApiError;
 use crate::auth::{Caller, Tokens};
+use crate::fleet::SocketPeer;
 
 impl<S> FromRequestParts<S> for Caller
 where
@@ -29,8 +30,21 @@ where
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .ok_or_else(|| unauthorized("Invalid authentication token"))?;
-        Arc::<Tokens>::from_ref(state)
+        let caller = Arc::<Tokens>::from_ref(state)
             .caller(token)
-            .ok_or_else(|| unauthorized("Invalid authentication token"))
+            .ok_or_else(|| unauthorized("Invalid authentication token"))?;
+        // On an agent's own socket, only that agent may speak.
+        if let Some(SocketPeer(owner)) = parts.extensions.get::<SocketPeer>()
+            && caller != Caller::Agent(owner.clone())
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "This socket belongs to agent {owner}; the token is {}'s",
+                    caller.id()
+                ),
+            ));
+        }
+        Ok(caller)
     }
 }

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 pub use error::ApiError;
 
 use crate::auth::Tokens;
+use crate::fleet::Fleet;
 use crate::mesh::{Blackboard, Inboxes, Mesh, Messages, PubSub};
 use crate::proxy::Proxy;
 
@@ -37,10 +38,11 @@ pub struct AppState {
     messages: Arc<Messages>,
     inboxes: Arc<Inboxes>,
     proxy: Arc<Proxy>,
+    fleet: Arc<Fleet>,
 }
 
 impl AppState {
-    pub fn new(mesh: Arc<Mesh>) -> Self {
+    pub fn new(mesh: Arc<Mesh>, fleet: Arc<Fleet>) -> Self {
         Self {
             tokens: Arc::clone(&mesh.tokens),
             blackboard: Arc::clone(&mesh.blackboard),
@@ -48,6 +50,7 @@ impl AppState {
             messages: Arc::clone(&mesh.messages),
             inboxes: Arc::clone(&mesh.inboxes),
             proxy: Arc::clone(&mesh.proxy),
+            fleet,
             mesh,
         }
     }
