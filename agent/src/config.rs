@@ -38,6 +38,9 @@ pub struct Config {
     pub token: String,
     /// The agent's own data (`/data` in a container).
     pub data_dir: PathBuf,
+    /// The project brief the mesh hands over (`PROJECT.md` of the installation), copied
+    /// into the workspace at start so the prompt carries it.
+    pub project_brief: Option<PathBuf>,
     /// Compiled skills (`.cwasm`). Outside `data_dir` on purpose: skills can write there, and
     /// native code must not come from where a skill could plant it.
     pub skill_cache_dir: PathBuf,
@@ -84,6 +87,25 @@ fn number<T: TryFrom<u64>>(
     T::try_from(n).map_err(|_| invalid("out of range".into()))
 }
 
+/// Reads the mesh token from the file a container backend leaves in the socket directory,
+/// then deletes it: kept out of the environment, the token cannot be read back through
+/// `/proc/<pid>/environ` by a command the agent runs (as the same user).
+fn read_token_file(file: &str) -> Result<String, ConfigError> {
+    let invalid = |problem: String| ConfigError::Invalid {
+        name: "MESH_AUTH_TOKEN_FILE",
+        value: file.to_owned(),
+        problem,
+    };
+    let token = std::fs::read_to_string(file).map_err(|e| invalid(e.to_string()))?;
+    std::fs::remove_file(file)
+        .map_err(|e| invalid(format!("cannot delete it after reading: {e}")))?;
+    let token = token.trim().to_owned();
+    if token.is_empty() {
+        return Err(invalid("the file is empty".into()));
+    }
+    Ok(token)
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let id = var("AGENT_ID").ok_or(ConfigError::Missing { name: "AGENT_ID" })?;
@@ -106,9 +128,15 @@ impl Config {
                 });
             }
         };
-        let token = var("MESH_AUTH_TOKEN").ok_or(ConfigError::Missing {
-            name: "MESH_AUTH_TOKEN",
-        })?;
+        let token = match (var("MESH_AUTH_TOKEN"), var("MESH_AUTH_TOKEN_FILE")) {
+            (Some(token), _) => token,
+            (None, Some(file)) => read_token_file(&file)?,
+            (None, None) => {
+                return Err(ConfigError::Missing {
+                    name: "MESH_AUTH_TOKEN (or MESH_AUTH_TOKEN_FILE)",
+                });
+            }
+        };
         let socket = var("AGENT_SOCKET").map(PathBuf::from);
         let tcp = var("AGENT_LISTEN");
         if socket.is_none() && tcp.is_none() {
@@ -128,6 +156,7 @@ impl Config {
             token,
             data_dir,
             skill_cache_dir,
+            project_brief: var("PROJECT_BRIEF").map(PathBuf::from),
             socket,
             tcp,
             instructions: var("INITIAL_INSTRUCTIONS").unwrap_or_default(),

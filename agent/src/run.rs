@@ -53,6 +53,9 @@ async fn serve(config: Arc<Config>) -> Result<()> {
     let workspace = config.workspace_dir();
     std::fs::create_dir_all(&workspace)
         .with_context(|| format!("cannot create {}", workspace.display()))?;
+    if let Some(brief) = &config.project_brief {
+        copy_project_brief(brief, &workspace.join("PROJECT.md"))?;
+    }
     let mesh = MeshClient::new(&config.mesh, &config.token);
     let skills = Skills::start(
         mesh.clone(),
@@ -114,6 +117,19 @@ async fn serve(config: Arc<Config>) -> Result<()> {
     }
     if let Some(path) = &config.socket {
         let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// Puts the installation's project brief into the workspace, or removes a stale copy when
+/// the installation no longer has one.
+fn copy_project_brief(brief: &std::path::Path, into: &std::path::Path) -> Result<()> {
+    if brief.is_file() {
+        std::fs::copy(brief, into)
+            .with_context(|| format!("cannot copy {} to {}", brief.display(), into.display()))?;
+    } else if into.is_file() {
+        std::fs::remove_file(into)
+            .with_context(|| format!("cannot remove the old {}", into.display()))?;
     }
     Ok(())
 }
