@@ -46,12 +46,22 @@ pub async fn agent_mesh_with(
         permissions: Some(json!({ "permissions": permissions })),
         agents_yaml: agents_yaml.into(),
         mesh_yaml: format!(
-            "llm:\n  default_model: {MODEL}\n  max_tokens: 512\nruntime:\n  isolation: process\n  agent_binary: {}\n{mesh_yaml}",
-            agent_bin.display()
+            "llm:\n  default_model: {MODEL}\n  max_tokens: 512\n{}{mesh_yaml}",
+            if mesh_yaml.contains("runtime:") {
+                String::new()
+            } else {
+                format!(
+                    "runtime:\n  isolation: process\n  agent_binary: {}\n",
+                    agent_bin.display()
+                )
+            }
         ),
         env: vec![
             ("OPENLEGION_CRED_OPENAI_API_BASE".into(), mock.openai_base()),
-            ("OPENLEGION_CRED_OPENAI_API_KEY".into(), "sk-test-agents-0000000000".into()),
+            (
+                "OPENLEGION_CRED_OPENAI_API_KEY".into(),
+                "sk-test-agents-0000000000".into(),
+            ),
         ],
         ..MeshOptions::default()
     })
@@ -73,6 +83,31 @@ impl MeshProcess {
         self.state_dir().join("agents").join(id).join("data")
     }
 
+    /// What agent `id` logged: its log file on the process backend, its container's output
+    /// otherwise.
+    pub fn agent_log(&self, id: &str) -> String {
+        let file = self
+            .state_dir()
+            .join("agents")
+            .join(id)
+            .join("run/agent.log");
+        if let Ok(log) = std::fs::read_to_string(file) {
+            return log;
+        }
+        let container = format!("openlegion-{}-{id}", self.instance());
+        match std::process::Command::new("docker")
+            .args(["logs", &container])
+            .output()
+        {
+            Ok(out) => format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(_) => String::new(),
+        }
+    }
+
     /// Waits until agent `id` answers `GET /status` through the mesh.
     pub async fn wait_agent(&self, id: &str) {
         let op = self.operator();
@@ -82,13 +117,7 @@ impl MeshProcess {
             if reply.status == 200 {
                 return;
             }
-            let log = std::fs::read_to_string(
-                self.state_dir()
-                    .join("agents")
-                    .join(id)
-                    .join("run/agent.log"),
-            )
-            .unwrap_or_default();
+            let log = self.agent_log(id);
             assert!(
                 Instant::now() < deadline,
                 "agent {id} did not come up: {}\nagent log:\n{log}\nmesh log:\n{}",
@@ -109,4 +138,17 @@ impl MeshProcess {
             .await
             .expect(200)
     }
+}
+
+/// On every container and volume the tests make; `.ci/run` removes what carries it at the
+/// end, whatever a failed test left behind.
+pub const TEST_LABEL: &str = "dev.openlegion.test";
+
+/// The `runtime:` section of mesh.yaml that runs agents under `isolation` (`docker`,
+/// `gvisor`) with the agent binary of this build; `extra` lines go under it.
+pub fn container_runtime(isolation: &str, extra: &str) -> String {
+    format!(
+        "runtime:\n  isolation: {isolation}\n  agent_binary: {}\n  labels:\n    {TEST_LABEL}: \"1\"\n{extra}",
+        binary("openlegion-agent", "openlegion-agent").display()
+    )
 }

@@ -6,6 +6,7 @@
 
 mod bins;
 mod client;
+pub mod docker;
 mod fake_agent;
 mod fleet;
 mod mesh;
@@ -14,6 +15,6 @@ mod skills;
 pub use bins::binary;
 pub use client::{Client, Reply};
 pub use fake_agent::FakeAgent;
-pub use fleet::{MODEL, MODEL_NAME, agent_mesh, agent_mesh_with};
+pub use fleet::{MODEL, MODEL_NAME, TEST_LABEL, agent_mesh, agent_mesh_with, container_runtime};
 pub use mesh::{MeshOptions, MeshProcess, cli};
 pub use skills::{fixture, template};

@@ -56,6 +56,8 @@ pub struct MeshProcess {
     child: Option<Child>,
     url: String,
     operator_token: String,
+    /// Whether its agents run in containers (removed with it).
+    containers: bool,
 }
 
 impl MeshProcess {
@@ -67,7 +69,14 @@ impl MeshProcess {
             config.join("mesh.yaml"),
             format!(
                 "mesh:\n  host: 127.0.0.1\n  port: 0\n{}{}",
-                options.mesh_settings, options.mesh_yaml
+                options.mesh_settings,
+                // Agents listed in agents.yaml are not started unless a test asks for a
+                // runtime (see `agent_mesh`).
+                if options.mesh_yaml.contains("runtime:") {
+                    options.mesh_yaml.clone()
+                } else {
+                    format!("{}runtime:\n  isolation: external\n", options.mesh_yaml)
+                }
             ),
         )
         .unwrap();
@@ -75,8 +84,12 @@ impl MeshProcess {
         if let Some(perms) = &options.permissions {
             std::fs::write(config.join("permissions.json"), perms.to_string()).unwrap();
         }
+        let containers = [&options.mesh_yaml, &options.agents_yaml]
+            .iter()
+            .any(|y| y.contains("isolation: docker") || y.contains("isolation: gvisor"));
         let mut mesh = Self {
             dir,
+            containers,
             env: options.env,
             child: None,
             url: String::new(),
@@ -92,6 +105,11 @@ impl MeshProcess {
 
     pub fn state_dir(&self) -> PathBuf {
         self.dir.path().join(".openlegion")
+    }
+
+    /// The id that labels this mesh's containers and volumes (`openlegion.instance`).
+    pub fn instance(&self) -> String {
+        openlegion_host::fleet::instance_id(&self.state_dir())
     }
 
     pub fn url(&self) -> &str {
@@ -249,6 +267,9 @@ impl Drop for MeshProcess {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if self.containers {
+            crate::docker::remove_instance(&self.instance());
         }
     }
 }

@@ -165,3 +165,48 @@ async fn the_operator_token_file_is_private() {
         .mode();
     assert_eq!(dir & 0o777, 0o700);
 }
+
+/// Each agent reaches the mesh on its own socket; a token of another agent, or the
+/// operator's, is refused there even though it is valid on the operator listener.
+#[tokio::test]
+async fn an_agent_socket_accepts_only_its_own_agents_token() {
+    let mock = openlegion_mock_llm::MockLlm::start().await;
+    let mesh = openlegion_tests::agent_mesh(
+        &mock,
+        "agents:\n  writer:\n    role: w\n  reader:\n    role: r\n",
+        json!({"default": {"blackboard_read": ["*"]}}),
+    )
+    .await;
+    let socket = mesh.state_dir().join("agents/writer/run/mesh.sock");
+    let over_socket = |token: String| {
+        let socket = socket.clone();
+        async move {
+            openlegion_host::http_client::builder()
+                .unix_socket(socket)
+                .build()
+                .unwrap()
+                .get("http://mesh/mesh/blackboard/?prefix=")
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let token = |agent: &str| {
+        let out = mesh.cli(&["agent", "token", agent]);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+
+    assert_eq!(over_socket(token("writer")).await.status(), 200);
+    let foreign = over_socket(token("reader")).await;
+    assert_eq!(foreign.status(), 403);
+    let body: serde_json::Value = foreign.json().await.unwrap();
+    assert_eq!(
+        body["detail"],
+        "This socket belongs to agent writer; the token is reader's"
+    );
+    let operator = std::fs::read_to_string(mesh.state_dir().join("operator.token")).unwrap();
+    assert_eq!(over_socket(operator.trim().to_owned()).await.status(), 403);
+    assert_eq!(over_socket("olt_forged".into()).await.status(), 401);
+}

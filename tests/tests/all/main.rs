@@ -7,6 +7,7 @@ mod agents;
 mod blackboard;
 mod cli;
 mod concurrency;
+mod containers;
 mod durability;
 mod hostile;
 mod identity;
