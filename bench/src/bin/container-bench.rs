@@ -1,0 +1,410 @@
+//! Container benchmark, on the local Docker engine:
+//!
+//! - agent cold start with runc and with runsc (gVisor): create + start of the hardened
+//!   container through the platform's own Docker backend, to the first 200 on `GET /status`
+//!   over the agent's socket; p50 and p99;
+//! - idle memory per agent container: PSS of the container's shim and everything under it
+//!   (the init, the agent; for gVisor the sandbox and gofer), five running side by side;
+//! - fifty agents started at once by a real mesh (`openlegion start`): the time until every
+//!   one answers through the mesh, and the mesh's own latency meanwhile.
+//!
+//! Run with `bench/containers.sh` (release build); needs a Docker engine, and runsc
+//! registered for the gVisor rows.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use openlegion_bench::machine;
+use openlegion_host::config::AgentImage;
+use openlegion_host::runtime::docker::{self, DockerBackend};
+use openlegion_host::runtime::{AgentSpec, RuntimeBackend};
+use openlegion_protocol::AgentId;
+
+/// Every container and volume of this benchmark carries it, for the cleanup.
+const LABEL: &str = "dev.openlegion.bench";
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Cold starts to time per runtime.
+    #[arg(long, default_value_t = 20)]
+    starts: usize,
+    /// Agents started at once by one mesh.
+    #[arg(long, default_value_t = 50)]
+    fleet: usize,
+    /// Skip the gVisor rows.
+    #[arg(long)]
+    no_gvisor: bool,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+fn docker_cli(args: &[&str]) -> Result<String> {
+    let out = Command::new("docker").args(args).output()?;
+    if !out.status.success() {
+        bail!("docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn cleanup() {
+    for kind in [["ps", "-aq"], ["volume", "ls"]] {
+        let mut args = kind.to_vec();
+        if kind[0] == "volume" {
+            args.push("-q");
+        }
+        let filter = format!("label={LABEL}");
+        args.extend(["--filter", &filter]);
+        let Ok(ids) = docker_cli(&args) else { continue };
+        if ids.is_empty() {
+            continue;
+        }
+        let mut rm: Vec<&str> = if kind[0] == "volume" {
+            vec!["volume", "rm", "-f"]
+        } else {
+            vec!["rm", "-f", "-v"]
+        };
+        rm.extend(ids.lines());
+        let _ = docker_cli(&rm);
+    }
+}
+
+/// The spec of one benchmark agent, with its directories under `root`.
+fn spec(id: &str, root: &Path) -> Result<AgentSpec> {
+    let run = root.join("run");
+    let data = root.join("data");
+    std::fs::create_dir_all(&run)?;
+    std::fs::create_dir_all(&data)?;
+    let env = [
+        ("AGENT_ID", id),
+        ("MESH_URL", "unix:/run/mesh/mesh.sock"),
+        ("MESH_AUTH_TOKEN", "olt_bench"),
+        ("DATA_DIR", "/data"),
+        ("AGENT_SOCKET", "/run/mesh/agent.sock"),
+        ("SKILL_CACHE_DIR", "/run/mesh/cache"),
+        ("ALLOWED_CAPABILITIES", "log,workspace,mesh,process"),
+        ("RUST_LOG", "error"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .to_vec();
+    Ok(AgentSpec {
+        id: AgentId::new_agent(id)?,
+        env,
+        data_dir: data,
+        run_dir: run,
+        memory_bytes: None,
+        cpus: None,
+        image: AgentImage::Minimal,
+    })
+}
+
+/// Waits for the first 200 on `/status` at `socket`.
+async fn first_status(socket: &Path, limit: Duration) -> Result<()> {
+    let started = Instant::now();
+    let client = openlegion_host::http_client::builder()
+        .unix_socket(socket.to_owned())
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    loop {
+        if started.elapsed() > limit {
+            bail!("no 200 on /status at {} within {limit:?}", socket.display());
+        }
+        if socket.exists()
+            && client
+                .get("http://agent/status")
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+async fn backend(gvisor: bool) -> Result<DockerBackend> {
+    let engine = docker::connect().await?;
+    let binary = std::env::current_exe()?.with_file_name("openlegion-agent");
+    let labels = [(LABEL.to_owned(), "1".to_owned())].into();
+    let progress: docker::Progress = Arc::new(|line: &str| eprintln!("{line}"));
+    Ok(DockerBackend::new(engine, "bench".into(), labels, &binary, gvisor, progress).await?)
+}
+
+/// Cold starts: `n` times create + start + first 200, then stop and remove. The first
+/// start compiles the built-in skills into the (then warm) cache; it is reported apart.
+async fn cold_starts(gvisor: bool, n: usize, dir: &Path) -> Result<(Duration, Vec<Duration>)> {
+    let backend = backend(gvisor).await?;
+    let spec = spec(
+        "coldstart",
+        &dir.join(if gvisor { "runsc" } else { "runc" }),
+    )?;
+    let socket = spec.run_dir.join("agent.sock");
+    let mut times = Vec::new();
+    for _ in 0..=n {
+        let _ = std::fs::remove_file(&socket);
+        let started = Instant::now();
+        backend.start(&spec).await?;
+        first_status(&socket, Duration::from_secs(60)).await?;
+        times.push(started.elapsed());
+        backend.stop("coldstart").await?;
+    }
+    backend.purge(&spec).await?;
+    let first = times.remove(0);
+    times.sort();
+    Ok((first, times))
+}
+
+/// `Pss:` of `pid` in KiB (0 if it is gone).
+fn pss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("Pss:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Every process with its parent.
+fn processes() -> Vec<(u32, u32)> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid …"; comm may hold spaces, so split after the last ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok());
+        if let Some(ppid) = ppid {
+            all.push((pid, ppid));
+        }
+    }
+    all
+}
+
+/// PSS of `root` and all its descendants, in KiB.
+fn tree_pss_kib(root: u32) -> u64 {
+    let all = processes();
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(all.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+        i += 1;
+    }
+    tree.iter().map(|&p| pss_kib(p)).sum()
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    processes()
+        .into_iter()
+        .find(|(p, _)| *p == pid)
+        .map(|(_, pp)| pp)
+}
+
+/// Five idle agents side by side; the mean PSS of each one's shim tree, in MiB.
+async fn idle_memory(gvisor: bool, dir: &Path) -> Result<f64> {
+    let backend = backend(gvisor).await?;
+    let runtime = if gvisor { "runsc" } else { "runc" };
+    let mut specs = Vec::new();
+    for i in 0..5 {
+        let spec = spec(
+            &format!("idle{i}"),
+            &dir.join(format!("idle-{runtime}-{i}")),
+        )?;
+        backend.start(&spec).await?;
+        first_status(&spec.run_dir.join("agent.sock"), Duration::from_secs(60)).await?;
+        specs.push(spec);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut total = 0;
+    for spec in &specs {
+        let name = format!("openlegion-bench-{}", spec.id);
+        let pid: u32 = docker_cli(&["inspect", "--format", "{{.State.Pid}}", &name])?.parse()?;
+        // The container's init is a child of its shim (runc), or of the sandbox whose
+        // parent is the shim (runsc): take the shim's whole tree.
+        let shim = shim_of(pid).context("the container's shim")?;
+        total += tree_pss_kib(shim);
+    }
+    for spec in &specs {
+        backend.stop(spec.id.as_str()).await?;
+        backend.purge(spec).await?;
+    }
+    Ok(total as f64 / specs.len() as f64 / 1024.0)
+}
+
+/// The containerd shim above `pid`.
+fn shim_of(pid: u32) -> Option<u32> {
+    let mut p = pid;
+    for _ in 0..8 {
+        let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+        if comm.starts_with("containerd-shim") {
+            return Some(p);
+        }
+        p = parent_of(p)?;
+    }
+    None
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `n` agents in one agents.yaml, started by `openlegion start`: the time until all answer
+/// through the mesh, and the mesh's latency (GET /mesh/agents) while they come up.
+async fn fleet(n: usize, dir: &Path) -> Result<(Duration, Vec<Duration>, Duration)> {
+    let exe = std::env::current_exe()?;
+    let config = dir.join("fleet/config");
+    std::fs::create_dir_all(&config)?;
+    std::fs::write(
+        config.join("mesh.yaml"),
+        format!(
+            "mesh:\n  port: 0\nruntime:\n  isolation: docker\n  agent_binary: {}\n  labels:\n    {LABEL}: \"1\"\n",
+            exe.with_file_name("openlegion-agent").display()
+        ),
+    )?;
+    let agents: String = (0..n)
+        .map(|i| format!("  a{i:02}:\n    role: bench\n"))
+        .collect();
+    std::fs::write(config.join("agents.yaml"), format!("agents:\n{agents}"))?;
+    std::fs::write(
+        config.join("permissions.json"),
+        r#"{"permissions": {"default": {}}}"#,
+    )?;
+    let started = Instant::now();
+    let mut mesh = Proc(
+        Command::new(exe.with_file_name("openlegion"))
+            .arg("--config")
+            .arg(&config)
+            .arg("start")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let state = dir.join("fleet/.openlegion");
+    while !state.join("operator.token").exists() {
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("the mesh did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let url = std::fs::read_to_string(state.join("mesh.addr"))?
+        .trim()
+        .to_owned();
+    let token = std::fs::read_to_string(state.join("operator.token"))?
+        .trim()
+        .to_owned();
+    let http = openlegion_host::http_client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let mut pending: Vec<String> = (0..n).map(|i| format!("a{i:02}")).collect();
+    let mut latencies = Vec::new();
+    while !pending.is_empty() {
+        if started.elapsed() > Duration::from_secs(300) {
+            bail!("{} agents did not come up: {pending:?}", pending.len());
+        }
+        let asked = Instant::now();
+        http.get(format!("{url}/mesh/agents"))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .error_for_status()?;
+        latencies.push(asked.elapsed());
+        let mut still = Vec::new();
+        for id in pending {
+            let up = http
+                .get(format!("{url}/mesh/agents/{id}/api/status"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if !up {
+                still.push(id);
+            }
+        }
+        pending = still;
+    }
+    let ready = started.elapsed();
+    latencies.sort();
+    let stopping = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(mesh.0.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )?;
+    mesh.0.wait()?;
+    Ok((ready, latencies, stopping.elapsed()))
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    println!("machine: {}", machine());
+    println!(
+        "docker: {}",
+        docker_cli(&["version", "--format", "{{.Server.Version}}"])?
+    );
+    cleanup();
+    let dir = tempfile::tempdir()?;
+    let result = rt.block_on(async {
+        let mut runtimes = vec![false];
+        if !args.no_gvisor {
+            runtimes.push(true);
+        }
+        println!(
+            "\n| agent cold start: create + start + first 200 on /status | n | first (skills compiled) ms | p50 ms | p99 ms |\n|---|---|---|---|---|"
+        );
+        for &gvisor in &runtimes {
+            let (first, times) = cold_starts(gvisor, args.starts, dir.path()).await?;
+            println!(
+                "| {} | {} | {:.0} | {:.0} | {:.0} |",
+                if gvisor { "runsc (gVisor)" } else { "runc" },
+                times.len(),
+                ms(first),
+                ms(percentile(&times, 0.5)),
+                ms(percentile(&times, 0.99))
+            );
+        }
+        println!("\n| idle agent container, 5 running | PSS of shim + init + agent (+ sandbox) MiB each |\n|---|---|");
+        for &gvisor in &runtimes {
+            let mib = idle_memory(gvisor, dir.path()).await?;
+            println!("| {} | {mib:.1} |", if gvisor { "runsc (gVisor)" } else { "runc" });
+        }
+        let (ready, latencies, stop) = fleet(args.fleet, dir.path()).await?;
+        println!(
+            "\n| {} agents started at once by one mesh (runc) | s |\n|---|---|\n| all answering /status through the mesh | {:.1} |\n| mesh GET /mesh/agents meanwhile: p50 / p99 ms (n={}) | {:.1} / {:.1} |\n| stop (SIGTERM until the mesh exits, containers removed) | {:.1} |",
+            args.fleet,
+            ready.as_secs_f64(),
+            latencies.len(),
+            ms(percentile(&latencies, 0.5)),
+            ms(percentile(&latencies, 0.99)),
+            stop.as_secs_f64()
+        );
+        Ok::<_, anyhow::Error>(())
+    });
+    cleanup();
+    result
+}
