@@ -44,6 +44,8 @@ pub struct Config {
     /// Compiled skills (`.cwasm`). Outside `data_dir` on purpose: skills can write there, and
     /// native code must not come from where a skill could plant it.
     pub skill_cache_dir: PathBuf,
+    /// Built-in skills compiled ahead of time (read-only, in the agent image).
+    pub skill_cache_seed: Option<PathBuf>,
     /// Where the API listens: a Unix socket path.
     pub socket: Option<PathBuf>,
     /// And/or a TCP address (process backend, development).
@@ -156,6 +158,7 @@ impl Config {
             token,
             data_dir,
             skill_cache_dir,
+            skill_cache_seed: var("SKILL_CACHE_SEED_DIR").map(PathBuf::from),
             project_brief: var("PROJECT_BRIEF").map(PathBuf::from),
             socket,
             tcp,

@@ -12,6 +12,7 @@ use openlegion_agent::mesh_client::MeshClient;
 use openlegion_agent::skills::Skills;
 use openlegion_agent::tools::Toolbox;
 use openlegion_agent::turn::Runner;
+use openlegion_skill_host::HostConfig;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -31,8 +32,7 @@ fn exit_with_parent() -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn main() -> Result<()> {
-    exit_with_parent()?;
+fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
@@ -40,6 +40,24 @@ pub(crate) fn main() -> Result<()> {
         .with_ansi(false)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// `openlegion-agent precompile DIR`: the built-in skills compiled into DIR, for the mesh
+/// to bake into an agent image as the seed cache.
+pub(crate) fn precompile(dir: &std::path::Path) -> Result<()> {
+    init_logging();
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let n = runtime.block_on(openlegion_agent::skills::precompile(dir.to_owned()))?;
+    println!("{n} built-in skills compiled into {}", dir.display());
+    Ok(())
+}
+
+pub(crate) fn main() -> Result<()> {
+    exit_with_parent()?;
+    init_logging();
     let config = Arc::new(Config::from_env()?);
     // Two workers: an agent is mostly waiting on the mesh and its tools.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -57,11 +75,13 @@ async fn serve(config: Arc<Config>) -> Result<()> {
         copy_project_brief(brief, &workspace.join("PROJECT.md"))?;
     }
     let mesh = MeshClient::new(&config.mesh, &config.token);
+    let mut cache = HostConfig::new(config.skill_cache_dir.clone());
+    cache.seed_cache_dir = config.skill_cache_seed.clone();
     let skills = Skills::start(
         mesh.clone(),
         config.data_dir.clone(),
         config.data_dir.join("skills"),
-        config.skill_cache_dir.clone(),
+        cache,
     )
     .await
     .context("cannot start the skill host")?;

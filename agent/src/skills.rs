@@ -211,7 +211,7 @@ impl Skills {
         mesh: MeshClient,
         data_dir: PathBuf,
         skills_dir: PathBuf,
-        cache_dir: PathBuf,
+        cache: HostConfig,
     ) -> Result<Self, SkillsError> {
         let bridge = Arc::new(Bridge { mesh });
         let exec = Exec::new(&data_dir).map_err(|source| SkillsError::DataDir {
@@ -222,12 +222,8 @@ impl Skills {
         caps.mesh = bridge.clone();
         caps.http = bridge;
         caps.process = Arc::new(exec);
-        let host = SkillHost::new(HostConfig::new(cache_dir), caps)?;
-        for (name, manifest, wasm) in builtin::SKILLS {
-            let manifest = Manifest::from_yaml(std::path::Path::new(name), manifest)?;
-            let report = host.load_bytes(manifest, wasm.to_vec()).await?;
-            tracing::debug!(?report, "built-in skill loaded");
-        }
+        let host = SkillHost::new(cache, caps)?;
+        load_builtins(&host).await?;
         std::fs::create_dir_all(&skills_dir).map_err(|source| SkillsError::Dir {
             path: skills_dir.clone(),
             source,
@@ -240,6 +236,31 @@ impl Skills {
         host.watch(skills_dir);
         Ok(Self { host })
     }
+}
+
+async fn load_builtins(host: &SkillHost) -> Result<(), SkillsError> {
+    for (name, manifest, wasm) in builtin::SKILLS {
+        let manifest = Manifest::from_yaml(std::path::Path::new(name), manifest)?;
+        let report = host.load_bytes(manifest, wasm.to_vec()).await?;
+        tracing::debug!(?report, "built-in skill loaded");
+    }
+    Ok(())
+}
+
+/// Compiles the built-in skills into `cache_dir`, as this binary's agents would, for an
+/// agent image to carry as their seed cache (`openlegion-agent precompile DIR`). Returns
+/// how many skills were compiled.
+pub async fn precompile(cache_dir: PathBuf) -> Result<usize, SkillsError> {
+    let scratch = tempfile::tempdir().map_err(|source| SkillsError::DataDir {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let host = SkillHost::new(
+        HostConfig::new(cache_dir),
+        Capabilities::new(scratch.path().to_owned()),
+    )?;
+    load_builtins(&host).await?;
+    Ok(builtin::SKILLS.len())
 }
 
 impl Toolbox for Skills {

@@ -6,6 +6,9 @@
 //! engine's configuration, so a build with other settings never even opens it. If it does
 //! meet a file it cannot use (another engine's, or damaged), wasmtime's own header check
 //! rejects it, and the component is compiled again and the file replaced.
+//!
+//! A read-only seed directory of the same layout (made ahead of time by the same binary)
+//! is looked in before compiling; what it lacks or cannot serve is compiled as usual.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,27 +24,38 @@ use crate::error::HostError;
 #[derive(Debug)]
 pub(crate) struct DiskCache {
     dir: PathBuf,
+    seed: Option<PathBuf>,
     engine_key: String,
 }
 
 impl DiskCache {
-    pub(crate) fn new(dir: &Path, engine: &Engine) -> Result<Self, HostError> {
+    pub(crate) fn new(
+        dir: &Path,
+        seed: Option<PathBuf>,
+        engine: &Engine,
+    ) -> Result<Self, HostError> {
         std::fs::create_dir_all(dir).map_err(|source| HostError::Cache {
             path: dir.to_owned(),
             source,
         })?;
         Ok(DiskCache {
             dir: dir.to_owned(),
+            seed,
             engine_key: compatibility_key(engine),
         })
     }
 
-    /// Where the component with this SHA-256 (hex) is cached.
-    pub(crate) fn path(&self, sha256: &str) -> PathBuf {
-        self.dir.join(format!(
+    /// The file name of the component with this SHA-256 (hex).
+    fn file_name(&self, sha256: &str) -> String {
+        format!(
             "{sha256}-wasmtime{WASMTIME_VERSION}-{}.cwasm",
             self.engine_key
-        ))
+        )
+    }
+
+    /// Where the component with this SHA-256 (hex) is cached.
+    pub(crate) fn path(&self, sha256: &str) -> PathBuf {
+        self.dir.join(self.file_name(sha256))
     }
 
     /// The compiled component for `wasm`, from the cache if it is there (`true`), else
@@ -60,6 +74,17 @@ impl DiskCache {
                 Err(e) => {
                     tracing::warn!(skill, path = %path.display(), "cached component refused, compiling again: {e}");
                     let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        if let Some(seeded) = self.seed.as_ref().map(|d| d.join(self.file_name(sha256)))
+            && seeded.exists()
+        {
+            match load(engine, &seeded).await {
+                Ok(component) => return Ok((component, true)),
+                // Made on another machine, say: the engine refuses it, and it is compiled.
+                Err(e) => {
+                    tracing::warn!(skill, path = %seeded.display(), "seeded component refused, compiling: {e}");
                 }
             }
         }
@@ -109,6 +134,8 @@ async fn load(engine: &Engine, path: &Path) -> Result<Component, String> {
                       its header against this engine's version and configuration, refusing \
                       any other"
         )]
+        // The seed directory is read-only and made by `openlegion-agent precompile` of the
+        // same binary (see `HostConfig::seed_cache_dir`), the same engine as this one.
         // SAFETY: see the `expect` reason above.
         let component = unsafe { Component::deserialize_file(&engine, &path) };
         component.map_err(|e| format!("{e:#}"))

@@ -26,6 +26,10 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 pub struct HostConfig {
     /// Where compiled components (`.cwasm`) are cached across restarts.
     pub cache_dir: PathBuf,
+    /// A read-only cache made ahead of time by the same binary (`openlegion-agent
+    /// precompile`, baked into the agent image), looked in before `cache_dir`: fifty agents
+    /// starting at once then map their built-in skills instead of each compiling them.
+    pub seed_cache_dir: Option<PathBuf>,
     /// Limits of a skill whose manifest does not set them.
     pub default_limits: Limits,
     /// How often [`SkillHost::watch`](crate::SkillHost::watch) looks for changed skills.
@@ -40,6 +44,7 @@ impl HostConfig {
     pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
         HostConfig {
             cache_dir: cache_dir.into(),
+            seed_cache_dir: None,
             default_limits: Limits::default(),
             reload_interval: Duration::from_secs(1),
             max_concurrent_calls: 16,

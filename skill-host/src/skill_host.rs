@@ -79,7 +79,7 @@ impl SkillHost {
                     source,
                 })?;
         let engine = engine::build(config.max_concurrent_calls)?;
-        let disk = DiskCache::new(&config.cache_dir, &engine)?;
+        let disk = DiskCache::new(&config.cache_dir, config.seed_cache_dir.clone(), &engine)?;
         let cache_dir = config
             .cache_dir
             .canonicalize()

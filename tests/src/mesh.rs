@@ -86,7 +86,9 @@ impl MeshProcess {
         }
         let containers = [&options.mesh_yaml, &options.agents_yaml]
             .iter()
-            .any(|y| y.contains("isolation: docker") || y.contains("isolation: gvisor"));
+            .any(|y| y.contains("isolation: docker") || y.contains("isolation: gvisor"))
+            // Unset: Docker when an engine answers.
+            || !options.mesh_yaml.contains("isolation:");
         let mut mesh = Self {
             dir,
             containers,

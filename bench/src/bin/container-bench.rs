@@ -38,6 +38,16 @@ struct Args {
     /// Skip the gVisor rows.
     #[arg(long)]
     no_gvisor: bool,
+    /// Only these tables (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Table>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Table {
+    Cold,
+    Idle,
+    Fleet,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -216,8 +226,15 @@ fn parent_of(pid: u32) -> Option<u32> {
         .map(|(_, pp)| pp)
 }
 
-/// Five idle agents side by side; the mean PSS of each one's shim tree, in MiB.
-async fn idle_memory(gvisor: bool, dir: &Path) -> Result<f64> {
+/// Idle memory of one agent container, in MiB of PSS: what runs in it (init and agent, and
+/// for runsc the sandbox and gofer), and the containerd shim Docker keeps beside each.
+struct Idle {
+    contents: f64,
+    shim: f64,
+}
+
+/// Five idle agents side by side; the mean of each one's memory.
+async fn idle_memory(gvisor: bool, dir: &Path) -> Result<Idle> {
     let backend = backend(gvisor).await?;
     let runtime = if gvisor { "runsc" } else { "runc" };
     let mut specs = Vec::new();
@@ -231,20 +248,25 @@ async fn idle_memory(gvisor: bool, dir: &Path) -> Result<f64> {
         specs.push(spec);
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let mut total = 0;
+    let (mut tree, mut shims) = (0, 0);
     for spec in &specs {
         let name = format!("openlegion-bench-{}", spec.id);
         let pid: u32 = docker_cli(&["inspect", "--format", "{{.State.Pid}}", &name])?.parse()?;
         // The container's init is a child of its shim (runc), or of the sandbox whose
-        // parent is the shim (runsc): take the shim's whole tree.
+        // parent is the shim (runsc): take the shim's whole tree, and the shim apart.
         let shim = shim_of(pid).context("the container's shim")?;
-        total += tree_pss_kib(shim);
+        tree += tree_pss_kib(shim);
+        shims += pss_kib(shim);
     }
     for spec in &specs {
         backend.stop(spec.id.as_str()).await?;
         backend.purge(spec).await?;
     }
-    Ok(total as f64 / specs.len() as f64 / 1024.0)
+    let mib = |kib: u64| kib as f64 / specs.len() as f64 / 1024.0;
+    Ok(Idle {
+        contents: mib(tree - shims),
+        shim: mib(shims),
+    })
 }
 
 /// The containerd shim above `pid`.
@@ -374,10 +396,13 @@ fn main() -> Result<()> {
         if !args.no_gvisor {
             runtimes.push(true);
         }
-        println!(
-            "\n| agent cold start: create + start + first 200 on /status | n | first (skills compiled) ms | p50 ms | p99 ms |\n|---|---|---|---|---|"
-        );
-        for &gvisor in &runtimes {
+        let wanted = |table| args.only.is_empty() || args.only.contains(&table);
+        if wanted(Table::Cold) {
+            println!(
+                "\n| agent cold start: create + start + first 200 on /status | n | first (skills compiled) ms | p50 ms | p99 ms |\n|---|---|---|---|---|"
+            );
+        }
+        for &gvisor in runtimes.iter().filter(|_| wanted(Table::Cold)) {
             let (first, times) = cold_starts(gvisor, args.starts, dir.path()).await?;
             println!(
                 "| {} | {} | {:.0} | {:.0} | {:.0} |",
@@ -388,10 +413,23 @@ fn main() -> Result<()> {
                 ms(percentile(&times, 0.99))
             );
         }
-        println!("\n| idle agent container, 5 running | PSS of shim + init + agent (+ sandbox) MiB each |\n|---|---|");
-        for &gvisor in &runtimes {
-            let mib = idle_memory(gvisor, dir.path()).await?;
-            println!("| {} | {mib:.1} |", if gvisor { "runsc (gVisor)" } else { "runc" });
+        if wanted(Table::Idle) {
+            println!(
+                "\n| idle agent container, 5 running: PSS MiB each | in the container (init + agent; runsc: + sandbox, gofer) | containerd shim | total |\n|---|---|---|---|"
+            );
+        }
+        for &gvisor in runtimes.iter().filter(|_| wanted(Table::Idle)) {
+            let idle = idle_memory(gvisor, dir.path()).await?;
+            println!(
+                "| {} | {:.1} | {:.1} | {:.1} |",
+                if gvisor { "runsc (gVisor)" } else { "runc" },
+                idle.contents,
+                idle.shim,
+                idle.contents + idle.shim
+            );
+        }
+        if !wanted(Table::Fleet) {
+            return Ok(());
         }
         let (ready, latencies, stop) = fleet(args.fleet, dir.path()).await?;
         println!(

@@ -93,7 +93,7 @@ impl Backends {
         }
         let engine = docker::connect()
             .await
-            .map_err(|e| format!("{}: {e}", docker::NO_DOCKER))?;
+            .map_err(|e| format!("{}: {e}", docker::no_docker()))?;
         let backend = DockerBackend::new(
             engine,
             self.instance.clone(),

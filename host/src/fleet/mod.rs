@@ -37,7 +37,7 @@ const MAX_SOCKET_PATH: usize = 100;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FleetError {
-    #[error("agent {agent}: {}", docker::NO_DOCKER)]
+    #[error("agent {agent}: {}", docker::no_docker())]
     NoDocker { agent: String },
     #[error("agent {agent}: {problem}")]
     Backend { agent: String, problem: String },

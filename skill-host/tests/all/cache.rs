@@ -117,3 +117,46 @@ async fn a_cache_inside_the_workspace_is_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("is inside the workspace"), "{err}");
 }
+
+/// A host with a read-only seed cache (what an agent image carries) beside its own.
+fn seeded_host(cache: &Path, seed: &Path, dir: &Path) -> SkillHost {
+    let workspace = dir.join("data");
+    std::fs::create_dir_all(&workspace).unwrap();
+    let mut config = HostConfig::new(cache);
+    config.seed_cache_dir = Some(seed.to_owned());
+    SkillHost::new(config, Capabilities::new(workspace)).unwrap()
+}
+
+#[tokio::test]
+async fn a_seed_cache_serves_without_compiling_and_a_bad_seed_file_is_compiled_around() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed");
+    assert_eq!(
+        load_echo(&host(&seed, dir.path())).await,
+        CacheOutcome::Compiled
+    );
+
+    let own = dir.path().join("own");
+    assert_eq!(
+        load_echo(&seeded_host(&own, &seed, dir.path())).await,
+        CacheOutcome::Disk
+    );
+    assert!(cwasm_files(&own).is_empty(), "the seed is not copied");
+
+    let seeded = cwasm_files(&seed).remove(0);
+    std::fs::write(&seeded, b"damaged").unwrap();
+    assert_eq!(
+        load_echo(&seeded_host(&own, &seed, dir.path())).await,
+        CacheOutcome::Compiled
+    );
+    assert_eq!(
+        std::fs::read(&seeded).unwrap(),
+        b"damaged",
+        "the seed is left alone"
+    );
+    assert_eq!(cwasm_files(&own).len(), 1);
+    assert_eq!(
+        load_echo(&seeded_host(&own, &seed, dir.path())).await,
+        CacheOutcome::Disk
+    );
+}

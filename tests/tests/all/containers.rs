@@ -448,6 +448,83 @@ async fn bad_agent_names_and_limits_are_refused_with_the_place_named() {
 }
 
 #[tokio::test]
+async fn with_no_isolation_chosen_agents_run_in_docker_when_an_engine_answers() {
+    if !docker_available("with_no_isolation_chosen_agents_run_in_docker_when_an_engine_answers") {
+        return;
+    }
+    let _engine = engine_shared().await;
+    let mock = MockLlm::start().await;
+    let runtime = container_runtime("docker", "").replace("  isolation: docker\n", "");
+    assert!(!runtime.contains("isolation"), "{runtime}");
+    let mesh = agent_mesh_with(&mock, ONE, permissions(), &runtime).await;
+    assert!(
+        mesh.log()
+            .contains("a Docker engine answers: agents run in Docker containers"),
+        "{}",
+        mesh.log()
+    );
+    let name = container_name(&mesh, "alpha");
+    assert_eq!(inspect(&name, ".State.Running"), json!(true));
+    assert_eq!(inspect(&name, ".HostConfig.NetworkMode"), json!("none"));
+    // Its built-in skills came compiled in the image: its own cache holds none of them.
+    let own_cache = mesh.state_dir().join("agents/alpha/run/cache");
+    let compiled: Vec<_> = std::fs::read_dir(&own_cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(compiled.is_empty(), "the agent compiled {compiled:?}");
+}
+
+/// `start` with nothing chosen and no engine at the socket: it stops with the advice, and
+/// `DOCKER_HOST` decides which socket that is. No engine is needed for this one.
+#[test]
+fn with_no_isolation_chosen_and_no_engine_start_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir(&config).unwrap();
+    let runtime = container_runtime("docker", "").replace("  isolation: docker\n", "");
+    std::fs::write(
+        config.join("mesh.yaml"),
+        format!("mesh:\n  port: 0\n{runtime}"),
+    )
+    .unwrap();
+    std::fs::write(config.join("agents.yaml"), ONE).unwrap();
+    for (docker_host, expected) in [
+        (
+            "unix:///nonexistent/docker.sock",
+            "no Docker engine answered at /nonexistent/docker.sock",
+        ),
+        (
+            "tcp://127.0.0.1:2375",
+            "DOCKER_HOST=tcp://127.0.0.1:2375: only a local engine on a Unix socket",
+        ),
+    ] {
+        let out =
+            std::process::Command::new(openlegion_tests::binary("openlegion-host", "openlegion"))
+                .arg("--config")
+                .arg(&config)
+                .args(["start", "-d"])
+                .env("DOCKER_HOST", docker_host)
+                .output()
+                .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            openlegion_tests::cli(&config, &["stop"]);
+            panic!("start succeeded without an engine at {docker_host}");
+        }
+        assert!(stderr.contains(expected), "{docker_host}: {stderr}");
+        assert!(
+            stderr.contains("runtime.isolation: process"),
+            "{docker_host}: {stderr}"
+        );
+        assert!(
+            !dir.path().join(".openlegion/mesh.pid").exists(),
+            "{docker_host}: the mesh left its pid file"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_missing_agent_binary_is_named_and_the_mesh_stays_up() {
     if !docker_available("a_missing_agent_binary_is_named_and_the_mesh_stays_up") {
         return;

@@ -67,11 +67,27 @@ async fn deadline<T, E: std::fmt::Display>(
     }
 }
 
+/// The engine's socket: `DOCKER_HOST` when it names a Unix socket (rootless Docker sets
+/// it), else the system engine's.
+pub fn socket() -> Result<PathBuf, RuntimeError> {
+    match std::env::var("DOCKER_HOST") {
+        Ok(host) if !host.is_empty() => match host.strip_prefix("unix://") {
+            Some(path) => Ok(PathBuf::from(path)),
+            None => Err(RuntimeError::Engine(format!(
+                "DOCKER_HOST={host}: only a local engine on a Unix socket (unix:///path) can run \
+                 agents, since each agent's socket directory is bind-mounted into its container"
+            ))),
+        },
+        _ => Ok(PathBuf::from("/var/run/docker.sock")),
+    }
+}
+
 /// Connects to the local engine and agrees on an API version; `Err` explains how to get one.
 pub async fn connect() -> Result<Docker, RuntimeError> {
-    let docker = Docker::connect_with_socket_defaults()
-        .map_err(engine)?
-        .with_timeout(Duration::from_secs(120));
+    let socket = socket()?;
+    let docker =
+        Docker::connect_with_socket(&socket.to_string_lossy(), 120, bollard::API_DEFAULT_VERSION)
+            .map_err(engine)?;
     let docker = deadline(
         "negotiating the Docker API version",
         Duration::from_secs(5),
@@ -83,9 +99,14 @@ pub async fn connect() -> Result<Docker, RuntimeError> {
 }
 
 /// The advice given when no engine answers.
-pub const NO_DOCKER: &str = "no Docker engine answered at /var/run/docker.sock. Start it (`sudo systemctl start docker`, \
-     or `sudo dockerd &`) and make sure your user may use it, or set `runtime.isolation: process` in mesh.yaml to run agents \
-     as plain processes (no OS isolation)";
+pub fn no_docker() -> String {
+    let at = socket().map_or_else(|e| e.to_string(), |path| path.display().to_string());
+    format!(
+        "no Docker engine answered at {at}. Start it (`sudo systemctl start docker`, or \
+         `sudo dockerd &`) and make sure your user may use it, or set `runtime.isolation: process` \
+         in mesh.yaml to run agents as plain processes (no OS isolation)"
+    )
+}
 
 /// Told what happens while images are built (shown by `openlegion start` and `setup`).
 pub type Progress = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
@@ -405,7 +426,7 @@ impl RuntimeBackend for DockerBackend {
         Inside {
             data_dir: PathBuf::from(DATA),
             run_dir: PathBuf::from(RUN),
-            env: Vec::new(),
+            env: vec![("SKILL_CACHE_SEED_DIR".into(), image::seed::DIR.into())],
         }
     }
 

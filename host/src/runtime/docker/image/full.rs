@@ -17,7 +17,7 @@ use super::{Built, Owner, engine, import};
 use crate::runtime::RuntimeError;
 
 /// Bumped when the recipe below changes.
-const RECIPE: &str = "openlegion-full-1";
+const RECIPE: &str = "openlegion-full-2";
 const SUITE: &str = "bookworm";
 const BASE_REPOSITORY: &str = "openlegion-base";
 /// mmdebstrap fetches about 90 packages; the apt layer and the compilers a few hundred
@@ -263,7 +263,7 @@ pub(super) async fn ensure(
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Built, RuntimeError> {
     let base = ensure_base(docker, progress).await?;
-    let context = {
+    let mut context = {
         let (base, binary) = (base.clone(), binary.to_owned());
         tokio::task::spawn_blocking(move || context(&base, &binary, owner))
             .await
@@ -278,6 +278,8 @@ pub(super) async fn ensure(
         "[full image 2/2] building {tag}: Python, Node and the skill compilers on the base, then the agent (a few minutes the first time) …"
     ));
     let started = Instant::now();
+    let seed = super::seed::DIR.trim_start_matches('/');
+    super::seed::add(&mut context, binary, seed, progress).await;
     let tar = tokio::task::spawn_blocking(move || context.build())
         .await
         .map_err(engine)?

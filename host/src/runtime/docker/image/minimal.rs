@@ -13,7 +13,7 @@ use super::{Built, Owner, engine, import};
 use crate::runtime::RuntimeError;
 
 /// Bumped when the layout below changes, so old images are not reused.
-const RECIPE: &str = "openlegion-minimal-2";
+const RECIPE: &str = "openlegion-minimal-3";
 
 /// Where the agent binary lives in the image.
 const AGENT_PATH: &str = "/openlegion-agent";
@@ -70,7 +70,7 @@ pub(super) async fn ensure(
     owner: Owner,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Built, RuntimeError> {
-    let rootfs = {
+    let mut rootfs = {
         let binary = binary.to_owned();
         tokio::task::spawn_blocking(move || root_filesystem(&binary, owner))
             .await
@@ -89,8 +89,9 @@ pub(super) async fn ensure(
         "building the agent image {tag} from {} …",
         binary.display()
     ));
-    let busybox = rootfs.files.contains_key("/bin/busybox");
     let started = std::time::Instant::now();
+    super::seed::add(&mut rootfs, binary, super::seed::DIR, progress).await;
+    let busybox = rootfs.files.contains_key("/bin/busybox");
     let tar = tokio::task::spawn_blocking(move || rootfs.build())
         .await
         .map_err(engine)?

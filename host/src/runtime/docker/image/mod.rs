@@ -7,6 +7,7 @@
 
 mod full;
 mod minimal;
+pub(crate) mod seed;
 mod tarball;
 
 use std::collections::HashMap;

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 pub(super) enum Source {
     Host(PathBuf),
     Text(String),
+    Bytes(Vec<u8>),
 }
 
 /// The entries of an archive, by path inside it.
@@ -52,6 +53,7 @@ impl Tarball {
             h.update(mode.to_le_bytes());
             match source {
                 Source::Text(text) => h.update(text),
+                Source::Bytes(bytes) => h.update(bytes),
                 Source::Host(file) => {
                     h.update(file.display().to_string());
                     if let Ok(meta) = std::fs::metadata(file) {
@@ -104,6 +106,7 @@ impl Tarball {
             parents_of(&mut builder, path)?;
             let bytes = match source {
                 Source::Text(text) => text.clone().into_bytes(),
+                Source::Bytes(bytes) => bytes.clone(),
                 Source::Host(file) => std::fs::read(file).map_err(|e| {
                     std::io::Error::new(e.kind(), format!("{}: {e}", file.display()))
                 })?,
