@@ -89,7 +89,8 @@ fn cleanup() {
 }
 
 /// The spec of one benchmark agent, with its directories under `root`.
-fn spec(id: &str, root: &Path) -> Result<AgentSpec> {
+/// The agent `id` under `root`, with the environment the mesh would give it on `backend`.
+fn spec(backend: &DockerBackend, id: &str, root: &Path) -> Result<AgentSpec> {
     let run = root.join("run");
     let data = root.join("data");
     std::fs::create_dir_all(&run)?;
@@ -106,7 +107,7 @@ fn spec(id: &str, root: &Path) -> Result<AgentSpec> {
     ]
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .to_vec();
-    Ok(AgentSpec {
+    let mut spec = AgentSpec {
         id: AgentId::new_agent(id)?,
         env,
         data_dir: data,
@@ -114,7 +115,9 @@ fn spec(id: &str, root: &Path) -> Result<AgentSpec> {
         memory_bytes: None,
         cpus: None,
         image: AgentImage::Minimal,
-    })
+    };
+    spec.env.extend(backend.inside(&spec).env);
+    Ok(spec)
 }
 
 /// Waits for the first 200 on `/status` at `socket`.
@@ -150,10 +153,11 @@ async fn backend(gvisor: bool) -> Result<DockerBackend> {
 }
 
 /// Cold starts: `n` times create + start + first 200, then stop and remove. The first
-/// start compiles the built-in skills into the (then warm) cache; it is reported apart.
+/// start (the image's first use, the agent's own cache empty) is reported apart.
 async fn cold_starts(gvisor: bool, n: usize, dir: &Path) -> Result<(Duration, Vec<Duration>)> {
     let backend = backend(gvisor).await?;
     let spec = spec(
+        &backend,
         "coldstart",
         &dir.join(if gvisor { "runsc" } else { "runc" }),
     )?;
@@ -240,6 +244,7 @@ async fn idle_memory(gvisor: bool, dir: &Path) -> Result<Idle> {
     let mut specs = Vec::new();
     for i in 0..5 {
         let spec = spec(
+            &backend,
             &format!("idle{i}"),
             &dir.join(format!("idle-{runtime}-{i}")),
         )?;
@@ -399,7 +404,7 @@ fn main() -> Result<()> {
         let wanted = |table| args.only.is_empty() || args.only.contains(&table);
         if wanted(Table::Cold) {
             println!(
-                "\n| agent cold start: create + start + first 200 on /status | n | first (skills compiled) ms | p50 ms | p99 ms |\n|---|---|---|---|---|"
+                "\n| agent cold start: create + start + first 200 on /status | n | first ms | p50 ms | p99 ms |\n|---|---|---|---|---|"
             );
         }
         for &gvisor in runtimes.iter().filter(|_| wanted(Table::Cold)) {

@@ -157,3 +157,12 @@ fn agents_file_round_trips_through_save() {
         .exists()
     );
 }
+
+#[test]
+fn the_example_configuration_in_the_repository_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+    let config = Config::load(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    // The quick start runs with only Rust installed.
+    assert_eq!(config.mesh.runtime.isolation, Some(Isolation::Process));
+    assert!(!config.agents.agents.is_empty());
+}
