@@ -106,3 +106,25 @@ pub fn machine() -> String {
     let load = load.split_whitespace().next().unwrap_or("?").to_owned();
     format!("{cores} cores, {cpu}, load average {load} at start")
 }
+
+/// The address and operator token of a mesh that `openlegion start` is bringing up with
+/// state directory `state`, once it has written them (within `limit`).
+pub async fn started_mesh(state: &Path, limit: Duration) -> Result<(String, String)> {
+    let deadline = std::time::Instant::now() + limit;
+    while !state.join("operator.token").exists() {
+        if std::time::Instant::now() > deadline {
+            bail!("the mesh did not start within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The address file is written just before the token; give both a moment to settle.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let read = |name: &str| -> Result<String> {
+        let path = state.join(name);
+        Ok(std::fs::read_to_string(&path)
+            .with_context(|| format!("{}", path.display()))?
+            .trim()
+            .to_owned())
+    };
+    Ok((read("mesh.addr")?, read("operator.token")?))
+}

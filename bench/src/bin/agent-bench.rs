@@ -186,19 +186,7 @@ async fn chat_turns(exe: &Path, turns: usize) -> Result<()> {
     let _mesh = Proc(mesh);
     let state = dir.path().join(".openlegion");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !state.join("operator.token").exists() {
-        if Instant::now() > deadline {
-            bail!("the mesh did not start");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let url = std::fs::read_to_string(state.join("mesh.addr"))?
-        .trim()
-        .to_owned();
-    let token = std::fs::read_to_string(state.join("operator.token"))?
-        .trim()
-        .to_owned();
+    let (url, token) = openlegion_bench::started_mesh(&state, Duration::from_secs(60)).await?;
     let http = openlegion_host::http_client::builder().build()?;
     let chat = |msg: &'static str| {
         let (http, url, token) = (http.clone(), url.clone(), token.clone());

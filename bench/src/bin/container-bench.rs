@@ -329,19 +329,7 @@ async fn fleet(n: usize, dir: &Path) -> Result<(Duration, Vec<Duration>, Duratio
             .spawn()?,
     );
     let state = dir.join("fleet/.openlegion");
-    while !state.join("operator.token").exists() {
-        if started.elapsed() > Duration::from_secs(60) {
-            bail!("the mesh did not start");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let url = std::fs::read_to_string(state.join("mesh.addr"))?
-        .trim()
-        .to_owned();
-    let token = std::fs::read_to_string(state.join("operator.token"))?
-        .trim()
-        .to_owned();
+    let (url, token) = openlegion_bench::started_mesh(&state, Duration::from_secs(60)).await?;
     let http = openlegion_host::http_client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
