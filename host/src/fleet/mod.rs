@@ -178,7 +178,7 @@ impl Fleet {
             });
         }
         copy_project_brief(&self.config().dir, &run_dir).map_err(io)?;
-        let token = self.mesh.registry.mint_token(id).await?;
+        let token = self.mesh.registry.rotate_token(id).await?;
         self.mesh.links.set_token(id.as_str(), token.clone());
         self.mesh
             .registry

@@ -204,6 +204,16 @@ impl Registry {
 
     /// A new bearer token for an existing agent (its other tokens stay valid).
     pub async fn mint_token(&self, id: &AgentId) -> Result<String, MeshError> {
+        self.new_token(id, false).await
+    }
+
+    /// The agent's only token from now on: the mesh starts a new instance of the agent
+    /// with it, and whatever held an older one (the instance it replaces) loses access.
+    pub async fn rotate_token(&self, id: &AgentId) -> Result<String, MeshError> {
+        self.new_token(id, true).await
+    }
+
+    async fn new_token(&self, id: &AgentId, revoke_others: bool) -> Result<String, MeshError> {
         if !self.exists(id.as_str()) {
             return Err(MeshError::UnknownAgent {
                 agent: id.to_string(),
@@ -214,9 +224,15 @@ impl Registry {
         let agent = id.to_string();
         self.store
             .write(move |c| {
+                if revoke_others {
+                    rows::delete_tokens(c, &agent)?;
+                }
                 rows::insert_token(c, &hash, &agent, now_micros()).map_err(MeshError::from)
             })
             .await?;
+        if revoke_others {
+            self.tokens.revoke_agent(id);
+        }
         self.tokens.insert(hash, Caller::Agent(id.clone()));
         Ok(token)
     }

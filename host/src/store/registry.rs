@@ -63,6 +63,13 @@ pub fn insert_token(
     Ok(())
 }
 
+/// Deletes every token of `agent`.
+pub fn delete_tokens(conn: &Connection, agent: &str) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached("DELETE FROM tokens WHERE agent_id = ?1")?
+        .execute([agent])?)
+}
+
 /// Every (token hash, agent) pair.
 pub fn load_tokens(conn: &Connection) -> Result<Vec<([u8; 32], String)>, StoreError> {
     let mut stmt = conn.prepare("SELECT hash, agent_id FROM tokens")?;

@@ -210,3 +210,47 @@ async fn an_agent_socket_accepts_only_its_own_agents_token() {
     assert_eq!(over_socket(operator.trim().to_owned()).await.status(), 403);
     assert_eq!(over_socket("olt_forged".into()).await.status(), 401);
 }
+
+/// Each start of an agent by the mesh gives it a fresh token and revokes the older ones, so
+/// tokens do not pile up over restarts and nothing that held one keeps access.
+#[tokio::test]
+async fn a_mesh_restart_gives_its_agents_new_tokens_and_revokes_the_old() {
+    let mock = openlegion_mock_llm::MockLlm::start().await;
+    let mut mesh =
+        openlegion_tests::agent_mesh(&mock, "agents:\n  writer:\n    role: w\n", json!({})).await;
+    let socket = mesh.state_dir().join("agents/writer/run/mesh.sock");
+    let inbox = |token: String| {
+        let socket = socket.clone();
+        async move {
+            openlegion_host::http_client::builder()
+                .unix_socket(socket)
+                .build()
+                .unwrap()
+                .get("http://mesh/mesh/inbox")
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let out = mesh.cli(&["agent", "token", "writer"]);
+    assert!(out.status.success(), "{out:?}");
+    let old = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(inbox(old.clone()).await, 200);
+
+    assert!(mesh.terminate().success());
+    mesh.restart().await;
+    mesh.wait_agent("writer").await;
+    assert_eq!(inbox(old).await, 401);
+    let tokens = rusqlite::Connection::open(mesh.state_dir().join("mesh.db"))
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM tokens WHERE agent_id = 'writer'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap();
+    assert_eq!(tokens, 1, "only the running instance's token is kept");
+}
