@@ -64,6 +64,11 @@ impl Agent {
         self.runner.tools.definitions()
     }
 
+    /// What the agent learnt in earlier sessions (`learnings/` in its workspace).
+    pub fn learnings(&self) -> crate::learnings::Learnings {
+        crate::learnings::Learnings::new(&self.config.workspace_dir())
+    }
+
     /// The loaded skills, for `GET /skills`.
     pub fn skills(&self) -> Value {
         self.runner.tools.inventory()

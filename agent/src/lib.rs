@@ -7,7 +7,8 @@
 //! - [`config`]: the environment the mesh starts the agent with.
 //! - [`mesh_client`]: the one door out of the sandbox.
 //! - [`agent`]: conversation, tasks and status; [`server`] is its HTTP face.
-//! - [`turn`]: one turn of the loop, with loop detection.
+//! - [`turn`]: one turn of the loop, with loop detection; [`learnings`] keeps what went
+//!   wrong for later sessions.
 //! - [`tools`]: what the loop needs from the tools; [`skills`] runs them, and `exec` runs
 //!   their shell commands inside the sandbox.
 
@@ -15,6 +16,7 @@ pub mod agent;
 pub mod config;
 mod exec;
 mod journal;
+pub mod learnings;
 pub mod mesh_client;
 mod prompt;
 pub mod server;

@@ -3,14 +3,16 @@
 
 use std::path::Path;
 
+use crate::learnings::Learnings;
+
 /// Workspace files loaded into every prompt, in this order.
 const PROMPT_FILES: [&str; 4] = ["PROJECT.md", "AGENTS.md", "SOUL.md", "USER.md"];
 
 /// Characters kept of each file.
 const MAX_FILE_CHARS: usize = 12_000;
 
-/// Builds the system prompt from the agent's identity, `instructions` and the prompt files
-/// in `workspace` that exist.
+/// Builds the system prompt from the agent's identity, `instructions`, the prompt files
+/// in `workspace` that exist, and what it learnt in earlier sessions.
 pub(crate) fn system_prompt(
     agent: &str,
     role: &str,
@@ -35,6 +37,9 @@ pub(crate) fn system_prompt(
         }
         let clipped: String = text.chars().take(MAX_FILE_CHARS).collect();
         prompt.push_str(&format!("\n\n## {name}\n{}", clipped.trim()));
+    }
+    if let Some(learnt) = Learnings::new(workspace).prompt_section() {
+        prompt.push_str(&format!("\n\n## Learnings\n{}", learnt.trim()));
     }
     prompt
 }

@@ -92,6 +92,7 @@ async fn serve(config: Arc<Config>) -> Result<()> {
         tools,
         max_tokens: config.max_tokens,
         llm_timeout: config.llm_timeout,
+        learnings: openlegion_agent::learnings::Learnings::new(&workspace),
     };
     let agent = Arc::new(Agent::new(Arc::clone(&config), runner));
     let app = openlegion_agent::server::app(agent);

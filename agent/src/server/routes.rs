@@ -35,6 +35,8 @@ pub(super) fn routes() -> Router<Arc<Agent>> {
         .route("/cancel", post(cancel))
         .route("/message", post(message))
         .route("/history", get(history))
+        .route("/learnings/feedback", post(feedback))
+        .route("/workspace-learnings", get(learnings))
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({"detail": "Not found"}))) })
 }
 
@@ -178,4 +180,31 @@ fn three() -> u32 {
 
 async fn history(State(agent): Shared, Query(q): Query<HistoryQuery>) -> Json<Value> {
     Json(agent.history(q.days))
+}
+
+/// A correction from the agent's user, kept for its later sessions.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Feedback {
+    feedback: String,
+}
+
+async fn feedback(
+    State(agent): Shared,
+    parsed: Result<Json<Feedback>, JsonRejection>,
+) -> Result<Json<Value>, Rejected> {
+    let Feedback { feedback } = body(parsed)?;
+    if feedback.trim().is_empty() {
+        return Err(Rejected {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: "feedback: empty; say what the agent should do differently".into(),
+        });
+    }
+    agent.learnings().corrected(&feedback);
+    Ok(Json(json!({"recorded": true})))
+}
+
+async fn learnings(State(agent): Shared) -> Json<Value> {
+    let (errors, corrections) = agent.learnings().files();
+    Json(json!({"errors": errors, "corrections": corrections}))
 }

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::learnings::Learnings;
 use crate::mesh_client::MeshClient;
 use crate::tools::Toolbox;
 use detector::{LoopDetector, Verdict};
@@ -51,6 +52,8 @@ pub struct Runner {
     pub max_tokens: u32,
     /// Seconds per model call.
     pub llm_timeout: u64,
+    /// Where failed tool calls are recorded for later sessions.
+    pub learnings: Learnings,
 }
 
 impl std::fmt::Debug for Runner {
@@ -147,7 +150,10 @@ impl Runner {
                 };
                 let mut output = match result {
                     Ok(text) => clip(text),
-                    Err(e) => clip(format!("Error: {e}")),
+                    Err(e) => {
+                        self.learnings.tool_failed(&call.name, &call.arguments, &e);
+                        clip(format!("Error: {e}"))
+                    }
                 };
                 let verdict = detector.record(&call.name, &call.arguments, &output);
                 if let Verdict::Warn(w) = &verdict {

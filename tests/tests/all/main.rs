@@ -11,6 +11,7 @@ mod containers;
 mod durability;
 mod hostile;
 mod identity;
+mod learnings;
 mod llm_proxy;
 mod pubsub;
 mod routing;
