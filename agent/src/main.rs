@@ -3,21 +3,35 @@
 
 mod init;
 mod run;
+mod trial;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    if let [command, dir] = args.as_slice()
-        && command == "precompile"
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
     {
-        return match run::precompile(std::path::Path::new(dir)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("openlegion-agent precompile: {err:#}");
-                ExitCode::from(2)
-            }
-        };
+        ["precompile", dir] => {
+            return match run::precompile(std::path::Path::new(dir)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("openlegion-agent precompile: {err:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        ["try", dir, rest @ ..] if rest.len() <= 2 => {
+            return trial::main(
+                std::path::Path::new(dir),
+                rest.first().copied(),
+                rest.get(1).copied(),
+            );
+        }
+        _ => {}
     }
     match init::run_as_init_if_pid1() {
         Ok(Some(code)) => return code,

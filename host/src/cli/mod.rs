@@ -8,6 +8,7 @@ mod costs;
 mod logging;
 mod repl;
 mod setup;
+mod skill;
 mod start;
 mod status;
 mod stop;
@@ -75,6 +76,9 @@ enum Command {
     /// Read and write the blackboard.
     #[command(subcommand)]
     Bb(bb::BbCommand),
+    /// Write skills: new, build, test, install, list.
+    #[command(subcommand)]
+    Skill(skill::SkillCommand),
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -99,5 +103,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }),
         Command::Costs { period } => runtime.block_on(costs::run(&cli.config, period)),
+        Command::Skill(cmd) => runtime.block_on(skill::run(&cli.config, cmd)),
     }
 }

@@ -15,6 +15,7 @@ mod learnings;
 mod llm_proxy;
 mod pubsub;
 mod routing;
+mod skill_cli;
 mod skills;
 
 use serde_json::Value;
