@@ -1,0 +1,164 @@
+//! Where the skill compilers are, and how each is called.
+//!
+//! They are the pinned compilers of `skills-sdk/compilers.sh`, installed with its layout
+//! under one directory: `/opt/skill-compilers` in the full agent image, which sets
+//! `SKILL_COMPILERS`; the project's `.cache/skill-compilers/` in development and tests
+//! (the process backend passes the mesh's `SKILL_COMPILERS` on). The minimal image has
+//! none, and says so.
+
+use std::path::{Path, PathBuf};
+
+use super::generate::{JAVASCRIPT_ENTRY, PYTHON_ENTRY, WIT_FILE};
+use super::request::Language;
+
+/// The pins, read from the script that installs them, so they are written in one place.
+const COMPILERS_SH: &str = include_str!("../../../skills-sdk/compilers.sh");
+/// The component each build writes.
+pub(crate) const OUTPUT: &str = "skill.wasm";
+
+/// The installed compilers.
+#[derive(Debug, Clone)]
+pub(crate) struct Compilers {
+    root: PathBuf,
+}
+
+/// A compiler ready to run: the program, its arguments, and its version (part of the
+/// input hash: a new compiler rebuilds).
+#[derive(Debug, Clone)]
+pub(crate) struct Invocation {
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<&'static str>,
+    pub(crate) version: String,
+}
+
+impl Compilers {
+    /// The compilers under `SKILL_COMPILERS`, or why there are none.
+    pub(crate) fn from_env() -> Result<Self, String> {
+        Self::from_env_value(std::env::var_os("SKILL_COMPILERS"))
+    }
+
+    /// The compilers under `value` (the value of `SKILL_COMPILERS`), or why there are none.
+    pub(crate) fn from_env_value(value: Option<std::ffi::OsString>) -> Result<Self, String> {
+        match value.filter(|v| !v.is_empty()) {
+            Some(root) => Ok(Compilers { root: root.into() }),
+            None => Err(
+                "this agent's sandbox has no skill compilers (SKILL_COMPILERS is not set): \
+                 its image is the minimal one. Ask the operator to run this agent with the \
+                 full image (image: full for the agent in agents.yaml, or runtime.image: full \
+                 in mesh.yaml), which carries Python and JavaScript compilers"
+                    .into(),
+            ),
+        }
+    }
+
+    /// The compilers under `root` (tests point it at fakes).
+    #[cfg(test)]
+    pub(crate) fn at(root: impl Into<PathBuf>) -> Self {
+        Compilers { root: root.into() }
+    }
+
+    /// How to compile `language`, or why it cannot be.
+    pub(crate) fn invocation(&self, language: Language) -> Result<Invocation, String> {
+        let (variable, package) = match language {
+            Language::Python => ("COMPONENTIZE_PY_VERSION", "componentize-py"),
+            Language::JavaScript => ("COMPONENTIZE_QJS_VERSION", "componentize-qjs"),
+        };
+        let version = pin(variable).ok_or_else(|| format!("no {variable} in compilers.sh"))?;
+        let dir = self.root.join(format!("{package}-{version}"));
+        let (program, args) = match language {
+            Language::Python => (
+                dir.join("bin/componentize-py"),
+                vec![
+                    "--wit-path",
+                    WIT_FILE,
+                    "--world",
+                    "skill",
+                    "componentize",
+                    PYTHON_ENTRY,
+                    "--python-path",
+                    ".",
+                    // No WASI imports at all: the component needs nothing but the skill world.
+                    "--stub-wasi",
+                    "--output",
+                    OUTPUT,
+                ],
+            ),
+            Language::JavaScript => (
+                dir.join("node_modules/.bin/componentize-qjs"),
+                vec![
+                    "--wit",
+                    WIT_FILE,
+                    "--world",
+                    "skill",
+                    "--js",
+                    JAVASCRIPT_ENTRY,
+                    "--stub-wasi",
+                    // The plain canonical ABI: the agent's wasmtime does not enable
+                    // component-model async.
+                    "--sync",
+                    "--opt-size",
+                    "--output",
+                    OUTPUT,
+                ],
+            ),
+        };
+        if !is_file(&program) {
+            return Err(format!(
+                "the {} compiler ({package} {version}) is not installed in this sandbox: no \
+                 {} (SKILL_COMPILERS={}); the full agent image carries it",
+                language.name(),
+                program.display(),
+                self.root.display()
+            ));
+        }
+        Ok(Invocation {
+            program,
+            args,
+            version: format!("{package} {version}"),
+        })
+    }
+}
+
+fn is_file(path: &Path) -> bool {
+    path.metadata().is_ok_and(|m| m.is_file())
+}
+
+/// The value of `NAME=value` in compilers.sh.
+fn pin(name: &str) -> Option<&'static str> {
+    COMPILERS_SH.lines().find_map(|line| {
+        let value = line.strip_prefix(name)?.strip_prefix('=')?;
+        value.split_whitespace().next()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pins_are_read_from_compilers_sh() {
+        assert_eq!(pin("COMPONENTIZE_PY_VERSION"), Some("0.25.1"));
+        assert_eq!(pin("COMPONENTIZE_QJS_VERSION"), Some("0.4.5"));
+        assert_eq!(pin("NOPE"), None);
+    }
+
+    #[test]
+    fn a_missing_compiler_is_named_with_where_it_was_looked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Compilers::at(dir.path())
+            .invocation(Language::Python)
+            .unwrap_err();
+        assert!(
+            err.starts_with("the python compiler (componentize-py 0.25.1) is not installed"),
+            "{err}"
+        );
+        let bin = dir.path().join("componentize-qjs-0.4.5/node_modules/.bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(bin.join("componentize-qjs"), "").unwrap();
+        let js = Compilers::at(dir.path())
+            .invocation(Language::JavaScript)
+            .unwrap();
+        assert_eq!(js.version, "componentize-qjs 0.4.5");
+        assert!(js.args.contains(&"--stub-wasi"));
+    }
+}
