@@ -36,6 +36,9 @@ pub(crate) struct RunLimits {
 pub(crate) struct RunOutput {
     /// The exit code, or `None` if killed by a signal (or by the wall-clock limit).
     pub(crate) code: Option<i32>,
+    /// The signal that killed it, if one did (SIGKILL from the kernel's OOM killer when the
+    /// sandbox runs out of memory).
+    pub(crate) signal: Option<i32>,
     pub(crate) timed_out: bool,
     pub(crate) stdout: String,
     pub(crate) stderr: String,
@@ -104,6 +107,7 @@ pub(crate) async fn run(
             let status = status?;
             Ok(RunOutput {
                 code: status.code(),
+                signal: std::os::unix::process::ExitStatusExt::signal(&status),
                 timed_out: false,
                 stdout,
                 stderr,
@@ -117,6 +121,7 @@ pub(crate) async fn run(
             let _ = child.wait().await;
             Ok(RunOutput {
                 code: None,
+                signal: None,
                 timed_out: true,
                 stdout: String::new(),
                 stderr: String::new(),

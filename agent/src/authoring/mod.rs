@@ -192,9 +192,12 @@ impl Authoring {
         request: &Request,
         invocation: &compilers::Invocation,
     ) -> Result<(tempfile::TempDir, Duration), String> {
-        let dir = tempfile::Builder::new()
-            .prefix("skill-build-")
-            .tempdir()
+        // On the data volume rather than in /tmp: a container's /tmp is a small tmpfs
+        // counted against its memory, and a Python build writes tens of megabytes.
+        let dir = self
+            .inner
+            .store
+            .build_dir()
             .map_err(|e| format!("cannot make a build directory: {e}"))?;
         generate::write(dir.path(), request)
             .map_err(|e| format!("cannot write the build inputs: {e}"))?;
@@ -212,6 +215,13 @@ impl Authoring {
                 "the {language} compiler was stopped after {} s, its time limit: does the \
                  code loop or wait at its top level (outside the tool functions)?",
                 self.inner.limits.wall_clock.as_secs()
+            ));
+        }
+        if let Some(signal) = output.signal {
+            return Err(format!(
+                "the {language} compiler was killed by signal {signal}: the sandbox probably ran \
+                 out of memory (a Python build needs about 500 MiB beyond the agent's own; the \
+                 operator sets resources.memory_limit in agents.yaml)"
             ));
         }
         let component = dir.path().join(compilers::OUTPUT);

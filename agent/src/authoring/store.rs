@@ -67,6 +67,15 @@ impl Store {
         self.skills_dir.join(name)
     }
 
+    /// A fresh build directory, beside the staging ones (on the data volume); deleted when
+    /// dropped.
+    pub(crate) fn build_dir(&self) -> std::io::Result<tempfile::TempDir> {
+        std::fs::create_dir_all(&self.staging)?;
+        tempfile::Builder::new()
+            .prefix("build.")
+            .tempdir_in(&self.staging)
+    }
+
     /// What the agent recorded for `name`, if it wrote that skill.
     pub(crate) fn authored(&self, name: &str) -> Option<Authored> {
         let text =

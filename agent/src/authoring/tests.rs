@@ -171,3 +171,21 @@ async fn bad_requests_are_refused_before_anything_runs() {
     let err = s.authoring.remove("authoring", "files").await.unwrap_err();
     assert_eq!(err, "'files' is a built-in skill and cannot be removed");
 }
+
+#[tokio::test]
+async fn a_compiler_killed_by_the_kernel_is_reported_as_memory_trouble() {
+    // What the OOM killer does to a compiler when the container's memory runs out.
+    let s = setup(Some("kill -9 $$"), Duration::from_secs(30));
+    let err = s
+        .authoring
+        .create("authoring", source("big"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.starts_with(
+            "the python compiler was killed by signal 9: the sandbox probably ran out of memory"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("resources.memory_limit"), "{err}");
+}
