@@ -13,6 +13,8 @@ use super::request::Language;
 
 /// The pins, read from the script that installs them, so they are written in one place.
 const COMPILERS_SH: &str = include_str!("../../../skills-sdk/compilers.sh");
+/// Stands for the path of componentize-qjs's CLI script in its argument list.
+const CLI_PLACEHOLDER: &str = "{cli}";
 /// The component each build writes.
 pub(crate) const OUTPUT: &str = "skill.wasm";
 
@@ -27,7 +29,7 @@ pub(crate) struct Compilers {
 #[derive(Debug, Clone)]
 pub(crate) struct Invocation {
     pub(crate) program: PathBuf,
-    pub(crate) args: Vec<&'static str>,
+    pub(crate) args: Vec<String>,
     pub(crate) version: String,
 }
 
@@ -65,8 +67,10 @@ impl Compilers {
         };
         let version = pin(variable).ok_or_else(|| format!("no {variable} in compilers.sh"))?;
         let dir = self.root.join(format!("{package}-{version}"));
-        let (program, args) = match language {
+        // What must exist for the compiler to be there, the program and its arguments.
+        let (installed, program, args) = match language {
             Language::Python => (
+                dir.join("bin/componentize-py"),
                 dir.join("bin/componentize-py"),
                 vec![
                     "--wit-path",
@@ -83,9 +87,14 @@ impl Compilers {
                     OUTPUT,
                 ],
             ),
+            // Its CLI through node, not through npm's `bin` wrapper: that file is an ES
+            // module without the `.mjs` extension, which Node 18 (Debian bookworm, the
+            // full image) refuses to load as one.
             Language::JavaScript => (
-                dir.join("node_modules/.bin/componentize-qjs"),
+                dir.join("node_modules/componentize-qjs/cli.mjs"),
+                PathBuf::from("node"),
                 vec![
+                    CLI_PLACEHOLDER,
                     "--wit",
                     WIT_FILE,
                     "--world",
@@ -102,15 +111,25 @@ impl Compilers {
                 ],
             ),
         };
-        if !is_file(&program) {
+        if !is_file(&installed) {
             return Err(format!(
                 "the {} compiler ({package} {version}) is not installed in this sandbox: no \
                  {} (SKILL_COMPILERS={}); the full agent image carries it",
                 language.name(),
-                program.display(),
+                installed.display(),
                 self.root.display()
             ));
         }
+        let args = args
+            .into_iter()
+            .map(|arg| {
+                if arg == CLI_PLACEHOLDER {
+                    installed.display().to_string()
+                } else {
+                    arg.to_owned()
+                }
+            })
+            .collect();
         Ok(Invocation {
             program,
             args,
@@ -152,13 +171,17 @@ mod tests {
             err.starts_with("the python compiler (componentize-py 0.25.1) is not installed"),
             "{err}"
         );
-        let bin = dir.path().join("componentize-qjs-0.4.5/node_modules/.bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::write(bin.join("componentize-qjs"), "").unwrap();
+        let package = dir
+            .path()
+            .join("componentize-qjs-0.4.5/node_modules/componentize-qjs");
+        std::fs::create_dir_all(&package).unwrap();
+        std::fs::write(package.join("cli.mjs"), "").unwrap();
         let js = Compilers::at(dir.path())
             .invocation(Language::JavaScript)
             .unwrap();
         assert_eq!(js.version, "componentize-qjs 0.4.5");
-        assert!(js.args.contains(&"--stub-wasi"));
+        assert_eq!(js.program, Path::new("node"));
+        assert_eq!(js.args[0], package.join("cli.mjs").display().to_string());
+        assert!(js.args.iter().any(|a| a == "--stub-wasi"));
     }
 }

@@ -66,7 +66,7 @@ impl Drop for GroupGuard {
 /// Runs `program args` in `dir` under `limits`. `Err` means it could not be started.
 pub(crate) async fn run(
     program: &Path,
-    args: &[&str],
+    args: &[impl AsRef<std::ffi::OsStr>],
     dir: &Path,
     limits: RunLimits,
 ) -> std::io::Result<RunOutput> {
