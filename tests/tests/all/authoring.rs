@@ -306,6 +306,25 @@ async fn capabilities_the_agent_lacks_are_clipped_and_reported() {
     let listed = skill(&mesh, "sh").await.unwrap();
     assert_eq!(listed["clipped"], json!(["process"]));
 
+    // The model sees the same through its own tools; reloading finds the compiled code.
+    mock.push_for(MODEL_NAME, Turn::tool_call("list_custom_skills", json!({})));
+    mock.push_for(MODEL_NAME, Turn::tool_call("reload_skills", json!({})));
+    mock.push_for(MODEL_NAME, Turn::text("listed"));
+    let out = outputs(&chat(&mesh, "What did you make?").await);
+    let list: Value = serde_json::from_str(&out[0]).unwrap();
+    assert_eq!(list["count"], 1, "{list}");
+    let entry = &list["skills"][0];
+    assert_eq!(entry["name"], "sh");
+    assert_eq!(entry["language"], "javascript");
+    assert_eq!(entry["loaded"], true);
+    assert_eq!(entry["tools"], json!(["shell"]));
+    assert_eq!(entry["clipped"], json!(["process"]));
+    let reloaded: Value = serde_json::from_str(&out[1]).unwrap();
+    assert_eq!(
+        reloaded["reloaded"],
+        json!([{"skill": "sh", "tools": ["shell"], "cache": "memory", "clipped": ["process"]}])
+    );
+
     // Bad requests are named, and nothing is compiled for them.
     let bad = [
         (
