@@ -135,6 +135,13 @@ impl Authoring {
         };
         store::check_manifest(&request, &authored)?;
         let store = &self.inner.store;
+        if store.dir(&request.name).exists() && store.authored(&request.name).is_none() {
+            return Err(format!(
+                "a skill named '{}' was installed by the operator, not written by this agent; \
+                 choose another name",
+                request.name
+            ));
+        }
         let previous = store
             .authored(&request.name)
             .filter(|a| a.inputs_sha256 == authored.inputs_sha256)

@@ -189,3 +189,24 @@ async fn a_compiler_killed_by_the_kernel_is_reported_as_memory_trouble() {
     );
     assert!(err.contains("resources.memory_limit"), "{err}");
 }
+
+#[tokio::test]
+async fn a_skill_the_operator_installed_is_never_replaced() {
+    let s = setup(Some("touch ran; exit 1"), Duration::from_secs(30));
+    let installed = s.dir.path().join("data/skills/notes");
+    std::fs::create_dir_all(&installed).unwrap();
+    std::fs::write(installed.join("skill.yaml"), "name: notes\nversion: '1'\n").unwrap();
+    let err = s
+        .authoring
+        .create("authoring", source("notes"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "a skill named 'notes' was installed by the operator, not written by this agent; \
+         choose another name"
+    );
+    let err = s.authoring.remove("authoring", "notes").await.unwrap_err();
+    assert_eq!(err, "no skill named 'notes' was created by this agent");
+    assert!(installed.join("skill.yaml").is_file());
+}
