@@ -388,7 +388,12 @@ async fn a_created_skill_survives_a_restart_without_being_compiled_again() {
     assert_eq!(loaded["cache"], "disk", "{loaded}");
 
     // Creating it again with the same code is neither built nor compiled.
+    let again = Instant::now();
     let (report, reversed) = create_and_reverse(&mesh, &mock, "keep", "python", code).await;
+    eprintln!(
+        "python: same code created again in {:?}: {report}",
+        again.elapsed()
+    );
     assert_eq!(reversed, "desserts");
     assert_eq!(report["compiled"], false, "{report}");
     assert_eq!(report["cache"], "memory", "{report}");
