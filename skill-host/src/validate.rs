@@ -68,9 +68,11 @@ pub(crate) fn check_imports(
 }
 
 /// Checks, without compiling it, that `bytes` are a component of the world `skill` as the
-/// agent builds them from source: it imports only `openlegion:skill/*` (no WASI, nothing
-/// else) and exports `describe` and `invoke`. Names every import that is not allowed.
-pub fn check_authored(skill: &str, bytes: &[u8]) -> Result<(), HostError> {
+/// agent builds them from source: it imports only `openlegion:skill/*` (and WASI if
+/// `allow_wasi`: Rust's std always imports it, and the host links an empty WASI context,
+/// as for the built-in skills) and exports `describe` and `invoke`. Names every import that
+/// is not allowed.
+pub fn check_authored(skill: &str, bytes: &[u8], allow_wasi: bool) -> Result<(), HostError> {
     check_header(skill, bytes)?;
     let not_a_component = |reason: String| HostError::NotAComponent {
         skill: skill.to_owned(),
@@ -110,6 +112,7 @@ pub fn check_authored(skill: &str, bytes: &[u8]) -> Result<(), HostError> {
         .iter()
         .map(String::as_str)
         .filter(|name| !name.starts_with(AUTHORED_PREFIX))
+        .filter(|name| !(allow_wasi && name.starts_with("wasi:")))
         .collect();
     if !forbidden.is_empty() {
         return Err(HostError::ForbiddenAuthoredImport {

@@ -1,10 +1,11 @@
 //! Where the skill compilers are, and how each is called.
 //!
-//! They are the pinned compilers of `skills-sdk/compilers.sh`, installed with its layout
+//! They are the pinned compilers of `skills-sdk/compilers.sh` (and, for Rust, the
+//! pre-warmed template workspace of its `ensure_rust_template`), installed with its layout
 //! under one directory: `/opt/skill-compilers` in the full agent image, which sets
 //! `SKILL_COMPILERS`; the project's `.cache/skill-compilers/` in development and tests
 //! (the process backend passes the mesh's `SKILL_COMPILERS` on). The minimal image has
-//! none, and says so.
+//! none, and says so; the full image has no Rust toolchain yet.
 
 use std::path::{Path, PathBuf};
 
@@ -30,7 +31,11 @@ pub(crate) struct Compilers {
 pub(crate) struct Invocation {
     pub(crate) program: PathBuf,
     pub(crate) args: Vec<String>,
+    /// Variables set for the compiler (the environment is otherwise cleared).
+    pub(crate) env: Vec<(String, String)>,
     pub(crate) version: String,
+    /// For Rust: the pre-warmed template workspace the build reuses.
+    pub(crate) rust_template: Option<PathBuf>,
 }
 
 impl Compilers {
@@ -64,6 +69,7 @@ impl Compilers {
         let (variable, package) = match language {
             Language::Python => ("COMPONENTIZE_PY_VERSION", "componentize-py"),
             Language::JavaScript => ("COMPONENTIZE_QJS_VERSION", "componentize-qjs"),
+            Language::Rust => return self.rust(),
         };
         let version = pin(variable).ok_or_else(|| format!("no {variable} in compilers.sh"))?;
         let dir = self.root.join(format!("{package}-{version}"));
@@ -110,6 +116,7 @@ impl Compilers {
                     OUTPUT,
                 ],
             ),
+            Language::Rust => return self.rust(),
         };
         if !is_file(&installed) {
             return Err(format!(
@@ -133,7 +140,60 @@ impl Compilers {
         Ok(Invocation {
             program,
             args,
+            env: Vec::new(),
             version: format!("{package} {version}"),
+            rust_template: None,
+        })
+    }
+
+    /// cargo against the template of `compilers.sh`'s `ensure_rust_template`: offline, its
+    /// own CARGO_HOME and warm target, the toolchain it recorded.
+    fn rust(&self) -> Result<Invocation, String> {
+        let template = self.root.join("rust-template");
+        let read = |file: &str| {
+            std::fs::read_to_string(template.join(file))
+                .map(|text| text.trim().to_owned())
+                .map_err(|_| {
+                    format!(
+                        "the rust compiler is not installed in this sandbox: no prepared \
+                         template at {} (SKILL_COMPILERS={}; skills-sdk/compilers.sh \
+                         ensure_rust_template prepares it)",
+                        template.display(),
+                        self.root.display()
+                    )
+                })
+        };
+        let stamp = read("stamp")?;
+        let cargo = read("cargo")?;
+        let rustc = read("rustc")?;
+        let target = template.join("target");
+        Ok(Invocation {
+            program: PathBuf::from(cargo),
+            args: [
+                "build",
+                "--release",
+                "--offline",
+                "--color",
+                "never",
+                "--target",
+                "wasm32-wasip2",
+                "--manifest-path",
+                "skills/Cargo.toml",
+                "--target-dir",
+            ]
+            .into_iter()
+            .map(String::from)
+            .chain([target.display().to_string()])
+            .collect(),
+            env: vec![
+                (
+                    "CARGO_HOME".into(),
+                    template.join("cargo-home").display().to_string(),
+                ),
+                ("RUSTC".into(), rustc.clone()),
+            ],
+            version: format!("rust-template {stamp} ({rustc})"),
+            rust_template: Some(template),
         })
     }
 }
@@ -183,5 +243,15 @@ mod tests {
         assert_eq!(js.program, Path::new("node"));
         assert_eq!(js.args[0], package.join("cli.mjs").display().to_string());
         assert!(js.args.iter().any(|a| a == "--stub-wasi"));
+        let rust = Compilers::at(dir.path())
+            .invocation(Language::Rust)
+            .unwrap_err();
+        assert!(
+            rust.starts_with(
+                "the rust compiler is not installed in this sandbox: no prepared template"
+            ),
+            "{rust}"
+        );
+        assert!(rust.contains("ensure_rust_template"), "{rust}");
     }
 }

@@ -23,21 +23,27 @@ pub(crate) fn clean(output: &str, build_dir: &Path) -> String {
     let lines: Vec<String> = text
         .lines()
         .filter(|line| !is_banner(line))
-        // The guest's file system: componentize-py mounts the build at /0/, QuickJS at /.
+        // The guest's file system: componentize-py mounts the build at /0/, QuickJS at /;
+        // cargo names the crate's file from the workspace root.
         .map(|line| {
             line.replace("\"/0/", "\"")
                 .replace(" /skill.js:", " skill.js:")
                 .replace(" /main.js:", " main.js:")
+                .replace("skills/skill/src/lib.rs", "lib.rs")
+                .replace("skill/src/lib.rs", "lib.rs")
         })
         .collect();
     let text = lines.join("\n").trim().to_owned();
     cut(&text)
 }
 
-/// componentize-qjs prints its settings before anything else.
+/// componentize-qjs prints its settings before anything else; cargo its progress.
 fn is_banner(line: &str) -> bool {
     let trimmed = line.trim_start();
-    line == "componentize-qjs"
+    ["Compiling ", "Finished ", "Building "]
+        .iter()
+        .any(|p| line.starts_with("  ") && trimmed.starts_with(p))
+        || line == "componentize-qjs"
         || ["WIT:", "JS:", "Output:"]
             .iter()
             .any(|p| line.starts_with("  ") && trimmed.starts_with(p))
@@ -81,6 +87,17 @@ mod tests {
             "Error: : Failed to evaluate user JavaScript module: Failed to declare JavaScript \
              module: Error: unexpected token in expression: '.'\n    at skill.js:2:35"
         );
+    }
+
+    #[test]
+    fn a_rust_error_points_into_lib_rs() {
+        let output = "   Compiling skill_abc v0.1.0 (/d/skills/skill)\nerror[E0425]: cannot find value `y` in this scope\n --> skill/src/lib.rs:4:5\n  |\n4 |     y\n  |     ^ not found in this scope\n\nerror: could not compile `skill_abc` (lib) due to 1 previous error\n";
+        let clean = clean(output, Path::new("/d"));
+        assert!(
+            clean.starts_with("error[E0425]: cannot find value `y`"),
+            "{clean}"
+        );
+        assert!(clean.contains(" --> lib.rs:4:5"), "{clean}");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The files a compiler is given: the agent's code as it wrote it, the SDK's helper for
 //! its language, the WIT, and a small generated entry module that registers each tool's
-//! function with the helper and exports `describe` and `invoke`.
+//! function with the helper and exports `describe` and `invoke`. Rust needs no entry
+//! module (the code uses the SDK's `skill!`): its build is a copy of the pre-warmed
+//! template's workspace with the code as its one crate.
 //!
 //! The model writes plain functions and a JSON list of tools; everything about the
 //! component model stays here. The entry module imports the code at build time (both
@@ -27,6 +29,8 @@ pub(crate) fn fingerprint(language: Language) -> String {
     let helper = match language {
         Language::Python => PYTHON_HELPER,
         Language::JavaScript => JAVASCRIPT_HELPER,
+        // The template's stamp (in the compiler's version) covers the SDK and the lock.
+        Language::Rust => "",
     };
     format!(
         "{}\n{helper}\n{}",
@@ -35,13 +39,63 @@ pub(crate) fn fingerprint(language: Language) -> String {
     )
 }
 
-/// Writes the build inputs of `request` into `dir`.
-pub(crate) fn write(dir: &Path, request: &Request) -> std::io::Result<()> {
+/// The crate a Rust build in `dir` is named: its artifact in the template's shared target
+/// directory must not be another build's.
+pub(crate) fn rust_crate(dir: &Path) -> String {
+    let suffix: String = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    format!("skill_{}", suffix.to_ascii_lowercase())
+}
+
+/// Writes a Rust build of `request` into `dir`: a workspace like the template's (the same
+/// lock and dependencies, the SDK by path in the template), whose one crate is the code.
+fn write_rust(dir: &Path, request: &Request, template: &Path) -> std::io::Result<()> {
+    let workspace = std::fs::read_to_string(template.join("skills/Cargo.toml"))?;
+    let sdk = template.join("skills-sdk");
+    let workspace: String = workspace
+        .lines()
+        .map(|line| {
+            if line.starts_with("members = ") {
+                "members = [\"skill\"]".to_owned()
+            } else {
+                line.replace(
+                    "path = \"../skills-sdk\"",
+                    &format!("path = {:?}", sdk.display().to_string()),
+                )
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let crate_toml = std::fs::read_to_string(template.join("skills/skill/Cargo.toml"))?.replace(
+        "name = \"skill\"",
+        &format!("name = \"{}\"", rust_crate(dir)),
+    );
+    let src = dir.join("skills/skill/src");
+    std::fs::create_dir_all(&src)?;
+    std::fs::write(dir.join("skills/Cargo.toml"), workspace)?;
+    std::fs::copy(
+        template.join("skills/Cargo.lock"),
+        dir.join("skills/Cargo.lock"),
+    )?;
+    std::fs::write(dir.join("skills/skill/Cargo.toml"), crate_toml)?;
+    std::fs::write(src.join("lib.rs"), &request.code)
+}
+
+/// Writes the build inputs of `request` into `dir` (`rust_template` for Rust).
+pub(crate) fn write(
+    dir: &Path,
+    request: &Request,
+    rust_template: Option<&Path>,
+) -> std::io::Result<()> {
     let tools = serde_json::to_string(&request.tools).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join(WIT_FILE), openlegion_skill_host::WIT)?;
-    std::fs::write(dir.join(request.language.source_file()), &request.code)?;
     match request.language {
         Language::Python => {
+            write_common(dir, request)?;
             std::fs::write(dir.join("openlegion_skill.py"), PYTHON_HELPER)?;
             std::fs::write(
                 dir.join(format!("{PYTHON_ENTRY}.py")),
@@ -49,14 +103,26 @@ pub(crate) fn write(dir: &Path, request: &Request) -> std::io::Result<()> {
             )?;
         }
         Language::JavaScript => {
+            write_common(dir, request)?;
             std::fs::write(dir.join("openlegion-skill.js"), JAVASCRIPT_HELPER)?;
             std::fs::write(
                 dir.join(JAVASCRIPT_ENTRY),
                 entry(Language::JavaScript, &tools),
             )?;
         }
+        Language::Rust => {
+            let template = rust_template
+                .ok_or_else(|| std::io::Error::other("no Rust template to build against"))?;
+            write_rust(dir, request, template)?;
+        }
     }
     Ok(())
+}
+
+/// The WIT and the code, as the componentize compilers want them.
+fn write_common(dir: &Path, request: &Request) -> std::io::Result<()> {
+    std::fs::write(dir.join(WIT_FILE), openlegion_skill_host::WIT)?;
+    std::fs::write(dir.join(request.language.source_file()), &request.code)
 }
 
 /// The entry module for `tools` (a JSON array).
@@ -118,5 +184,6 @@ export function invoke(tool, argsJson) {{
 }}
 "#
         ),
+        Language::Rust => String::new(),
     }
 }

@@ -8,7 +8,8 @@
 //!   it bounds the memory a process writes to, and not the large address-space
 //!   reservations the compilers' own WebAssembly engines make (`RLIMIT_AS` would refuse
 //!   those and break every build);
-//! - a cleared environment: PATH, and HOME/TMPDIR in its build directory;
+//! - a cleared environment: PATH, HOME/TMPDIR in its build directory, and the compiler's
+//!   own variables (cargo's CARGO_HOME and RUSTC);
 //! - stdin closed, stdout and stderr captured up to a bound.
 
 use std::path::Path;
@@ -67,6 +68,7 @@ impl Drop for GroupGuard {
 pub(crate) async fn run(
     program: &Path,
     args: &[impl AsRef<std::ffi::OsStr>],
+    env: &[(String, String)],
     dir: &Path,
     limits: RunLimits,
 ) -> std::io::Result<RunOutput> {
@@ -84,6 +86,7 @@ pub(crate) async fn run(
         .env("HOME", dir)
         .env("TMPDIR", dir)
         .env("LANG", "C.UTF-8")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -167,6 +170,7 @@ mod tests {
         let out = run(
             Path::new("/bin/sh"),
             &["-c", "echo out; echo err >&2; pwd; exit 3"],
+            &[] as &[(String, String)],
             dir.path(),
             limits(10_000, 512),
         )
@@ -187,6 +191,7 @@ mod tests {
         let out = run(
             Path::new("/bin/sh"),
             &["-c", &script],
+            &[] as &[(String, String)],
             dir.path(),
             limits(500, 512),
         )
@@ -209,6 +214,7 @@ mod tests {
         let out = run(
             Path::new("/bin/sh"),
             &["-c", greedy],
+            &[] as &[(String, String)],
             dir.path(),
             limits(20_000, 16),
         )
@@ -219,6 +225,7 @@ mod tests {
         let fine = run(
             Path::new("/bin/sh"),
             &["-c", greedy],
+            &[] as &[(String, String)],
             dir.path(),
             limits(20_000, 512),
         )

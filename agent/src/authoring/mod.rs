@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 
 use compilers::Compilers;
 use limited::RunLimits;
-use request::Request;
+use request::{Language, Request};
 use store::{Authored, Store};
 
 /// How long a compiler may run. A Python skill builds in about 10 s on two busy cores; a
@@ -206,11 +206,12 @@ impl Authoring {
             .store
             .build_dir()
             .map_err(|e| format!("cannot make a build directory: {e}"))?;
-        generate::write(dir.path(), request)
+        generate::write(dir.path(), request, invocation.rust_template.as_deref())
             .map_err(|e| format!("cannot write the build inputs: {e}"))?;
         let output = limited::run(
             &invocation.program,
             &invocation.args,
+            &invocation.env,
             dir.path(),
             self.inner.limits,
         )
@@ -232,6 +233,15 @@ impl Authoring {
             ));
         }
         let component = dir.path().join(compilers::OUTPUT);
+        if let (Some(template), true) = (&invocation.rust_template, output.success()) {
+            // Out of the shared target directory, into this build's own.
+            let built = template
+                .join("target/wasm32-wasip2/release")
+                .join(format!("{}.wasm", generate::rust_crate(dir.path())));
+            std::fs::copy(&built, &component)
+                .map_err(|e| format!("cannot read the built component {}: {e}", built.display()))?;
+            let _ = std::fs::remove_file(&built);
+        }
         if !output.success() || !component.is_file() {
             let text = format!("{}\n{}", output.stdout, output.stderr);
             let mut message = format!(
@@ -256,7 +266,10 @@ impl Authoring {
                 bytes.len()
             ));
         }
-        check_authored(&request.name, &bytes).map_err(|e| e.to_string())?;
+        // Rust's std imports WASI (served empty, as for the built-in skills); Python and
+        // JavaScript are built with WASI stubbed out, so an import of it means a wrong build.
+        let allow_wasi = request.language == Language::Rust;
+        check_authored(&request.name, &bytes, allow_wasi).map_err(|e| e.to_string())?;
         Ok((dir, output.elapsed))
     }
 

@@ -19,6 +19,7 @@ const MAX_DESCRIPTION_CHARS: usize = 4096;
 pub(crate) enum Language {
     Python,
     JavaScript,
+    Rust,
 }
 
 impl Language {
@@ -26,8 +27,9 @@ impl Language {
         match name.trim().to_ascii_lowercase().as_str() {
             "python" | "py" => Ok(Language::Python),
             "javascript" | "js" => Ok(Language::JavaScript),
+            "rust" | "rs" => Ok(Language::Rust),
             _ => Err(format!(
-                "unknown language {name:?}: use \"python\" or \"javascript\""
+                "unknown language {name:?}: use \"python\", \"javascript\" or \"rust\""
             )),
         }
     }
@@ -36,6 +38,7 @@ impl Language {
         match self {
             Language::Python => "python",
             Language::JavaScript => "javascript",
+            Language::Rust => "rust",
         }
     }
 
@@ -44,6 +47,7 @@ impl Language {
         match self {
             Language::Python => "skill.py",
             Language::JavaScript => "skill.js",
+            Language::Rust => "lib.rs",
         }
     }
 }
@@ -122,6 +126,19 @@ fn tools(tools_json: &str, language: Language) -> Result<Vec<ToolSpec>, String> 
     let tools: Vec<ToolSpec> = serde_json::from_str(tools_json).map_err(|e| {
         format!("tools must be a JSON array of {{\"name\", \"description\", \"parameters\"}}: {e}")
     })?;
+    // A Rust skill describes its own tools: the SDK's `skill!` derives each schema from the
+    // argument type, so a second description could only disagree with it.
+    if language == Language::Rust {
+        return if tools.is_empty() {
+            Ok(tools)
+        } else {
+            Err(
+                "for rust, leave tools out: the openlegion_skill_sdk::skill! macro in the \
+                 code lists the tools, and their schemas come from the argument types"
+                    .into(),
+            )
+        };
+    }
     if tools.is_empty() {
         return Err("tools is empty: a skill needs at least one tool".into());
     }
@@ -241,6 +258,7 @@ fn is_keyword(language: Language, word: &str) -> bool {
     match language {
         Language::Python => PYTHON.contains(&word),
         Language::JavaScript => JAVASCRIPT.contains(&word),
+        Language::Rust => false,
     }
 }
 
@@ -280,7 +298,7 @@ mod tests {
         let check = |source: SkillSource| Request::check(source, &reserved).unwrap_err();
         assert_eq!(
             check(source("cobol", reverse())),
-            "unknown language \"cobol\": use \"python\" or \"javascript\""
+            "unknown language \"cobol\": use \"python\", \"javascript\" or \"rust\""
         );
         assert!(check(source("python", json!({"name": "x"}))).starts_with("tools must be"));
         assert_eq!(
@@ -302,6 +320,7 @@ mod tests {
         let mut builtin = source("python", reverse());
         builtin.name = "files".into();
         assert!(check(builtin).contains("built-in skill"));
+        assert!(check(source("rust", reverse())).starts_with("for rust, leave tools out"));
         let mut empty = source("python", reverse());
         empty.code = "  \n".into();
         assert_eq!(check(empty), "code is empty");

@@ -108,7 +108,7 @@ async fn not_granted_is_refused_by_the_host() {
 
 #[test]
 fn an_authored_component_imports_only_the_skill_world() {
-    let evil = check_authored("net", &fixture("bad-import")).unwrap_err();
+    let evil = check_authored("net", &fixture("bad-import"), false).unwrap_err();
     let evil = evil.to_string();
     assert!(
         evil.starts_with("skill 'net' imports 'evil:net/socket@0.1.0', 'wasi:"),
@@ -118,17 +118,25 @@ fn an_authored_component_imports_only_the_skill_world() {
         evil.ends_with("a skill written by the agent may import only openlegion:skill interfaces"),
         "{evil}"
     );
-    // Rust's std imports WASI: fine for a built-in, not for what the agent compiles.
-    let wasi = check_authored("echo", &fixture("echo")).unwrap_err();
+    // Rust's std imports WASI: refused for Python and JavaScript (built with WASI stubbed
+    // out), allowed for Rust (the host links an empty WASI context).
+    let wasi = check_authored("echo", &fixture("echo"), false).unwrap_err();
     assert!(
         wasi.to_string().starts_with("skill 'echo' imports 'wasi:"),
         "{wasi}"
     );
-    let core = check_authored("core", b"\0asm\x01\0\0\0").unwrap_err();
+    check_authored("echo", &fixture("echo"), true).unwrap();
+    let evil = check_authored("net", &fixture("bad-import"), true).unwrap_err();
+    assert!(
+        evil.to_string()
+            .starts_with("skill 'net' imports 'evil:net/socket@0.1.0': "),
+        "WASI allowed, the rest still refused: {evil}"
+    );
+    let core = check_authored("core", b"\0asm\x01\0\0\0", false).unwrap_err();
     assert!(
         core.to_string().contains("core WebAssembly module"),
         "{core}"
     );
-    let garbage = check_authored("junk", b"\0asm\x0d\0\x01\0\xff\xff").unwrap_err();
+    let garbage = check_authored("junk", b"\0asm\x0d\0\x01\0\xff\xff", false).unwrap_err();
     assert!(garbage.to_string().contains("malformed"), "{garbage}");
 }

@@ -52,15 +52,16 @@ struct CallLimits {
 struct CreateSkill {
     /// The skill's name: 1 to 64 of a-z A-Z 0-9 _ -. Creating it again replaces it.
     name: String,
-    /// "python" or "javascript".
+    /// "python", "javascript" or "rust".
     language: String,
     /// The source. Python: define one function per tool, taking the tool's arguments as
     /// keyword arguments. JavaScript: an ES module that exports one function per tool,
     /// taking the arguments object. Return a string or any JSON value; raise/throw an error
     /// to fail the call with its message.
     code: String,
-    /// The tools the code implements.
-    tools: Vec<ToolSpec>,
+    /// The tools the code implements (Python and JavaScript; leave out for Rust, whose
+    /// skill! macro lists them).
+    tools: Option<Vec<ToolSpec>>,
     /// Capabilities the tools use: workspace, http, mesh, process (default none). What this
     /// agent may not use is clipped and reported.
     capabilities: Option<Vec<String>>,
@@ -93,7 +94,7 @@ fn answer(text: String) -> Result<Value, String> {
 }
 
 fn create_skill(args: CreateSkill) -> Result<Value, String> {
-    let tools_json = serde_json::to_string(&args.tools)
+    let tools_json = serde_json::to_string(&args.tools.unwrap_or_default())
         .map_err(|e| format!("the tools cannot be written as JSON: {e}"))?;
     let source = skills::Source {
         name: args.name,
@@ -137,7 +138,10 @@ openlegion_skill_sdk::skill! {
         no files, network, clock or print: use only the standard library. Python can \
         `from wit_world.imports import workspace, http, mesh, process` and `from \
         openlegion_skill import log, ToolError`; JavaScript can `import workspace from \
-        \"openlegion:skill/workspace@0.1.2\"` (each needs its capability). Returns a report \
+        \"openlegion:skill/workspace@0.1.2\"` (each needs its capability). Rust (where the \
+        agent's sandbox has it): a lib.rs using openlegion_skill_sdk::prelude::* and the \
+        skill! macro (argument types derive Deserialize and JsonSchema); leave tools out. \
+        Returns a report \
         {skill, tools, compiled, clipped, ...}; on a compile error, the error names the line \
         of your code: fix it and call create_skill again. Same name replaces the skill."
         => create_skill,
