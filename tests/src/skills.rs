@@ -70,8 +70,8 @@ pub fn template(language: &str) -> Option<PathBuf> {
     }
 }
 
-/// The pinned skill compilers (`skills-sdk/compilers.sh`), installed on first use into the
-/// project's cache; returns the directory to hand agents as `SKILL_COMPILERS`, or `None`
+/// The pinned skill compilers (`skills-sdk/compilers.sh`) and the pre-warmed Rust template,
+/// installed on first use into the project's cache; returns the directory to hand agents as `SKILL_COMPILERS`, or `None`
 /// (after a loud message) when they cannot be installed outside CI.
 pub fn compilers() -> Option<PathBuf> {
     static INSTALLED: Mutex<Option<PathBuf>> = Mutex::new(None);
@@ -84,7 +84,7 @@ pub fn compilers() -> Option<PathBuf> {
         .arg("-c")
         .arg(
             "source \"$0/compilers.sh\" && ensure_componentize_py && ensure_componentize_qjs \
-             && echo \"$SKILL_COMPILERS_CACHE\"",
+             && ensure_rust_template && echo \"$SKILL_COMPILERS_CACHE\"",
         )
         .arg(&sdk)
         .output();

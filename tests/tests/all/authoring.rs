@@ -187,6 +187,61 @@ async fn a_javascript_tool_written_by_the_agent_is_called_in_the_same_chat() {
 }
 
 #[tokio::test]
+async fn a_rust_tool_written_by_the_agent_is_built_against_the_warm_template() {
+    let Some(compilers) = compilers() else { return };
+    let mock = MockLlm::start().await;
+    let mesh = mesh(&mock, Some(&compilers), true).await;
+    let broken = "use openlegion_skill_sdk::prelude::*;\n\nfn reverse(_: NoArgs) -> Result<String, String> {\n    Ok(missing)\n}\n\nopenlegion_skill_sdk::skill! {\n    reverse: \"Reverse.\" => reverse,\n}\n";
+    let fixed = "use openlegion_skill_sdk::prelude::*;\n\n#[derive(Deserialize, JsonSchema)]\nstruct Text {\n    /// The text to reverse.\n    text: String,\n}\n\nfn reverse(args: Text) -> Result<String, String> {\n    Ok(args.text.chars().rev().collect())\n}\n\nopenlegion_skill_sdk::skill! {\n    reverse: \"Reverse a text.\" => reverse,\n}\n";
+    for code in [broken, fixed] {
+        mock.push_for(
+            MODEL_NAME,
+            Turn::tool_call(
+                "create_skill",
+                json!({"name": "rusty", "language": "rust", "code": code}),
+            ),
+        );
+    }
+    mock.push_for(
+        MODEL_NAME,
+        Turn::tool_call("reverse", json!({"text": "stressed"})),
+    );
+    mock.push_for(MODEL_NAME, Turn::text("rust works"));
+    let started = Instant::now();
+    let reply = chat(&mesh, "Write a reverse tool in Rust.").await;
+    let out = outputs(&reply);
+    assert!(
+        out[0].starts_with("Error: the rust code of skill 'rusty' does not compile:"),
+        "{}",
+        out[0]
+    );
+    assert!(out[0].contains("--> lib.rs:4:8"), "{}", out[0]);
+    assert!(out[0].contains("cannot find value `missing`"), "{}", out[0]);
+    let report: Value = serde_json::from_str(&out[1]).unwrap_or_else(|_| panic!("{}", out[1]));
+    eprintln!(
+        "rust: two builds and a call took {:?}: {report}",
+        started.elapsed()
+    );
+    assert_eq!(report["compiled"], true);
+    assert_eq!(report["tools"], json!(["reverse"]));
+    assert_eq!(out[2], "desserts");
+    // The schema came from the argument type.
+    let offered = mock.requests_for(MODEL_NAME);
+    let tools = offered.last().unwrap().body["tools"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let reverse = tools
+        .iter()
+        .find(|t| t["function"]["name"] == "reverse")
+        .expect("reverse offered");
+    assert_eq!(
+        reverse["function"]["parameters"]["properties"]["text"]["description"],
+        "The text to reverse."
+    );
+}
+
+#[tokio::test]
 async fn a_compile_error_goes_back_to_the_model_and_the_fixed_code_loads() {
     let Some(compilers) = compilers() else { return };
     let mock = MockLlm::start().await;
