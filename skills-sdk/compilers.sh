@@ -67,7 +67,8 @@ ensure_rust_template() {
   local stamp
   stamp="$(cat "$repo/wit/skill.wit" "$repo/skills-sdk/Cargo.toml" "$repo/skills-sdk/src/"*.rs \
     "$repo/skills/Cargo.toml" "$repo/skills/Cargo.lock" | sha256sum | cut -c1-16)"
-  RUST_TEMPLATE="$SKILL_COMPILERS_CACHE/rust-template"
+  # Canonical: the agent names the SDK by this path, and cargo tells packages by their paths.
+  RUST_TEMPLATE="$(mkdir -p "$SKILL_COMPILERS_CACHE" && cd "$SKILL_COMPILERS_CACHE" && pwd -P)/rust-template"
   if [ "$(cat "$RUST_TEMPLATE/stamp" 2>/dev/null)" = "$stamp" ]; then
     return
   fi
@@ -108,12 +109,25 @@ openlegion_skill_sdk::skill! {
 RUST
   (cd "$repo" && rustup which cargo) >"$RUST_TEMPLATE/cargo"
   (cd "$repo" && rustup which rustc) >"$RUST_TEMPLATE/rustc"
-  # The environment the agent builds with (see agent/src/authoring/limited.rs): cargo
-  # fingerprints part of it, and a different one would leave the agent a cold target.
-  env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$RUST_TEMPLATE" TMPDIR="${TMPDIR:-/tmp}" \
-    LANG=C.UTF-8 ${HTTPS_PROXY:+HTTPS_PROXY="$HTTPS_PROXY"} ${https_proxy:+https_proxy="$https_proxy"} \
+  # Warmed by a build laid out as the agent lays out its own (agent/src/authoring/generate.rs:
+  # a workspace of one crate, the SDK by absolute path) and in the environment it builds
+  # with (agent/src/authoring/limited.rs): cargo fingerprints both, and a build in the
+  # template's own workspace would leave the agent a cold target.
+  local warm="$RUST_TEMPLATE/warm"
+  mkdir -p "$warm/skills/skill/src"
+  sed -e 's|^members = .*|members = ["skill"]|' \
+    -e "s|path = \"../skills-sdk\"|path = \"$RUST_TEMPLATE/skills-sdk\"|" \
+    "$RUST_TEMPLATE/skills/Cargo.toml" >"$warm/skills/Cargo.toml"
+  cp "$RUST_TEMPLATE/skills/Cargo.lock" "$warm/skills/Cargo.lock"
+  sed 's/^name = "skill"/name = "skill_warm"/' "$RUST_TEMPLATE/skills/skill/Cargo.toml" \
+    >"$warm/skills/skill/Cargo.toml"
+  cp "$RUST_TEMPLATE/skills/skill/src/lib.rs" "$warm/skills/skill/src/lib.rs"
+  env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$warm" TMPDIR="$warm" LANG=C.UTF-8 \
+    ${HTTPS_PROXY:+HTTPS_PROXY="$HTTPS_PROXY"} ${https_proxy:+https_proxy="$https_proxy"} \
     CARGO_HOME="$RUST_TEMPLATE/cargo-home" RUSTC="$(cat "$RUST_TEMPLATE/rustc")" \
-    "$(cat "$RUST_TEMPLATE/cargo")" build --release --target wasm32-wasip2 \
-    --manifest-path "$RUST_TEMPLATE/skills/Cargo.toml" --target-dir "$RUST_TEMPLATE/target" >&2
+    "$(cat "$RUST_TEMPLATE/cargo")" build --release --color never --target wasm32-wasip2 \
+    --manifest-path "$warm/skills/Cargo.toml" --target-dir "$RUST_TEMPLATE/target" >&2
+  # The lock as resolved for this layout: the agent's builds start from it, offline.
+  cp "$warm/skills/Cargo.lock" "$RUST_TEMPLATE/skills/Cargo.lock"
   echo "$stamp" >"$RUST_TEMPLATE/stamp"
 }
