@@ -86,7 +86,7 @@ fn main() {
     let out =
         PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("builtin_skills.rs");
     let code = format!(
-        "/// (name, manifest YAML, component) of each built-in skill.\npub(super) const SKILLS: &[(&str, &str, &[u8])] = &[\n{}\n];\n",
+        "/// (name, manifest YAML, component) of each built-in skill.\npub(crate) const SKILLS: &[(&str, &str, &[u8])] = &[\n{}\n];\n",
         entries.join("\n")
     );
     std::fs::write(out, code).expect("write builtin_skills.rs");

@@ -9,10 +9,12 @@
 //! - [`agent`]: conversation, tasks and status; [`server`] is its HTTP face.
 //! - [`turn`]: one turn of the loop, with loop detection; [`learnings`] keeps what went
 //!   wrong for later sessions.
-//! - [`tools`]: what the loop needs from the tools; [`skills`] runs them, and `exec` runs
-//!   their shell commands inside the sandbox.
+//! - [`tools`]: what the loop needs from the tools; [`skills`] runs them, `exec` runs
+//!   their shell commands inside the sandbox, and `authoring` compiles the skills the agent
+//!   writes, inside the sandbox too.
 
 pub mod agent;
+mod authoring;
 pub mod config;
 mod exec;
 mod journal;

@@ -3,7 +3,8 @@
 //! and their `process` commands, run in this sandbox by `exec`.
 //!
 //! Built-in skills are compiled into this binary (see `build.rs`); skills the agent or the
-//! operator adds live in `/data/skills/<name>/` and are hot-reloaded.
+//! operator adds live in `/data/skills/<name>/` and are hot-reloaded. Skills the agent
+//! writes itself are compiled and loaded by `authoring`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -18,12 +19,13 @@ use openlegion_skill_host::{
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::authoring::Authoring;
 use crate::exec::Exec;
 use crate::mesh_client::{MeshClient, MeshError};
 use crate::tools::{ToolDef, Toolbox};
 
 /// The built-in skills: (directory name, manifest YAML, component bytes).
-mod builtin {
+pub(crate) mod builtin {
     include!(concat!(env!("OUT_DIR"), "/builtin_skills.rs"));
 }
 
@@ -195,7 +197,7 @@ pub struct Skills {
     host: SkillHost,
 }
 
-/// Parses `ALLOWED_CAPABILITIES` (`log,workspace,mesh,http,process`).
+/// Parses `ALLOWED_CAPABILITIES` (`log,workspace,mesh,http,process,skills`).
 fn allowed() -> BTreeSet<Capability> {
     std::env::var("ALLOWED_CAPABILITIES")
         .unwrap_or_else(|_| "log,workspace,mesh".into())
@@ -218,11 +220,18 @@ impl Skills {
             path: data_dir.clone(),
             source,
         })?;
+        let authoring = Authoring::new(
+            skills_dir.clone(),
+            data_dir.join(".skill-staging"),
+            builtin::SKILLS.iter().map(|(name, ..)| (*name).to_owned()),
+        );
         let mut caps = Capabilities::new(data_dir).allowing(allowed());
         caps.mesh = bridge.clone();
         caps.http = bridge;
         caps.process = Arc::new(exec);
+        caps.skills = Arc::new(authoring.clone());
         let host = SkillHost::new(cache, caps)?;
+        authoring.attach(&host);
         load_builtins(&host).await?;
         std::fs::create_dir_all(&skills_dir).map_err(|source| SkillsError::Dir {
             path: skills_dir.clone(),

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::host::http::{DenyHttp, HttpCap};
 use crate::host::mesh::{DenyMesh, MeshCap};
 use crate::host::process::{DenyProcess, ProcessCap};
+use crate::host::skills::{DenySkills, SkillsCap};
 
-/// One interface of `openlegion:skill`. `memory`, `browser` and `skills` are planned
-/// interfaces: a manifest may already ask for them, but no WIT interface serves them yet.
+/// One interface of `openlegion:skill`. `memory` and `browser` are planned interfaces: a
+/// manifest may already ask for them, but no WIT interface serves them yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Capability {
@@ -68,11 +69,13 @@ pub struct Capabilities {
     pub http: Arc<dyn HttpCap>,
     /// Serves the `process` interface.
     pub process: Arc<dyn ProcessCap>,
+    /// Serves the `skills` interface.
+    pub skills: Arc<dyn SkillsCap>,
 }
 
 impl Capabilities {
-    /// Nothing allowed but `log`, and mesh, http and process implementations that refuse
-    /// every call.
+    /// Nothing allowed but `log`, and mesh, http, process and skills implementations that
+    /// refuse every call.
     pub fn new(workspace_root: impl Into<PathBuf>) -> Self {
         Capabilities {
             allowed: BTreeSet::new(),
@@ -80,6 +83,7 @@ impl Capabilities {
             mesh: Arc::new(DenyMesh),
             http: Arc::new(DenyHttp),
             process: Arc::new(DenyProcess),
+            skills: Arc::new(DenySkills),
         }
     }
 

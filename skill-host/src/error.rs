@@ -45,6 +45,10 @@ pub enum HostError {
         "skill '{skill}' imports '{import}': only openlegion:skill and wasi interfaces are allowed"
     )]
     ForbiddenImport { skill: String, import: String },
+    #[error(
+        "skill '{skill}' imports '{import}': a skill written by the agent may import only openlegion:skill interfaces"
+    )]
+    ForbiddenAuthoredImport { skill: String, import: String },
     #[error("skill '{skill}' does not compile: {message}")]
     Compile { skill: String, message: String },
     #[error("skill '{skill}' cannot be linked: {message}")]

@@ -14,9 +14,9 @@
 //!
 //! What a skill may touch is the intersection of the [`Capability`]s its manifest asks for
 //! and those the agent's permissions allow ([`Capabilities::allowed`]). The `workspace`
-//! capability is implemented here, confined to the agent's data directory; `http`, `mesh`
-//! and `process` are delegated to the agent through the [`HttpCap`], [`MeshCap`] and
-//! [`ProcessCap`] traits, whose default methods refuse. WASI is linked with an empty context: no files, environment,
+//! capability is implemented here, confined to the agent's data directory; `http`, `mesh`,
+//! `process` and `skills` are delegated to the agent through the [`HttpCap`], [`MeshCap`],
+//! [`ProcessCap`] and [`SkillsCap`] traits, whose default methods refuse. WASI is linked with an empty context: no files, environment,
 //! arguments, sockets or stdio reach a skill through it.
 //!
 //! This crate does not decide permissions, talk to the mesh, or build components from
@@ -49,8 +49,16 @@ pub use host::process::{
     DEFAULT_PROCESS_TIMEOUT, DenyProcess, MAX_PROCESS_OUTPUT_CHARS, MAX_PROCESS_TIMEOUT,
     ProcessCap, ProcessOutput, ProcessRequest,
 };
-pub use load::{CacheOutcome, LoadReport};
+pub use host::skills::{
+    DenySkills, MAX_SOURCE_BYTES, MAX_TOOLS_JSON_BYTES, SkillSource, SkillsCap,
+};
+pub use load::{CacheOutcome, DirLock, LoadReport};
 pub use manifest::Manifest;
 pub use registry::{SkillInfo, ToolInfo};
-pub use skill_host::{MAX_ANSWER_BYTES, MAX_ARGS_BYTES, SkillHost};
+pub use skill_host::{MAX_ANSWER_BYTES, MAX_ARGS_BYTES, SkillHost, WeakSkillHost};
+pub use validate::check_authored;
 pub use workspace::resolve_path;
+
+/// The WIT package every skill is built against (`wit/skill.wit`), for the agent's
+/// compilers: it builds agent-written skills against exactly the version it links.
+pub const WIT: &str = include_str!("../../wit/skill.wit");

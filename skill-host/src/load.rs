@@ -61,11 +61,39 @@ pub struct LoadReport {
     pub elapsed: Duration,
 }
 
+/// Exclusive use of the skill directories: while it is held, the watcher neither loads nor
+/// unloads any, so its holder can change a directory (swap a new version in) and load it
+/// without the watcher seeing it half-way or loading it too. See [`SkillHost::lock_dirs`].
+#[derive(Debug)]
+pub struct DirLock<'a> {
+    host: &'a SkillHost,
+    _guard: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl DirLock<'_> {
+    /// [`SkillHost::load_dir`], under this lock.
+    pub async fn load_dir(&self, dir: &Path) -> Result<LoadReport, HostError> {
+        self.host.load_dir_locked(dir).await
+    }
+}
+
 impl SkillHost {
+    /// Waits for, and takes, exclusive use of the skill directories.
+    pub async fn lock_dirs(&self) -> DirLock<'_> {
+        DirLock {
+            host: self,
+            _guard: self.inner.dir_loads.lock().await,
+        }
+    }
+
     /// Loads the skill in `dir` (`skill.wasm` + `skill.yaml`), replacing the loaded version
     /// of the same name. If it fails, the loaded version keeps serving and the error is
     /// noted in its [`SkillInfo::last_error`](crate::SkillInfo).
     pub async fn load_dir(&self, dir: &Path) -> Result<LoadReport, HostError> {
+        self.lock_dirs().await.load_dir(dir).await
+    }
+
+    async fn load_dir_locked(&self, dir: &Path) -> Result<LoadReport, HostError> {
         let stamp = {
             let owned = dir.to_owned();
             tokio::task::spawn_blocking(move || Stamp::of(&owned))
@@ -196,6 +224,7 @@ impl SkillHost {
             limits,
             tools: Vec::new(),
             loaded_at: SystemTime::now(),
+            cache,
             source,
         };
         skill.tools = self.described_tools(&skill).await?;

@@ -16,6 +16,7 @@ use crate::bindings::SkillPre;
 use crate::capability::Capability;
 use crate::config::Limits;
 use crate::error::HostError;
+use crate::load::CacheOutcome;
 use crate::manifest::Manifest;
 use crate::state::{CallState, SkillContext};
 
@@ -45,6 +46,9 @@ pub struct SkillInfo {
     pub clipped: BTreeSet<Capability>,
     pub limits: Limits,
     pub loaded_at: SystemTime,
+    /// Where this version's compiled code came from when it was loaded: compiled then,
+    /// the disk cache (as after a restart), or memory.
+    pub cache: CacheOutcome,
     /// The skill directory, for skills loaded from one.
     pub source: Option<PathBuf>,
     /// Why the latest attempt to load a new version failed (the loaded version kept
@@ -61,6 +65,7 @@ pub(crate) struct LoadedSkill {
     pub(crate) limits: Limits,
     pub(crate) tools: Vec<ToolInfo>,
     pub(crate) loaded_at: SystemTime,
+    pub(crate) cache: CacheOutcome,
     pub(crate) source: Option<PathBuf>,
 }
 
@@ -168,6 +173,7 @@ impl Registry {
                     clipped: skill.context.grant.clipped.clone(),
                     limits: skill.limits,
                     loaded_at: skill.loaded_at,
+                    cache: skill.cache,
                     source: skill.source.clone(),
                     last_error: entry.last_error.clone(),
                 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use tokio::sync::Semaphore;
 use wasmtime::Engine;
@@ -52,6 +52,10 @@ pub(crate) struct Inner {
     pub(crate) permits: Semaphore,
     /// What was last loaded from each skill directory.
     pub(crate) dirs: Mutex<HashMap<PathBuf, DirState>>,
+    /// Held while a skill directory is loaded, or changed by someone who then loads it:
+    /// the watcher must not load a directory half-way through a swap, nor compile the
+    /// same new component a second time beside the load already doing it.
+    pub(crate) dir_loads: tokio::sync::Mutex<()>,
 }
 
 impl SkillHost {
@@ -109,8 +113,25 @@ impl SkillHost {
                 registry: RwLock::default(),
                 caps: Arc::new(caps),
                 dirs: Mutex::default(),
+                dir_loads: tokio::sync::Mutex::new(()),
             }),
         })
+    }
+
+    /// A handle that does not keep the host alive, for what the host itself holds (the
+    /// agent's `skills` capability loads into the host that calls it).
+    pub fn downgrade(&self) -> WeakSkillHost {
+        WeakSkillHost(Arc::downgrade(&self.inner))
+    }
+
+    /// The host's configuration.
+    pub fn config(&self) -> &HostConfig {
+        &self.inner.config
+    }
+
+    /// What the agent lends its skills (the allowed capabilities among them).
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.inner.caps
     }
 
     /// Every tool of every loaded skill, by name.
@@ -191,6 +212,23 @@ impl SkillHost {
     pub(crate) fn prune_pres(&self) {
         let registry = self.registry();
         self.pres().retain(|sha, _| registry.contains_sha256(sha));
+    }
+}
+
+/// A [`SkillHost`] that may be gone: see [`SkillHost::downgrade`].
+#[derive(Clone, Default)]
+pub struct WeakSkillHost(Weak<Inner>);
+
+impl WeakSkillHost {
+    /// The host, if it still exists.
+    pub fn upgrade(&self) -> Option<SkillHost> {
+        self.0.upgrade().map(|inner| SkillHost { inner })
+    }
+}
+
+impl fmt::Debug for WeakSkillHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WeakSkillHost")
     }
 }
 

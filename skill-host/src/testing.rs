@@ -8,6 +8,7 @@ use std::sync::{Mutex, PoisonError};
 use crate::host::http::{HttpCap, HttpRequest, HttpResponse};
 use crate::host::mesh::MeshCap;
 use crate::host::process::{ProcessCap, ProcessOutput, ProcessRequest};
+use crate::host::skills::{SkillSource, SkillsCap};
 
 /// One call a skill made through a recording double, with the skill's name first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,8 @@ pub enum Recorded {
     ListAgents(String),
     SendMessage(String, String, String, String),
     Run(String, ProcessRequest),
+    CreateSkill(String, SkillSource),
+    RemoveSkill(String, String),
 }
 
 /// An [`HttpCap`] that records requests and answers each with a fixed response.
@@ -196,5 +199,42 @@ impl ProcessCap for RecordingProcess {
             .unwrap_or_else(PoisonError::into_inner)
             .push(Recorded::Run(skill.to_owned(), request));
         Ok(self.output.clone())
+    }
+}
+
+/// A [`SkillsCap`] that records `create` and `remove` and answers each with a fixed text.
+#[derive(Debug, Default)]
+pub struct RecordingSkills {
+    calls: Mutex<Vec<Recorded>>,
+}
+
+impl RecordingSkills {
+    /// The calls so far.
+    pub fn calls(&self) -> Vec<Recorded> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn record(&self, call: Recorded) {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(call);
+    }
+}
+
+#[async_trait::async_trait]
+impl SkillsCap for RecordingSkills {
+    async fn create(&self, skill: &str, source: SkillSource) -> Result<String, String> {
+        let name = source.name.clone();
+        self.record(Recorded::CreateSkill(skill.to_owned(), source));
+        Ok(format!("created {name}"))
+    }
+
+    async fn remove(&self, skill: &str, name: &str) -> Result<String, String> {
+        self.record(Recorded::RemoveSkill(skill.to_owned(), name.to_owned()));
+        Ok(format!("removed {name}"))
     }
 }

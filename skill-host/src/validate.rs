@@ -16,6 +16,12 @@ const COMPONENT_VERSION: [u8; 4] = [0x0d, 0x00, 0x01, 0x00];
 const CORE_MODULE_VERSION: [u8; 4] = [0x01, 0x00, 0x00, 0x00];
 
 const ALLOWED_PREFIXES: [&str; 2] = ["openlegion:skill/", "wasi:"];
+/// What an agent-written component may import: this package and nothing else. Its
+/// compilers are run with WASI stubbed out, so a WASI import means it was not built the
+/// way the agent builds skills.
+const AUTHORED_PREFIX: &str = "openlegion:skill/";
+/// The exports of the world `skill`.
+const WORLD_EXPORTS: [&str; 2] = ["describe", "invoke"];
 
 /// Whether `bytes` start like a WebAssembly component.
 pub(crate) fn check_header(skill: &str, bytes: &[u8]) -> Result<(), HostError> {
@@ -59,6 +65,72 @@ pub(crate) fn check_imports(
             import: forbidden.join("', '"),
         })
     }
+}
+
+/// Checks, without compiling it, that `bytes` are a component of the world `skill` as the
+/// agent builds them from source: it imports only `openlegion:skill/*` (and WASI if
+/// `allow_wasi`: Rust's std always imports it, and the host links an empty WASI context,
+/// as for the built-in skills) and exports `describe` and `invoke`. Names every import that
+/// is not allowed.
+pub fn check_authored(skill: &str, bytes: &[u8], allow_wasi: bool) -> Result<(), HostError> {
+    check_header(skill, bytes)?;
+    let not_a_component = |reason: String| HostError::NotAComponent {
+        skill: skill.to_owned(),
+        reason,
+    };
+    let mut imports = Vec::new();
+    let mut exports = Vec::new();
+    // Nested modules and components have sections of their own; only the outermost
+    // component's imports and exports are the world's.
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|e| not_a_component(format!("malformed: {e}")))?;
+        match payload {
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::ComponentImportSection(reader) if depth == 0 => {
+                for import in reader {
+                    let import = import.map_err(|e| not_a_component(format!("malformed: {e}")))?;
+                    // A type (the world's `use types.{tool}`) gives no capability; functions,
+                    // instances (interfaces), modules and components do.
+                    if !matches!(import.ty, wasmparser::ComponentTypeRef::Type(_)) {
+                        imports.push(import.name.name.to_owned());
+                    }
+                }
+            }
+            wasmparser::Payload::ComponentExportSection(reader) if depth == 0 => {
+                for export in reader {
+                    let export = export.map_err(|e| not_a_component(format!("malformed: {e}")))?;
+                    exports.push(export.name.name.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    let forbidden: Vec<&str> = imports
+        .iter()
+        .map(String::as_str)
+        .filter(|name| !name.starts_with(AUTHORED_PREFIX))
+        .filter(|name| !(allow_wasi && name.starts_with("wasi:")))
+        .collect();
+    if !forbidden.is_empty() {
+        return Err(HostError::ForbiddenAuthoredImport {
+            skill: skill.to_owned(),
+            import: forbidden.join("', '"),
+        });
+    }
+    let missing: Vec<&str> = WORLD_EXPORTS
+        .into_iter()
+        .filter(|wanted| !exports.iter().any(|e| e == wanted))
+        .collect();
+    if !missing.is_empty() {
+        return Err(not_a_component(format!(
+            "it does not export '{}' of the world openlegion:skill/skill",
+            missing.join("', '")
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

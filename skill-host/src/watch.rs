@@ -97,7 +97,13 @@ impl SkillHost {
             if known == Some(*stamp) {
                 continue;
             }
-            match self.load_dir(dir).await {
+            let lock = self.lock_dirs().await;
+            // Whoever held the lock may have loaded this version already.
+            let current = Stamp::of(dir);
+            if self.dir_state(dir).map(|state| state.stamp) == Some(current) {
+                continue;
+            }
+            match lock.load_dir(dir).await {
                 Ok(report) => tracing::info!(
                     skill = report.skill,
                     dir = %dir.display(),
@@ -114,6 +120,11 @@ impl SkillHost {
             .map(|(dir, state)| (dir.clone(), state.skill.clone()))
             .collect();
         for (dir, skill) in gone {
+            let _lock = self.lock_dirs().await;
+            // Swapped back in while the lock was held by someone else.
+            if dir.join(WASM_FILE).is_file() {
+                continue;
+            }
             self.dirs().remove(&dir);
             if let Some(skill) = skill {
                 let from_this_dir = self

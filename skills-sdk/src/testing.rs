@@ -32,6 +32,7 @@ use std::cell::RefCell;
 use crate::bindings::openlegion::skill::http::{Request, Response};
 use crate::bindings::openlegion::skill::log::Level;
 use crate::bindings::openlegion::skill::process::Output;
+use crate::bindings::openlegion::skill::skills::Source;
 use crate::bindings::openlegion::skill::workspace::Entry;
 
 /// The host's side of the imports. Each method has the signature of its WIT function; the
@@ -102,6 +103,20 @@ pub trait Host: Any {
     ) -> Result<Output, String> {
         let _ = (command, workdir, timeout_ms);
         Err(not_granted("process"))
+    }
+    fn create_skill(&mut self, source: &Source) -> Result<String, String> {
+        let _ = source;
+        Err(not_granted("skills"))
+    }
+    fn list_skills(&mut self) -> Result<String, String> {
+        Err(not_granted("skills"))
+    }
+    fn remove_skill(&mut self, name: &str) -> Result<String, String> {
+        let _ = name;
+        Err(not_granted("skills"))
+    }
+    fn reload_skills(&mut self) -> Result<String, String> {
+        Err(not_granted("skills"))
     }
 }
 
@@ -223,6 +238,22 @@ pub(crate) mod imports {
             timeout_ms: Option<u32>,
         ) -> Result<Output, String> {
             call(|h| h.run(command, workdir, timeout_ms))
+        }
+    }
+
+    pub(crate) mod skills {
+        use super::super::{Source, call};
+        pub(crate) fn create(source: &Source) -> Result<String, String> {
+            call(|h| h.create_skill(source))
+        }
+        pub(crate) fn list_skills() -> Result<String, String> {
+            call(|h| h.list_skills())
+        }
+        pub(crate) fn remove(name: &str) -> Result<String, String> {
+            call(|h| h.remove_skill(name))
+        }
+        pub(crate) fn reload() -> Result<String, String> {
+            call(|h| h.reload_skills())
         }
     }
 }

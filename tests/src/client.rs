@@ -53,6 +53,19 @@ impl Client {
         }
     }
 
+    /// The same client, waiting up to `timeout` for each answer (30 s by default).
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        let http = openlegion_host::http_client::builder()
+            .timeout(timeout)
+            .build()
+            .expect("build an HTTP client");
+        Self {
+            http,
+            base: self.base.clone(),
+            token: self.token.clone(),
+        }
+    }
+
     pub fn with_token(&self, token: &str) -> Self {
         Self {
             http: self.http.clone(),

@@ -27,8 +27,19 @@ pub async fn agent_mesh(mock: &MockLlm, agents_yaml: &str, permissions: Value) -
 pub async fn agent_mesh_with(
     mock: &MockLlm,
     agents_yaml: &str,
+    permissions: Value,
+    mesh_yaml: &str,
+) -> MeshProcess {
+    agent_mesh_env(mock, agents_yaml, permissions, mesh_yaml, Vec::new()).await
+}
+
+/// [`agent_mesh_with`], the mesh also getting the variables `env`.
+pub async fn agent_mesh_env(
+    mock: &MockLlm,
+    agents_yaml: &str,
     mut permissions: Value,
     mesh_yaml: &str,
+    env: Vec<(String, String)>,
 ) -> MeshProcess {
     let agent_bin = binary("openlegion-agent", "openlegion-agent");
     let entries = permissions
@@ -56,13 +67,16 @@ pub async fn agent_mesh_with(
                 )
             }
         ),
-        env: vec![
+        env: [
             ("OPENLEGION_CRED_OPENAI_API_BASE".into(), mock.openai_base()),
             (
                 "OPENLEGION_CRED_OPENAI_API_KEY".into(),
                 "sk-test-agents-0000000000".into(),
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(env)
+        .collect(),
         ..MeshOptions::default()
     })
     .await;
@@ -126,6 +140,24 @@ impl MeshProcess {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The pid of agent `id`'s process (process backend), found by its working directory.
+    pub fn agent_pid(&self, id: &str) -> i32 {
+        let data = self.agent_data(id).canonicalize().unwrap();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+            if cwd.as_deref() == Some(data.as_path())
+                && exe.is_some_and(|e| e.to_string_lossy().contains("openlegion-agent"))
+            {
+                return pid;
+            }
+        }
+        panic!("no process for agent {id}");
     }
 
     /// One chat turn with agent `id`; returns the ChatResponse JSON.

@@ -15,6 +15,8 @@ mod skills;
 pub use bins::binary;
 pub use client::{Client, Reply};
 pub use fake_agent::FakeAgent;
-pub use fleet::{MODEL, MODEL_NAME, TEST_LABEL, agent_mesh, agent_mesh_with, container_runtime};
+pub use fleet::{
+    MODEL, MODEL_NAME, TEST_LABEL, agent_mesh, agent_mesh_env, agent_mesh_with, container_runtime,
+};
 pub use mesh::{MeshOptions, MeshProcess, cli};
-pub use skills::{fixture, template};
+pub use skills::{compilers, fixture, template};

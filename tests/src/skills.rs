@@ -70,6 +70,48 @@ pub fn template(language: &str) -> Option<PathBuf> {
     }
 }
 
+/// The pinned skill compilers (`skills-sdk/compilers.sh`) and the pre-warmed Rust template,
+/// installed on first use into the project's cache; returns the directory to hand agents as `SKILL_COMPILERS`, or `None`
+/// (after a loud message) when they cannot be installed outside CI.
+pub fn compilers() -> Option<PathBuf> {
+    static INSTALLED: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(dir) = installed.as_ref() {
+        return Some(dir.clone());
+    }
+    let sdk = repo().join("skills-sdk");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(
+            "source \"$0/compilers.sh\" && ensure_componentize_py && ensure_componentize_qjs \
+             && ensure_rust_template && echo \"$SKILL_COMPILERS_CACHE\"",
+        )
+        .arg(&sdk)
+        .output();
+    match out {
+        Ok(out) if out.status.success() => {
+            let printed = String::from_utf8_lossy(&out.stdout);
+            let dir = Path::new(printed.trim())
+                .canonicalize()
+                .expect("the compilers directory exists");
+            *installed = Some(dir.clone());
+            Some(dir)
+        }
+        other => {
+            let why = match other {
+                Ok(out) => String::from_utf8_lossy(&out.stderr).into_owned(),
+                Err(e) => e.to_string(),
+            };
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "installing the skill compilers failed in CI:\n{why}"
+            );
+            eprintln!("\n*** SKIPPED: the skill compilers are not available here ({why}) ***\n");
+            None
+        }
+    }
+}
+
 impl MeshProcess {
     /// Installs a skill (`skill.wasm` from `wasm`, the manifest `yaml`) into agent `id`'s
     /// skills directory, where the agent hot-loads it.

@@ -82,7 +82,6 @@ impl Runner {
         events: Option<&mpsc::Sender<TurnEvent>>,
         cancel: &CancellationToken,
     ) -> TurnOutcome {
-        let tools = self.tools.definitions();
         let mut detector = LoopDetector::default();
         let mut outcome = TurnOutcome {
             response: String::new(),
@@ -95,6 +94,9 @@ impl Runner {
                 outcome.stopped = Some("cancelled".into());
                 return outcome;
             }
+            // Asked every round: a tool the agent created in this turn is offered in the next
+            // round of the same turn.
+            let tools = self.tools.definitions();
             let mut on_text = |piece: &str| {
                 if let Some(tx) = events {
                     let _ = tx.try_send(TurnEvent::TextDelta {

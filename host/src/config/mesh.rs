@@ -70,6 +70,11 @@ pub struct RuntimeSection {
     pub agent_binary: Option<PathBuf>,
     /// Let agents on the process backend use the `exec` tool (a shell on this machine).
     pub allow_exec: bool,
+    /// Let agents on the process backend create skills (`create_skill`): their compilers
+    /// run code the agent wrote, on this machine. Container backends always may (the
+    /// compilers are in the `full` image). The process backend hands the agents the
+    /// mesh's `SKILL_COMPILERS` (where `skills-sdk/compilers.sh` installed them).
+    pub allow_skill_compile: bool,
     /// How often each agent's health is checked, in ms (default 30000).
     pub health_interval_ms: Option<u64>,
     /// The wait before the first restart of an unhealthy agent, in ms; it doubles with each

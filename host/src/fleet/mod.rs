@@ -243,8 +243,13 @@ impl Fleet {
         if permissions.can_use_internet {
             capabilities.push("http");
         }
+        // Both run code the agent chose: only where its sandbox is the boundary, or where
+        // the operator said so for the process backend.
         if backend.name() != "process" || config.mesh.runtime.allow_exec {
             capabilities.push("process");
+        }
+        if backend.name() != "process" || config.mesh.runtime.allow_skill_compile {
+            capabilities.push("skills");
         }
         let instructions = [
             &cfg.system_prompt,

@@ -3,8 +3,8 @@
 //! that restarts it with backoff when it dies.
 //!
 //! It gives no OS isolation: the agent runs as the mesh's user with the mesh's view of the
-//! machine. Its tools are still confined by wasmtime, and `exec` is refused unless
-//! `runtime.allow_exec` says otherwise. It exists for development and tests, and must be
+//! machine. Its tools are still confined by wasmtime, and `exec` and `create_skill` are
+//! refused unless `runtime.allow_exec` and `runtime.allow_skill_compile` say otherwise. It exists for development and tests, and must be
 //! chosen explicitly.
 
 use std::collections::HashMap;
@@ -108,7 +108,16 @@ impl RuntimeBackend for ProcessBackend {
             data_dir: spec.data_dir.clone(),
             run_dir: spec.run_dir.clone(),
             // The agent dies with the mesh: nothing else would supervise it.
-            env: vec![("OPENLEGION_EXIT_WITH_PARENT".into(), "1".into())],
+            env: [("OPENLEGION_EXIT_WITH_PARENT".to_owned(), "1".to_owned())]
+                .into_iter()
+                // Where the skill compilers are (a container's image says it itself).
+                .chain(
+                    std::env::var("SKILL_COMPILERS")
+                        .ok()
+                        .filter(|v| !v.is_empty())
+                        .map(|v| ("SKILL_COMPILERS".to_owned(), v)),
+                )
+                .collect(),
         }
     }
 

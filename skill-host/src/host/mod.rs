@@ -9,6 +9,7 @@ pub(crate) mod http;
 pub(crate) mod log;
 pub(crate) mod mesh;
 pub(crate) mod process;
+pub(crate) mod skills;
 pub(crate) mod workspace;
 
 use wasmtime::Engine;

@@ -1,5 +1,5 @@
 //! Components built against an older `openlegion:skill@0.1.x` keep working: the linker
-//! serves an import of `…@0.1.0` with the `…@0.1.1` it links (wasmtime matches 0.x
+//! serves an import of `…@0.1.0` with the `…@0.1.2` it links (wasmtime matches 0.x
 //! versions by their minor), and a component that does not import an interface never
 //! notices it exists.
 
@@ -18,6 +18,7 @@ async fn a_skill_built_against_0_1_0_loads_and_runs() {
     let legacy = fixture("legacy");
     assert!(contains(&legacy, "openlegion:skill/workspace@0.1.0"));
     assert!(!contains(&legacy, "@0.1.1"));
+    assert!(!contains(&legacy, "@0.1.2"));
     assert!(!contains(&legacy, "openlegion:skill/process"));
 
     let t = TestHost::new(&[Capability::Workspace]);
@@ -36,8 +37,8 @@ async fn a_skill_built_against_0_1_0_loads_and_runs() {
 }
 
 #[tokio::test]
-async fn the_current_fixtures_import_0_1_1() {
+async fn the_current_fixtures_import_0_1_2() {
     let echo = fixture("echo");
-    assert!(contains(&echo, "openlegion:skill/process@0.1.1"));
-    assert!(contains(&echo, "openlegion:skill/workspace@0.1.1"));
+    assert!(contains(&echo, "openlegion:skill/skills@0.1.2"));
+    assert!(contains(&echo, "openlegion:skill/workspace@0.1.2"));
 }

@@ -1,6 +1,7 @@
 //! Integration tests of the skill host, one module per topic. Every guest is a real
 //! component built from `tests/fixtures/` by `support::fixture`, once per run.
 
+mod authoring;
 mod cache;
 mod capabilities;
 mod compat;

@@ -360,7 +360,7 @@ async fn a_crashed_agent_is_restarted_and_keeps_its_files() {
         .expect(200)["uptime_seconds"]
         .as_f64()
         .unwrap();
-    let pid = agent_pid(&mesh, "a");
+    let pid = mesh.agent_pid("a");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGKILL,
@@ -368,7 +368,7 @@ async fn a_crashed_agent_is_restarted_and_keeps_its_files() {
     .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     mesh.wait_agent("a").await;
-    assert_ne!(agent_pid(&mesh, "a"), pid, "a new process");
+    assert_ne!(mesh.agent_pid("a"), pid, "a new process");
     let after = mesh
         .operator()
         .get("/mesh/agents/a/api/status")
@@ -383,24 +383,6 @@ async fn a_crashed_agent_is_restarted_and_keeps_its_files() {
     );
     mock.push_for(MODEL_NAME, Turn::text("read it"));
     assert!(outputs(&mesh.chat("a", "read").await)[0].contains("still here"));
-}
-
-/// The pid of agent `id`'s process, found through the socket it listens on.
-fn agent_pid(mesh: &openlegion_tests::MeshProcess, id: &str) -> i32 {
-    let data = mesh.agent_data(id).canonicalize().unwrap();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
-        if cwd.as_deref() == Some(data.as_path())
-            && exe.is_some_and(|e| e.to_string_lossy().contains("openlegion-agent"))
-        {
-            return pid;
-        }
-    }
-    panic!("no process for agent {id}");
 }
 
 #[tokio::test]
@@ -466,7 +448,7 @@ async fn the_prompt_carries_the_workspace_files_and_the_project_brief() {
         "We sell solar panels in Lyon.",
     )
     .unwrap();
-    let old = agent_pid(&mesh, "a");
+    let old = mesh.agent_pid("a");
     // The brief is copied in when the mesh starts the agent; the mesh dying takes its
     // agents with it.
     mesh.kill9();

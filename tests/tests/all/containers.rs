@@ -819,3 +819,118 @@ async fn skill_install_uploads_into_a_running_container_and_the_agent_loads_it()
     ]);
     assert_eq!(owner, "1000");
 }
+
+/// `create_skill` where it is meant to run: inside the agent's container. On the full
+/// image the compilers are there (its `SKILL_COMPILERS`) and a Python and a JavaScript tool
+/// are compiled under the container's own limits, loaded and called in the same chat; on
+/// the minimal image the refusal tells the operator to use the full one.
+#[tokio::test]
+async fn agents_create_skills_inside_their_container_on_the_full_image_only() {
+    if !full_image_buildable("agents_create_skills_inside_their_container_on_the_full_image_only") {
+        return;
+    }
+    let _engine = engine_shared().await;
+    // A Python build needs ~500 MiB beside the agent, and the agent compiles the result.
+    let agents = "agents:\n  alpha:\n    role: builder\n    image: full\n    resources:\n      \
+                  memory_limit: 2g\n      cpu_limit: 2\n  beta:\n    role: minimal\n";
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir(&config).unwrap();
+    std::fs::write(
+        config.join("mesh.yaml"),
+        format!("mesh:\n  port: 0\n{}", container_runtime("docker", "")),
+    )
+    .unwrap();
+    std::fs::write(config.join("agents.yaml"), agents).unwrap();
+    let setup = openlegion_tests::cli(&config, &["setup"]);
+    assert!(
+        setup.status.success(),
+        "setup failed:\n{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+
+    let mock = MockLlm::start().await;
+    let mesh = container_mesh(&mock, "docker", agents).await;
+    let reverse = json!([{"name": "reverse", "description": "Reverse a text.",
+                          "parameters": {"type": "object",
+                                         "properties": {"text": {"type": "string"}}}}]);
+    let chat = |agent: &'static str| {
+        let op = mesh.operator().with_timeout(Duration::from_secs(300));
+        async move {
+            op.post(
+                &format!("/mesh/agents/{agent}/api/chat"),
+                &json!({"message": "Add a reverse tool and reverse 'stressed'."}),
+            )
+            .await
+            .expect(200)
+        }
+    };
+    let sources = [
+        ("python", "def reverse(text):\n    return text[::-1]\n"),
+        (
+            "javascript",
+            "export function reverse({ text }) {\n  return [...text].reverse().join(\"\");\n}\n",
+        ),
+    ];
+    for (language, code) in sources {
+        mock.push_for(
+            MODEL_NAME,
+            Turn::tool_call(
+                "create_skill",
+                json!({"name": format!("rev-{language}"), "language": language, "code": code,
+                       "tools": reverse}),
+            ),
+        );
+        mock.push_for(
+            MODEL_NAME,
+            Turn::tool_call("reverse", json!({"text": "stressed"})),
+        );
+        mock.push_for(MODEL_NAME, Turn::text("done"));
+        let started = Instant::now();
+        let reply = chat("alpha").await;
+        let outputs: Vec<&str> = reply["tool_outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["output"].as_str().unwrap())
+            .collect();
+        eprintln!(
+            "{language} in a container: {:?}: {}",
+            started.elapsed(),
+            outputs[0]
+        );
+        assert!(
+            outputs[0].contains("\"compiled\":true"),
+            "{language}: {reply}"
+        );
+        assert_eq!(outputs[1], "desserts", "{language}: {reply}");
+        // The next language replaces the tool: remove this one first.
+        mock.push_for(
+            MODEL_NAME,
+            Turn::tool_call("remove_skill", json!({"name": format!("rev-{language}")})),
+        );
+        mock.push_for(MODEL_NAME, Turn::text("removed"));
+        let removed = mesh.chat("alpha", "Remove it.").await;
+        assert!(
+            removed["tool_outputs"][0]["output"]
+                .as_str()
+                .unwrap()
+                .contains("\"removed\""),
+            "{removed}"
+        );
+    }
+
+    mock.push_for(
+        MODEL_NAME,
+        Turn::tool_call(
+            "create_skill",
+            json!({"name": "rev", "language": "python", "code": sources[0].1,
+                   "tools": reverse}),
+        ),
+    );
+    mock.push_for(MODEL_NAME, Turn::text("no compilers"));
+    let reply = chat("beta").await;
+    let refused = reply["tool_outputs"][0]["output"].as_str().unwrap();
+    assert!(refused.contains("SKILL_COMPILERS is not set"), "{refused}");
+    assert!(refused.contains("image: full"), "{refused}");
+}

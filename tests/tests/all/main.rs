@@ -4,6 +4,7 @@
 
 mod acl;
 mod agents;
+mod authoring;
 mod blackboard;
 mod cli;
 mod concurrency;
