@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+pub mod platform;
+
 /// Throughput and latency of one scenario, as wrk measured it.
 #[derive(Debug, Clone)]
 pub struct Measured {

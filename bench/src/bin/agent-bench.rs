@@ -4,13 +4,13 @@
 //!
 //! Run with `bench/agent.sh` (release build).
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Parser;
+use openlegion_bench::platform::{Platform, Proc};
 use openlegion_bench::{machine, rss_kib};
 use serde_json::{Value, json};
 
@@ -22,15 +22,6 @@ struct Args {
     /// Chat turns to time.
     #[arg(long, default_value_t = 50)]
     turns: usize,
-}
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -137,102 +128,24 @@ fn main() -> Result<()> {
             pss as f64 / 5.0 / 1024.0,
             anon as f64 / 5.0 / 1024.0
         );
-        chat_turns(&exe, args.turns).await
+        chat_turns(args.turns).await
     })
 }
 
-async fn chat_turns(exe: &Path, turns: usize) -> Result<()> {
-    let mut mock = Command::new(exe.with_file_name("mock-llm"))
-        .args(["--port", "0"])
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let mut line = String::new();
-    BufReader::new(mock.stdout.take().context("mock stdout")?).read_line(&mut line)?;
-    let _mock = Proc(mock);
-    let mock_url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .context("mock address")?
-        .to_owned();
-    let dir = tempfile::tempdir()?;
-    let config = dir.path().join("config");
-    std::fs::create_dir(&config)?;
-    let agent_bin: PathBuf = exe.with_file_name("openlegion-agent");
-    std::fs::write(
-        config.join("mesh.yaml"),
-        format!(
-            "mesh:\n  port: 0\nllm:\n  default_model: openai/bench\nruntime:\n  isolation: process\n  agent_binary: {}\n",
-            agent_bin.display()
-        ),
-    )?;
-    std::fs::write(
-        config.join("agents.yaml"),
-        "agents:\n  a:\n    role: bench\n    budget: {daily_usd: 1000000, monthly_usd: 1000000}\n",
-    )?;
-    std::fs::write(
-        config.join("permissions.json"),
-        r#"{"permissions": {"default": {"allowed_apis": ["llm"]}}}"#,
-    )?;
-    let mesh = Command::new(exe.with_file_name("openlegion"))
-        .arg("--config")
-        .arg(&config)
-        .arg("start")
-        .env("RUST_LOG", "warn")
-        .env("OPENLEGION_CRED_OPENAI_API_BASE", format!("{mock_url}/v1"))
-        .env("OPENLEGION_CRED_OPENAI_API_KEY", "sk-bench-0000000000000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let _mesh = Proc(mesh);
-    let state = dir.path().join(".openlegion");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let (url, token) = openlegion_bench::started_mesh(&state, Duration::from_secs(60)).await?;
-    let http = openlegion_host::http_client::builder().build()?;
-    let chat = |msg: &'static str| {
-        let (http, url, token) = (http.clone(), url.clone(), token.clone());
-        async move {
-            http.post(format!("{url}/mesh/agents/a/api/chat"))
-                .bearer_auth(&token)
-                .json(&json!({"message": msg}))
-                .send()
-                .await
-        }
-    };
-    loop {
-        if Instant::now() > deadline {
-            bail!("the agent did not start");
-        }
-        if http
-            .get(format!("{url}/mesh/agents/a/api/status"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn chat_turns(turns: usize) -> Result<()> {
+    let platform = Platform::start("", &[]).await?;
     let turns_script: Vec<Value> = (0..turns + 1)
         .flat_map(|_| [
             json!({"type": "tool_calls", "calls": [{"name": "write_file", "arguments": {"path": "bench.txt", "content": "benchmark"}}]}),
             json!({"type": "text", "text": "Written."}),
         ])
         .collect();
-    http.post(format!("{mock_url}/_mock/script"))
-        .json(&json!({"turns": turns_script}))
-        .send()
-        .await?
-        .error_for_status()?;
-    chat("warm up").await?.error_for_status()?;
+    platform.script(turns_script).await?;
+    platform.chat("warm up").await?;
     let mut times = Vec::new();
     for _ in 0..turns {
         let started = Instant::now();
-        let reply: Value = chat("Write the file.")
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let reply = platform.chat("Write the file.").await?;
         times.push(started.elapsed());
         if reply["response"] != "Written." {
             bail!("unexpected reply {reply}");

@@ -12,13 +12,14 @@
 //! registered for the gVisor rows.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use openlegion_bench::machine;
+use openlegion_bench::platform::Proc;
 use openlegion_host::config::AgentImage;
 use openlegion_host::runtime::docker::{self, DockerBackend};
 use openlegion_host::runtime::{AgentSpec, RuntimeBackend};
@@ -285,15 +286,6 @@ fn shim_of(pid: u32) -> Option<u32> {
         p = parent_of(p)?;
     }
     None
-}
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// `n` agents in one agents.yaml, started by `openlegion start`: the time until all answer

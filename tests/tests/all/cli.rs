@@ -236,20 +236,35 @@ async fn chat_and_the_start_repl_talk_to_agents() {
     .unwrap();
     mock.push_for(MODEL_NAME, Turn::text("Scouting now."));
     let base = mock.openai_base();
+    let mut child = Command::new(binary("openlegion-host", "openlegion"))
+        .arg("--config")
+        .arg(&config)
+        .args(["start", "--repl"])
+        .env("OPENLEGION_CRED_OPENAI_API_BASE", base)
+        .env("OPENLEGION_CRED_OPENAI_API_KEY", "sk-test-repl-000000000")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Talk once the agent answers (its first start compiles its built-in skills).
+    let state = root.path().join(".openlegion");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(std::time::Instant::now() < deadline, "scout never answered");
+        let addr = std::fs::read_to_string(state.join("mesh.addr")).ok();
+        let token = std::fs::read_to_string(state.join("operator.token")).ok();
+        if let (Some(addr), Some(token)) = (addr, token) {
+            let status = openlegion_tests::Client::new(addr.trim(), Some(token.trim()))
+                .get("/mesh/agents/scout/api/status")
+                .await;
+            if status.status == 200 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let out = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(binary("openlegion-host", "openlegion"))
-            .arg("--config")
-            .arg(&config)
-            .args(["start", "--repl"])
-            .env("OPENLEGION_CRED_OPENAI_API_BASE", base)
-            .env("OPENLEGION_CRED_OPENAI_API_KEY", "sk-test-repl-000000000")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
         let mut stdin = child.stdin.take().unwrap();
-        // Give the agent a moment to come up, then talk.
-        std::thread::sleep(Duration::from_secs(3));
         stdin
             .write_all(b"/agents\n@scout go find leads\n/quit\n")
             .unwrap();
