@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::outputs;
 use openlegion_mock_llm::{MockLlm, Turn};
 use openlegion_tests::{MODEL_NAME, MeshProcess, agent_mesh_env, binary, compilers};
 use serde_json::{Value, json};
@@ -15,15 +16,6 @@ use serde_json::{Value, json};
 /// Python builds take ~10 s, and the agent then compiles the 18 MB component: far more
 /// than the test client's default 30 s when the machine is busy.
 const CHAT_TIMEOUT: Duration = Duration::from_secs(300);
-
-fn outputs(reply: &Value) -> Vec<String> {
-    reply["tool_outputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["output"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
 
 /// A mesh running agent `a` on the process backend with the compilers of `compilers`,
 /// allowed to compile skills if `allow`.

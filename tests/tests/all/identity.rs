@@ -166,6 +166,19 @@ async fn the_operator_token_file_is_private() {
     assert_eq!(dir & 0o777, 0o700);
 }
 
+/// GET `path` from the mesh on an agent's socket, with `token`.
+async fn on_socket(socket: &std::path::Path, path: &str, token: String) -> reqwest::Response {
+    openlegion_host::http_client::builder()
+        .unix_socket(socket.to_owned())
+        .build()
+        .unwrap()
+        .get(format!("http://mesh{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Each agent reaches the mesh on its own socket; a token of another agent, or the
 /// operator's, is refused there even though it is valid on the operator listener.
 #[tokio::test]
@@ -178,20 +191,7 @@ async fn an_agent_socket_accepts_only_its_own_agents_token() {
     )
     .await;
     let socket = mesh.state_dir().join("agents/writer/run/mesh.sock");
-    let over_socket = |token: String| {
-        let socket = socket.clone();
-        async move {
-            openlegion_host::http_client::builder()
-                .unix_socket(socket)
-                .build()
-                .unwrap()
-                .get("http://mesh/mesh/blackboard/?prefix=")
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
+    let over_socket = |token: String| on_socket(&socket, "/mesh/blackboard/?prefix=", token);
     let token = |agent: &str| {
         let out = mesh.cli(&["agent", "token", agent]);
         assert!(out.status.success(), "{out:?}");
@@ -219,21 +219,11 @@ async fn a_mesh_restart_gives_its_agents_new_tokens_and_revokes_the_old() {
     let mut mesh =
         openlegion_tests::agent_mesh(&mock, "agents:\n  writer:\n    role: w\n", json!({})).await;
     let socket = mesh.state_dir().join("agents/writer/run/mesh.sock");
-    let inbox = |token: String| {
-        let socket = socket.clone();
-        async move {
-            openlegion_host::http_client::builder()
-                .unix_socket(socket)
-                .build()
-                .unwrap()
-                .get("http://mesh/mesh/inbox")
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
+    let inbox = async |token: String| {
+        on_socket(&socket, "/mesh/inbox", token)
+            .await
+            .status()
+            .as_u16()
     };
     let out = mesh.cli(&["agent", "token", "writer"]);
     assert!(out.status.success(), "{out:?}");

@@ -31,3 +31,13 @@ async fn inbox(agent: &openlegion_tests::Client) -> Vec<Value> {
         .map(|m| m["message"].clone())
         .collect()
 }
+
+/// The outputs of the tools a chat turn called, in order.
+fn outputs(reply: &Value) -> Vec<String> {
+    reply["tool_outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["output"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}

@@ -4,18 +4,10 @@
 
 use std::time::Duration;
 
+use crate::outputs;
 use openlegion_mock_llm::{MockLlm, Turn};
 use openlegion_tests::{MODEL_NAME, agent_mesh, fixture, template};
 use serde_json::{Value, json};
-
-fn outputs(reply: &Value) -> Vec<String> {
-    reply["tool_outputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["output"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
 
 fn manifest(name: &str, limits: &str) -> String {
     format!("name: {name}\nversion: 0.1.0\ncapabilities: []\nlimits: {{{limits}}}\n")
