@@ -38,15 +38,21 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
-/// A `reverse` tool in `language`; `nonce` makes the code (and so the build) new.
+/// The tool each language's skill offers (tool names are unique within an agent).
+fn tool(language: &str) -> String {
+    format!("reverse_{language}")
+}
+
+/// A tool reversing a text in `language`; `nonce` makes the code (and so the build) new.
 fn code(language: &str, nonce: &str) -> String {
+    let tool = tool(language);
     match language {
-        "python" => format!("def reverse(text):\n    return text[::-1]\n# {nonce}\n"),
+        "python" => format!("def {tool}(text):\n    return text[::-1]\n# {nonce}\n"),
         "javascript" => format!(
-            "export function reverse(args) {{\n  return [...args.text].reverse().join(\"\");\n}}\n// {nonce}\n"
+            "export function {tool}(args) {{\n  return [...args.text].reverse().join(\"\");\n}}\n// {nonce}\n"
         ),
         _ => format!(
-            "use openlegion_skill_sdk::prelude::*;\n\n#[derive(Deserialize, JsonSchema)]\nstruct Text {{\n    /// The text to reverse.\n    text: String,\n}}\n\nfn reverse(args: Text) -> Result<String, String> {{\n    Ok(args.text.chars().rev().collect())\n}}\n\nopenlegion_skill_sdk::skill! {{\n    reverse: \"Reverse a text.\" => reverse,\n}}\n// {nonce}\n"
+            "use openlegion_skill_sdk::prelude::*;\n\n#[derive(Deserialize, JsonSchema)]\nstruct Text {{\n    /// The text to reverse.\n    text: String,\n}}\n\nfn reverse(args: Text) -> Result<String, String> {{\n    Ok(args.text.chars().rev().collect())\n}}\n\nopenlegion_skill_sdk::skill! {{\n    {tool}: \"Reverse a text.\" => reverse,\n}}\n// {nonce}\n"
         ),
     }
 }
@@ -61,7 +67,7 @@ async fn create(
     let mut arguments = json!({"name": name, "language": language, "code": code});
     if language != "rust" {
         arguments["tools"] = json!([{
-            "name": "reverse",
+            "name": tool(language),
             "description": "Reverse a text.",
             "parameters": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
         }]);
@@ -85,7 +91,11 @@ async fn create(
 
 /// In a skill host of its own: loads of the compiled skill from the disk cache, and calls
 /// of its tool.
-async fn in_host(skill_dir: &Path, calls: usize) -> Result<(Vec<Duration>, Vec<Duration>)> {
+async fn in_host(
+    skill_dir: &Path,
+    tool: &str,
+    calls: usize,
+) -> Result<(Vec<Duration>, Vec<Duration>)> {
     let yaml = std::fs::read_to_string(skill_dir.join("skill.yaml"))?;
     let wasm = std::fs::read(skill_dir.join("skill.wasm"))?;
     let scratch = tempfile::tempdir()?;
@@ -118,12 +128,12 @@ async fn in_host(skill_dir: &Path, calls: usize) -> Result<(Vec<Duration>, Vec<D
     let host = last.context("a host")?;
     let args = r#"{"text": "stressed"}"#;
     for _ in 0..calls / 10 {
-        host.invoke("reverse", args).await?;
+        host.invoke(tool, args).await?;
     }
     let mut times = Vec::with_capacity(calls);
     for _ in 0..calls {
         let started = Instant::now();
-        let answer = host.invoke("reverse", args).await?;
+        let answer = host.invoke(tool, args).await?;
         times.push(started.elapsed());
         if !answer.contains("desserts") {
             bail!("reverse answered {answer}");
@@ -177,7 +187,7 @@ fn main() -> Result<()> {
             cached.sort();
             let dir = platform.agent_data().join("skills").join(&name);
             let size = std::fs::metadata(dir.join("skill.wasm"))?.len();
-            let (loads, calls) = in_host(&dir, args.calls).await?;
+            let (loads, calls) = in_host(&dir, &tool(language), args.calls).await?;
             println!(
                 "| {language} | {}, {:.1}, {:.1} | {}, {:.0}, {:.0} | {:.0} | {:.1} | {:.1} / {:.1} |",
                 cold.len(),
