@@ -79,12 +79,16 @@ impl Learnings {
         if entries(&existing).iter().any(|e| e.contains(&key)) {
             return;
         }
-        self.append(ERRORS, &format!("{key}\n- arguments: `{args}`"));
+        self.append(ERRORS, existing, &format!("{key}\n- arguments: `{args}`"));
     }
 
     /// Records a correction from the agent's user.
     pub fn corrected(&self, correction: &str) {
-        self.append(CORRECTIONS, &clipped(correction, MAX_CORRECTION_CHARS));
+        self.append(
+            CORRECTIONS,
+            self.read(CORRECTIONS),
+            &clipped(correction, MAX_CORRECTION_CHARS),
+        );
     }
 
     /// Both files as they are, for `GET /workspace-learnings`.
@@ -125,11 +129,11 @@ impl Learnings {
         }
     }
 
-    /// Appends an entry stamped with the time, dropping the oldest past the size bound.
-    /// A failure to write is logged: learning is best effort, the turn goes on.
-    fn append(&self, name: &str, body: &str) {
+    /// Writes `text` (the file `name` as just read) with an entry stamped with the time
+    /// appended, dropping the oldest past the size bound. A failure to write is logged:
+    /// learning is best effort, the turn goes on.
+    fn append(&self, name: &str, mut text: String, body: &str) {
         let stamp = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
-        let mut text = self.read(name);
         if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
         }

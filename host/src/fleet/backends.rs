@@ -45,15 +45,9 @@ impl std::fmt::Debug for Backends {
 impl Backends {
     /// `progress` is told what happens while images are built.
     pub fn new(config: &Config, progress: Progress) -> Self {
-        let runtime = config.mesh.runtime.clone();
-        let binary = runtime.agent_binary.clone().unwrap_or_else(|| {
-            std::env::current_exe()
-                .map(|exe| exe.with_file_name("openlegion-agent"))
-                .unwrap_or_else(|_| "openlegion-agent".into())
-        });
         Self {
-            runtime,
-            binary,
+            runtime: config.mesh.runtime.clone(),
+            binary: Self::agent_binary(config),
             instance: instance_id(&config.state_dir()),
             progress,
             process: OnceLock::new(),
@@ -61,6 +55,16 @@ impl Backends {
             gvisor: tokio::sync::Mutex::new(None),
             announced: AtomicBool::new(false),
         }
+    }
+
+    /// The `openlegion-agent` binary agents run: `runtime.agent_binary`, else the one beside
+    /// the `openlegion` binary.
+    pub fn agent_binary(config: &Config) -> PathBuf {
+        config.mesh.runtime.agent_binary.clone().unwrap_or_else(|| {
+            std::env::current_exe()
+                .map(|exe| exe.with_file_name("openlegion-agent"))
+                .unwrap_or_else(|_| "openlegion-agent".into())
+        })
     }
 
     /// The isolation `cfg`'s agent runs under; `None` when nothing was chosen and no Docker

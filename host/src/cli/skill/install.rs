@@ -50,9 +50,9 @@ pub(crate) async fn install(config_dir: &Path, agent: &str, built: &Path) -> Res
         }
         Some(Isolation::Docker | Isolation::Gvisor) => {
             let docker = openlegion_host::runtime::docker::connect().await?;
-            let container = format!(
-                "openlegion-{}-{agent}",
-                openlegion_host::fleet::instance_id(&config.state_dir())
+            let container = openlegion_host::runtime::docker::container_name(
+                &openlegion_host::fleet::instance_id(&config.state_dir()),
+                agent,
             );
             let inspected = docker
                 .inspect_container(&container, None)

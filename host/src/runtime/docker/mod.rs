@@ -98,6 +98,11 @@ pub async fn connect() -> Result<Docker, RuntimeError> {
     Ok(docker)
 }
 
+/// The container of `agent` in the mesh instance `instance` (see `fleet::instance_id`).
+pub fn container_name(instance: &str, agent: &str) -> String {
+    format!("openlegion-{instance}-{agent}")
+}
+
 /// The advice given when no engine answers.
 pub fn no_docker() -> String {
     let at = socket().map_or_else(|e| e.to_string(), |path| path.display().to_string());
@@ -210,7 +215,7 @@ impl DockerBackend {
     }
 
     fn container_name(&self, agent: &str) -> String {
-        format!("openlegion-{}-{agent}", self.instance)
+        container_name(&self.instance, agent)
     }
 
     fn volume_name(&self, agent: &str) -> String {
