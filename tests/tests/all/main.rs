@@ -9,6 +9,7 @@ mod cli;
 mod concurrency;
 mod containers;
 mod durability;
+mod embeddings;
 mod hostile;
 mod identity;
 mod learnings;
