@@ -14,6 +14,7 @@ mod hostile;
 mod identity;
 mod learnings;
 mod llm_proxy;
+mod memory;
 mod pubsub;
 mod routing;
 mod skills;
