@@ -8,7 +8,7 @@
 //! - [`mesh_client`]: the one door out of the sandbox.
 //! - [`agent`]: conversation, tasks and status; [`server`] is its HTTP face.
 //! - [`turn`]: one turn of the loop, with loop detection; [`learnings`] keeps what went
-//!   wrong for later sessions.
+//!   wrong for later sessions; [`memory`] keeps facts, searched by meaning and by words.
 //! - [`tools`]: what the loop needs from the tools; [`skills`] runs them, `exec` runs
 //!   their shell commands inside the sandbox, and `authoring` compiles the skills the agent
 //!   writes, inside the sandbox too.
@@ -19,6 +19,7 @@ pub mod config;
 mod exec;
 mod journal;
 pub mod learnings;
+pub mod memory;
 pub mod mesh_client;
 mod prompt;
 pub mod server;

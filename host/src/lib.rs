@@ -10,6 +10,7 @@
 //! - [`mesh`]: the services (blackboard, pub/sub, routing, inboxes, registry).
 //! - [`server`]: the HTTP API over those services.
 //! - [`auth`] and [`permissions`]: who is calling, and what they may do.
+//! - [`embeddings`]: the embedding model the mesh runs itself, for every agent's memory.
 //! - [`state`]: the layout of the state directory (database, pid, tokens, logs).
 //!
 //! This crate never links wasmtime: skills run inside agents, not in the mesh.
@@ -18,6 +19,7 @@ pub mod agent_link;
 pub mod auth;
 pub mod config;
 pub mod costs;
+pub mod embeddings;
 pub mod fetch;
 pub mod fleet;
 pub mod http_client;

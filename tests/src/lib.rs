@@ -10,6 +10,7 @@ pub mod docker;
 mod fake_agent;
 mod fleet;
 mod mesh;
+mod models;
 mod skills;
 
 pub use bins::binary;
@@ -19,4 +20,5 @@ pub use fleet::{
     MODEL, MODEL_NAME, TEST_LABEL, agent_mesh, agent_mesh_env, agent_mesh_with, container_runtime,
 };
 pub use mesh::{MeshOptions, MeshProcess, cli};
+pub use models::local_models_dir;
 pub use skills::{compilers, fixture, template};

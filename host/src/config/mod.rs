@@ -121,6 +121,20 @@ pub fn load_mesh(path: &Path) -> Result<MeshFile, ConfigError> {
                 .into(),
         });
     }
+    if let Some(model) = &file.llm.embedding_model
+        && let Ok(parsed) = crate::vault::parse_model(model)
+        && parsed.provider == crate::embeddings::PROVIDER
+        && parsed.name != crate::embeddings::MODEL_NAME
+    {
+        return Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            field: "llm.embedding_model".into(),
+            message: format!(
+                "the mesh runs one local embedding model, local/{}, not {model}",
+                crate::embeddings::MODEL_NAME
+            ),
+        });
+    }
     Ok(file)
 }
 

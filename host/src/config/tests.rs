@@ -111,6 +111,22 @@ fn reserved_and_invalid_agent_names() {
 }
 
 #[test]
+fn only_the_local_embedding_model_the_mesh_has() {
+    let dir = dir_with(&[(
+        "mesh.yaml",
+        "llm:\n  embedding_model: local/all-minilm-l6-v2\n",
+    )]);
+    assert!(Config::load(dir.path()).is_ok());
+    let err = load_err(&[("mesh.yaml", "llm:\n  embedding_model: local/bge-small\n")]);
+    assert!(
+        err.contains("mesh.yaml")
+            && err.contains("llm.embedding_model")
+            && err.contains("the mesh runs one local embedding model, local/all-minilm-l6-v2, not local/bge-small"),
+        "{err}"
+    );
+}
+
+#[test]
 fn memory_limit_of_lots() {
     let err = load_err(&[(
         "agents.yaml",

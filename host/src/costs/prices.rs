@@ -37,7 +37,7 @@ const DEFAULTS: &[(&str, f64, f64)] = &[
 ];
 
 /// Local servers cost nothing per token.
-const FREE_PROVIDERS: &[&str] = &["ollama", "llamacpp", "vllm"];
+const FREE_PROVIDERS: &[&str] = &["ollama", "llamacpp", "vllm", "local"];
 
 #[derive(Debug, Clone, Default)]
 pub struct PriceTable {

@@ -166,6 +166,7 @@ impl Mesh {
             Arc::clone(&permissions),
             config.mesh.llm.clone(),
             config.agents.clone(),
+            &crate::embeddings::default_models_dir(),
         ));
         let mesh = Arc::new(Self {
             store,

@@ -26,6 +26,7 @@ use health::ModelHealth;
 use crate::auth::Caller;
 use crate::config::{AgentsFile, LlmSection};
 use crate::costs::{Costs, Limits, Reservation};
+use crate::embeddings::{self, LocalEmbeddings};
 use crate::mesh::{MeshError, Permissions};
 use crate::vault::{ModelRef, Vault, parse_model};
 
@@ -42,6 +43,8 @@ pub struct Proxy {
     permissions: Arc<Permissions>,
     llm: LlmSection,
     agents: RwLock<AgentsFile>,
+    /// `local/…` embedding models, run by the mesh itself.
+    local: LocalEmbeddings,
 }
 
 /// What a chat request becomes once checked: the model candidates, the request and the
@@ -59,6 +62,7 @@ impl Proxy {
         permissions: Arc<Permissions>,
         llm: LlmSection,
         agents: AgentsFile,
+        models_dir: &std::path::Path,
     ) -> Self {
         let http = crate::http_client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -75,6 +79,7 @@ impl Proxy {
             permissions,
             llm,
             agents: RwLock::new(AgentsFile::default()),
+            local: LocalEmbeddings::new(models_dir),
         };
         proxy.set_agents(agents);
         proxy
@@ -213,6 +218,10 @@ impl Proxy {
         let model = self
             .pin(caller, params.model.as_deref(), false)
             .map_err(Err)?;
+        if model.provider == embeddings::PROVIDER {
+            let msg = format!("{} is an embedding model; it cannot chat", model.id());
+            return Err(Ok(reply::refusal(msg, "invalid_request", Some(400))));
+        }
         let chain = self
             .llm
             .failover
@@ -336,7 +345,12 @@ impl Proxy {
             input: inputs,
             timeout: Duration::from_secs(req.timeout.max(1)),
         };
-        match self.failover.embed(&model, &request).await {
+        let result = if model.provider == embeddings::PROVIDER {
+            self.local.embed(&request).await
+        } else {
+            self.failover.embed(&model, &request).await
+        };
+        match result {
             Ok(response) => {
                 let used = Usage {
                     input_tokens: response.usage.input_tokens,

@@ -70,7 +70,10 @@ impl ModelRef {
 
     /// Whether calls to this model cost nothing (a local server).
     pub fn is_local(&self) -> bool {
-        matches!(self.provider.as_str(), "ollama" | "llamacpp" | "vllm")
+        matches!(
+            self.provider.as_str(),
+            "ollama" | "llamacpp" | "vllm" | "local"
+        )
     }
 }
 

@@ -1,0 +1,71 @@
+//! The agent's long-term memory: the store of `openlegion-memory` at `/data/memory.db`,
+//! with embeddings from the mesh.
+//!
+//! The agent holds no model and no key: [`MeshEmbedder`] asks the mesh (`/mesh/api`,
+//! `llm`/`embed`) for vectors from whatever `llm.embedding_model` mesh.yaml names — one
+//! model for every agent, so vectors stay comparable. When the mesh cannot embed (no model
+//! configured, the model not installed, a provider down), the store falls back to keyword
+//! search by itself.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use openlegion_memory::{EmbedError, Embedder, MemoryConfig, MemoryError, MemoryStore};
+use openlegion_protocol::ApiProxyRequest;
+use serde_json::{Map, Value, json};
+
+use crate::mesh_client::MeshClient;
+
+/// The database file under the agent's data directory.
+pub const DB_FILE: &str = "memory.db";
+
+/// Seconds one embedding request may take (a batch of a few facts takes milliseconds on the
+/// mesh's local model; a remote provider may be slower).
+const EMBED_TIMEOUT_SECS: u64 = 60;
+
+/// Embeddings through the mesh.
+#[derive(Debug, Clone)]
+pub struct MeshEmbedder {
+    mesh: MeshClient,
+}
+
+impl MeshEmbedder {
+    pub fn new(mesh: MeshClient) -> Self {
+        Self { mesh }
+    }
+}
+
+#[async_trait::async_trait]
+impl Embedder for MeshEmbedder {
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut params = Map::new();
+        params.insert("input".into(), json!(texts));
+        let request = ApiProxyRequest {
+            service: "llm".into(),
+            action: "embed".into(),
+            params,
+            timeout: EMBED_TIMEOUT_SECS,
+        };
+        let answer = self.mesh.api(&request).await?;
+        if !answer.success {
+            let error = answer.error.unwrap_or_else(|| "no reason given".into());
+            return Err(format!("the mesh cannot embed: {error}").into());
+        }
+        let vectors = answer
+            .data
+            .and_then(|mut d| d.remove("embeddings"))
+            .unwrap_or(Value::Null);
+        serde_json::from_value(vectors)
+            .map_err(|e| format!("the mesh's embeddings are unreadable: {e}").into())
+    }
+}
+
+/// Opens the agent's memory in `data_dir`, embedding through `mesh`.
+pub fn open(data_dir: &Path, mesh: MeshClient) -> Result<MemoryStore, MemoryError> {
+    let embedder: Arc<dyn Embedder> = Arc::new(MeshEmbedder::new(mesh));
+    MemoryStore::open(
+        &data_dir.join(DB_FILE),
+        Some(embedder),
+        MemoryConfig::default(),
+    )
+}
