@@ -1,6 +1,7 @@
 //! The agent: its conversation, its current task, its status, and what it remembers of
 //! both. The HTTP server is a thin layer over this.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::context::{Context, ContextEnv, FactStore};
 use crate::journal;
 use crate::prompt::system_prompt;
 use crate::turn::{Runner, TurnEvent, TurnOutcome};
@@ -29,13 +31,23 @@ struct Counters {
     tasks_failed: u64,
 }
 
+/// The chat so far, and its token accounting.
+#[derive(Debug)]
+struct Session {
+    /// The messages, without the system prompt (which is rebuilt for every turn so
+    /// workspace edits take effect).
+    messages: Vec<Value>,
+    context: Context,
+}
+
 #[derive(Debug)]
 pub struct Agent {
     config: Arc<Config>,
     runner: Runner,
-    /// The chat so far, without the system prompt (which is rebuilt for every turn so
-    /// workspace edits take effect).
-    conversation: tokio::sync::Mutex<Vec<Value>>,
+    context_env: Arc<ContextEnv>,
+    session: tokio::sync::Mutex<Session>,
+    /// Tokens of the chat's last request, for `/status` (which must not wait for a turn).
+    context_tokens: AtomicU64,
     counters: Mutex<Counters>,
     last_result: Mutex<Option<TaskResult>>,
     /// Cancels whatever runs now (chat turn or task).
@@ -44,11 +56,25 @@ pub struct Agent {
 }
 
 impl Agent {
-    pub fn new(config: Arc<Config>, runner: Runner) -> Self {
+    /// An agent whose compactions keep facts in `facts` (and `MEMORY.md`).
+    pub fn new(config: Arc<Config>, runner: Runner, facts: Option<Arc<dyn FactStore>>) -> Self {
+        let context_env = Arc::new(ContextEnv {
+            agent: config.agent_id.to_string(),
+            window: config.context_window,
+            mesh: runner.mesh.clone(),
+            llm_timeout: config.llm_timeout,
+            workspace: config.workspace_dir(),
+            facts,
+        });
         Self {
             config,
             runner,
-            conversation: tokio::sync::Mutex::new(Vec::new()),
+            session: tokio::sync::Mutex::new(Session {
+                messages: Vec::new(),
+                context: Context::new(Arc::clone(&context_env)),
+            }),
+            context_env,
+            context_tokens: AtomicU64::new(0),
             counters: Mutex::new(Counters::default()),
             last_result: Mutex::new(None),
             cancel: Mutex::new(CancellationToken::new()),
@@ -100,22 +126,25 @@ impl Agent {
         message: &str,
         events: Option<mpsc::Sender<TurnEvent>>,
     ) -> TurnOutcome {
-        let mut conversation = self.conversation.lock().await;
+        let mut session = self.session.lock().await;
         self.set_state(AgentState::Working, None);
         journal::append(&self.config.workspace_dir(), &format!("User: {message}"));
         let mut messages = vec![self.system()];
-        messages.extend(conversation.iter().cloned());
+        messages.append(&mut session.messages);
         messages.push(json!({"role": "user", "content": message}));
         let outcome = self
             .runner
             .run(
                 &mut messages,
+                &mut session.context,
                 self.config.chat_max_rounds,
                 events.as_ref(),
                 &self.token(),
             )
             .await;
-        *conversation = messages.split_off(1);
+        session.messages = messages.split_off(1);
+        self.context_tokens
+            .store(session.context.tokens(), Ordering::Relaxed);
         journal::append(
             &self.config.workspace_dir(),
             &format!("Agent: {}", outcome.response),
@@ -126,7 +155,10 @@ impl Agent {
 
     /// Forgets the conversation (the workspace and its files stay).
     pub async fn reset(&self) {
-        self.conversation.lock().await.clear();
+        let mut session = self.session.lock().await;
+        session.messages.clear();
+        session.context = Context::new(Arc::clone(&self.context_env));
+        self.context_tokens.store(0, Ordering::Relaxed);
     }
 
     /// Starts `task` in the background unless a task is running.
@@ -167,8 +199,10 @@ impl Agent {
         );
         let mut messages = vec![self.system(), json!({"role": "user", "content": prompt})];
         let cancel = self.token();
+        let mut context = Context::new(Arc::clone(&self.context_env));
         let run = self.runner.run(
             &mut messages,
+            &mut context,
             self.config.task_max_iterations,
             None,
             &cancel,
@@ -245,9 +279,11 @@ impl Agent {
             uptime_seconds: self.started.elapsed().as_secs_f64(),
             tasks_completed: c.tasks_completed,
             tasks_failed: c.tasks_failed,
-            context_tokens: 0,
-            context_max: 0,
-            context_pct: 0.0,
+            context_tokens: self.context_tokens.load(Ordering::Relaxed),
+            context_max: u64::from(self.config.context_window),
+            context_pct: self.context_tokens.load(Ordering::Relaxed) as f64
+                / f64::from(self.config.context_window)
+                * 100.0,
         }
     }
 

@@ -59,6 +59,8 @@ pub struct Config {
     pub task_max_iterations: u32,
     /// Seconds one LLM call may take (default 300).
     pub llm_timeout: u64,
+    /// Tokens of the model's context window (the mesh knows the model; see `context`).
+    pub context_window: u32,
 }
 
 fn var(name: &'static str) -> Option<String> {
@@ -167,6 +169,7 @@ impl Config {
             chat_max_rounds: number("CHAT_MAX_TOOL_ROUNDS", 30, 1..=1000)?,
             task_max_iterations: number("TASK_MAX_ITERATIONS", 20, 1..=500)?,
             llm_timeout: number("LLM_TIMEOUT_SECONDS", 300, 10..=7200)?,
+            context_window: number("CONTEXT_WINDOW", 128_000, 1_000..=10_000_000)?,
         })
     }
 

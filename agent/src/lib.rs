@@ -9,6 +9,7 @@
 //! - [`agent`]: conversation, tasks and status; [`server`] is its HTTP face.
 //! - [`turn`]: one turn of the loop, with loop detection; [`learnings`] keeps what went
 //!   wrong for later sessions; [`memory`] keeps facts, searched by meaning and by words.
+//! - [`context`]: keeps each conversation inside the model's window, facts first.
 //! - [`tools`]: what the loop needs from the tools; [`skills`] runs them, `exec` runs
 //!   their shell commands inside the sandbox, and `authoring` compiles the skills the agent
 //!   writes, inside the sandbox too.
@@ -16,6 +17,7 @@
 pub mod agent;
 mod authoring;
 pub mod config;
+pub mod context;
 mod exec;
 mod journal;
 pub mod learnings;

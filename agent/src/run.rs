@@ -94,7 +94,7 @@ async fn serve(config: Arc<Config>) -> Result<()> {
         llm_timeout: config.llm_timeout,
         learnings: openlegion_agent::learnings::Learnings::new(&workspace),
     };
-    let agent = Arc::new(Agent::new(Arc::clone(&config), runner));
+    let agent = Arc::new(Agent::new(Arc::clone(&config), runner, None));
     let app = openlegion_agent::server::app(agent);
     let shutdown = CancellationToken::new();
     let mut servers = Vec::new();

@@ -28,6 +28,8 @@ pub(crate) struct Answer {
     pub(crate) text: String,
     pub(crate) calls: Vec<CallRequest>,
     pub(crate) tokens: u64,
+    /// Input tokens of the request, as the provider counted them (0 if not reported).
+    pub(crate) input_tokens: u64,
 }
 
 fn call_of(v: &Value) -> Option<CallRequest> {
@@ -94,6 +96,10 @@ pub(crate) async fn complete(
             Some("done") => {
                 answer.tokens = event
                     .get("tokens_used")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
+                answer.input_tokens = event
+                    .get("input_tokens")
                     .and_then(Value::as_u64)
                     .unwrap_or(0);
                 // `done` carries the complete answer; prefer it to what we pieced together.

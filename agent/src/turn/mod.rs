@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::context::{Context, raw_estimate};
 use crate::learnings::Learnings;
 use crate::mesh_client::MeshClient;
 use crate::tools::Toolbox;
@@ -72,12 +73,25 @@ fn clip(text: String) -> String {
     format!("{kept}\n[… cut: the result was longer than {MAX_RESULT_CHARS} characters]")
 }
 
+/// `messages` with `warning` added to the system prompt, for one request.
+fn with_warning(messages: &[Value], warning: &str) -> Vec<Value> {
+    let mut sent = messages.to_vec();
+    if let Some(system) = sent.first_mut()
+        && let Some(text) = system.get("content").and_then(Value::as_str)
+    {
+        system["content"] = Value::String(format!("{text}\n\n{warning}"));
+    }
+    sent
+}
+
 impl Runner {
     /// Runs a turn on `messages` (system prompt first), appending the assistant and tool
-    /// messages to it. `events`, if given, receives text and tool progress as it happens.
+    /// messages to it; `context` keeps them inside the model's window (it may compact
+    /// them). `events`, if given, receives text and tool progress as it happens.
     pub(crate) async fn run(
         &self,
         messages: &mut Vec<Value>,
+        context: &mut Context,
         max_rounds: u32,
         events: Option<&mpsc::Sender<TurnEvent>>,
         cancel: &CancellationToken,
@@ -97,6 +111,28 @@ impl Runner {
             // Asked every round: a tool the agent created in this turn is offered in the next
             // round of the same turn.
             let tools = self.tools.definitions();
+            let warning = tokio::select! {
+                w = context.prepare(messages, &tools) => w,
+                () = cancel.cancelled() => {
+                    outcome.stopped = Some("cancelled".into());
+                    return outcome;
+                }
+            };
+            let warned;
+            let sent: &[Value] = match warning {
+                Ok(None) => messages,
+                Ok(Some(warning)) => {
+                    warned = with_warning(messages, &warning);
+                    &warned
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the conversation cannot fit the window");
+                    outcome.response = e.clone();
+                    outcome.stopped = Some(e);
+                    return outcome;
+                }
+            };
+            let raw = raw_estimate(sent, &tools);
             let mut on_text = |piece: &str| {
                 if let Some(tx) = events {
                     let _ = tx.try_send(TurnEvent::TextDelta {
@@ -105,7 +141,7 @@ impl Runner {
                 }
             };
             let answer = tokio::select! {
-                a = llm::complete(&self.mesh, messages, &tools, self.max_tokens, self.llm_timeout, &mut on_text) => a,
+                a = llm::complete(&self.mesh, sent, &tools, self.max_tokens, self.llm_timeout, &mut on_text) => a,
                 () = cancel.cancelled() => {
                     outcome.stopped = Some("cancelled".into());
                     return outcome;
@@ -120,6 +156,7 @@ impl Runner {
                     return outcome;
                 }
             };
+            context.observe(raw, answer.input_tokens);
             outcome.tokens_used += answer.tokens;
             outcome.response = answer.text.clone();
             let calls: Vec<Value> = answer

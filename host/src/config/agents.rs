@@ -65,6 +65,10 @@ pub struct AgentConfig {
     pub forbidden: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_iterations: Option<u32>,
+    /// Tokens of the model's context window, when the built-in table does not know the
+    /// model (or to make the agent compact earlier).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u32>,
     /// Where this agent runs, overriding `runtime.isolation` of mesh.yaml.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub isolation: Option<super::Isolation>,
@@ -152,6 +156,14 @@ impl AgentConfig {
                     return Err((field, format!("{v} is not a non-negative amount of USD")));
                 }
             }
+        }
+        if let Some(w) = self.context_window
+            && !(1_000..=10_000_000).contains(&w)
+        {
+            return Err((
+                "context_window",
+                format!("{w} is not a window of 1000 to 10000000 tokens"),
+            ));
         }
         Ok(())
     }

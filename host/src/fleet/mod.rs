@@ -9,6 +9,7 @@
 mod backends;
 mod health;
 mod socket;
+mod window;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -302,6 +303,12 @@ impl Fleet {
         if let Some(n) = config.mesh.llm.max_tokens {
             env.push(("LLM_MAX_TOKENS".into(), n.to_string()));
         }
+        let model = cfg
+            .model
+            .as_ref()
+            .or(config.mesh.llm.default_model.as_ref());
+        let window = window::context_window(cfg.context_window, model.map(String::as_str));
+        env.push(("CONTEXT_WINDOW".into(), window.to_string()));
         if let Ok(level) = std::env::var("RUST_LOG") {
             env.push(("RUST_LOG".into(), level));
         }
