@@ -139,6 +139,20 @@ fn memory_limit_of_lots() {
 }
 
 #[test]
+fn context_window_too_small_or_not_a_number() {
+    let err = load_err(&[("agents.yaml", "agents:\n  a:\n    context_window: 10\n")]);
+    assert!(
+        err.contains("agents.a.context_window") && err.contains("10 is not a window"),
+        "{err}"
+    );
+    let err = load_err(&[("agents.yaml", "agents:\n  a:\n    context_window: big\n")]);
+    assert!(
+        err.contains("context_window") && err.contains("agents.yaml"),
+        "{err}"
+    );
+}
+
+#[test]
 fn permissions_syntax_error_has_line_and_column() {
     let err = load_err(&[(
         "permissions.json",
