@@ -92,6 +92,16 @@ pub fn rss_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// The median and 99th percentile of `sample` (which it sorts); zero when empty.
+pub fn p50_p99(sample: &mut [Duration]) -> (Duration, Duration) {
+    if sample.is_empty() {
+        return (Duration::ZERO, Duration::ZERO);
+    }
+    sample.sort();
+    let at = |q: f64| sample[((sample.len() - 1) as f64 * q).round() as usize];
+    (at(0.50), at(0.99))
+}
+
 /// A description of the machine for the results table.
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
