@@ -12,6 +12,7 @@
 //! - [`Embedder`]: where vectors come from. The agent's goes through the mesh; this crate
 //!   never reaches the network. Without one, or while it fails, search is keyword-only
 //!   and says so once in the log; nothing fails for want of vectors.
+//! - [`eval`]: the labelled set of facts and questions, and recall@5 over it.
 //!
 //! Not here: the memory tools skills call (a `memory` capability of the skill host), and
 //! the workspace's markdown search.
@@ -19,6 +20,7 @@
 mod db;
 mod embedder;
 mod error;
+pub mod eval;
 mod keywords;
 mod search;
 mod store;

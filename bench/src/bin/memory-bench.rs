@@ -21,6 +21,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use openlegion_bench::{machine, p50_p99};
 use openlegion_embed::{LocalEmbedder, ModelFiles};
+use openlegion_memory::eval::{EvalSet, recall_at_5};
 use openlegion_memory::{EmbedError, Embedder, MemoryConfig, MemoryStore, NewFact, SearchOptions};
 
 #[derive(Debug, Parser)]
@@ -93,25 +94,6 @@ impl Embedder for BenchEmbedder {
         }
         Ok(out)
     }
-}
-
-#[derive(serde::Deserialize)]
-struct Eval {
-    facts: Vec<EvalFact>,
-    queries: Vec<EvalQuery>,
-}
-
-#[derive(serde::Deserialize)]
-struct EvalFact {
-    key: String,
-    category: String,
-    value: String,
-}
-
-#[derive(serde::Deserialize)]
-struct EvalQuery {
-    query: String,
-    expected: Vec<String>,
 }
 
 const SUBJECTS: &[&str] = &[
@@ -212,7 +194,7 @@ async fn main() -> Result<()> {
     let files = ModelFiles::under(&args.models);
     let model = LocalEmbedder::load(&files)
         .with_context(|| format!("load the local model from {}", args.models.display()))?;
-    let eval: Eval = serde_json::from_str(include_str!("../../../memory/tests/data/eval.json"))?;
+    let eval = EvalSet::bundled();
 
     // The model's cost per fact: one at a time (what a save costs) and in batches.
     let texts: Vec<String> = eval
@@ -248,10 +230,8 @@ async fn main() -> Result<()> {
         cache: Mutex::new(HashMap::new()),
     });
     let store = MemoryStore::open(&path, Some(embedder.clone()), MemoryConfig::default())?;
-    for f in &eval.facts {
-        store
-            .save(NewFact::new(&f.key, &f.value).category(&f.category))
-            .await?;
+    for fact in eval.new_facts() {
+        store.save(fact).await?;
     }
     // Query vectors, once.
     for q in &eval.queries {
@@ -290,26 +270,18 @@ async fn main() -> Result<()> {
             tiered: true,
         };
         let mut sample = Vec::with_capacity(args.searches);
-        let mut found = 0usize;
         for i in 0..args.searches {
             let q = &eval.queries[i % eval.queries.len()];
             let start = Instant::now();
-            let hits = store.search(&q.query, options).await?;
+            store.search(&q.query, options).await?;
             sample.push(start.elapsed());
-            if i < eval.queries.len()
-                && q.expected
-                    .iter()
-                    .all(|k| hits.iter().any(|h| &h.fact.key == k))
-            {
-                found += 1;
-            }
         }
         let (p50, p99) = p50_p99(&mut sample);
+        let (recall, _) = recall_at_5(&store, &eval, true).await?;
         println!(
-            "| {size} | {per_second:.0} | {:.2} | {:.2} | {:.3} | {:.1} |",
+            "| {size} | {per_second:.0} | {:.2} | {:.2} | {recall:.3} | {:.1} |",
             ms(p50),
             ms(p99),
-            found as f64 / eval.queries.len() as f64,
             db_bytes(&path) as f64 / 1e6
         );
     }

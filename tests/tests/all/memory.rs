@@ -10,6 +10,7 @@ use std::time::Instant;
 use openlegion_agent::config::MeshAddr;
 use openlegion_agent::memory::MeshEmbedder;
 use openlegion_agent::mesh_client::MeshClient;
+use openlegion_memory::eval::{EvalSet, recall_at_5};
 use openlegion_memory::{Embedder, MemoryConfig, MemoryStore, NewFact, Saved, SearchOptions};
 use openlegion_tests::{MeshOptions, MeshProcess, local_models_dir};
 use serde_json::{Value, json};
@@ -135,53 +136,12 @@ async fn agent_memory_through_the_mesh_dedups_and_finds_by_meaning() {
     assert_eq!(hits[0].fact.key, "release_day", "{hits:#?}");
 }
 
-#[derive(serde::Deserialize)]
-struct EvalSet {
-    facts: Vec<EvalFact>,
-    queries: Vec<EvalQuery>,
-}
-
-#[derive(serde::Deserialize)]
-struct EvalFact {
-    key: String,
-    category: String,
-    value: String,
-}
-
-#[derive(serde::Deserialize)]
-struct EvalQuery {
-    query: String,
-    expected: Vec<String>,
-}
-
-/// The share of queries with an expected key among the top 5, and the misses.
-async fn recall_at_5(store: &MemoryStore, set: &EvalSet, tiered: bool) -> (f64, Vec<String>) {
-    let mut found = 0;
-    let mut misses = Vec::new();
-    for q in &set.queries {
-        let options = SearchOptions {
-            limit: 5,
-            touch: false,
-            tiered,
-        };
-        let hits = store.search(&q.query, options).await.unwrap();
-        if hits.iter().any(|h| q.expected.contains(&h.fact.key)) {
-            found += 1;
-        } else {
-            let got: Vec<&str> = hits.iter().map(|h| h.fact.key.as_str()).collect();
-            misses.push(format!("{:?} → {got:?}", q.query));
-        }
-    }
-    (f64::from(found) / set.queries.len() as f64, misses)
-}
-
 #[tokio::test]
 async fn hybrid_search_beats_keywords_on_the_labelled_set() {
     let Some(models) = local_models_dir() else {
         return;
     };
-    let set: EvalSet =
-        serde_json::from_str(&std::fs::read_to_string(data("eval.json")).unwrap()).unwrap();
+    let set = EvalSet::bundled();
     assert!(set.facts.len() >= 50 && set.queries.len() >= 20);
     let (_mesh, embedder) = mesh_and_embedder(&models).await;
     let dir = tempfile::tempdir().unwrap();
@@ -198,12 +158,11 @@ async fn hybrid_search_beats_keywords_on_the_labelled_set() {
     )
     .unwrap();
     let started = Instant::now();
-    for f in &set.facts {
-        let fact = NewFact::new(&f.key, &f.value).category(&f.category);
+    for fact in set.new_facts() {
+        let key = fact.key.clone();
         assert!(
             matches!(hybrid.save(fact.clone()).await.unwrap(), Saved::Added(_)),
-            "{}",
-            f.key
+            "{key}"
         );
         keyword_only.save(fact).await.unwrap();
     }
@@ -219,12 +178,12 @@ async fn hybrid_search_beats_keywords_on_the_labelled_set() {
     embedder.embed(&texts).await.unwrap();
     let embed_batched = started.elapsed() / texts.len() as u32;
     let started = Instant::now();
-    let (keywords, keyword_misses) = recall_at_5(&keyword_only, &set, true).await;
+    let (keywords, keyword_misses) = recall_at_5(&keyword_only, &set, true).await.unwrap();
     let keyword_latency = started.elapsed() / set.queries.len() as u32;
     let started = Instant::now();
-    let (tiered, tiered_misses) = recall_at_5(&hybrid, &set, true).await;
+    let (tiered, tiered_misses) = recall_at_5(&hybrid, &set, true).await.unwrap();
     let hybrid_latency = started.elapsed() / set.queries.len() as u32;
-    let (flat, _) = recall_at_5(&hybrid, &set, false).await;
+    let (flat, _) = recall_at_5(&hybrid, &set, false).await.unwrap();
     eprintln!(
         "memory eval ({} facts, {} queries): recall@5 keyword-only {keywords:.3}, hybrid tiered \
          {tiered:.3}, hybrid flat {flat:.3}; embedding through the mesh {embed_single:?}/fact \
