@@ -84,7 +84,7 @@ impl MemoryStore {
             .await
             .and_then(|mut v| v.pop());
         let hits = {
-            let conn = self.lock();
+            let conn = self.read();
             let scorer = Scorer {
                 conn: &conn,
                 store: self,
@@ -130,10 +130,10 @@ impl Scorer<'_> {
         let config = &self.store.config;
         let mut chosen: Vec<(String, f32)> = Vec::new();
         if let Some(q) = self.vector {
-            for (category, centroid) in MemoryStore::centroids(self.conn)? {
-                let s = cosine(q, &centroid);
+            for (category, centroid) in self.store.centroids(self.conn)?.iter() {
+                let s = cosine(q, centroid);
                 if s >= config.category_similarity {
-                    chosen.push((category, s));
+                    chosen.push((category.clone(), s));
                 }
             }
         }

@@ -216,7 +216,14 @@ pub struct MemoryStore {
     pub(crate) config: MemoryConfig,
     path: PathBuf,
     moved_aside: Option<PathBuf>,
+    /// Each category's centroid, computed from every embedding on first need and dropped
+    /// by every write: a search must not read all vectors (at 10k facts that was most of
+    /// its time).
+    centroids: Mutex<Option<Arc<Centroids>>>,
 }
+
+/// Categories and the (unnormalised) sums of their facts' vectors.
+pub(crate) type Centroids = Vec<(String, Vec<f32>)>;
 
 impl MemoryStore {
     /// Opens the memory at `path` (e.g. `/data/memory.db`), creating it if needed, moving a
@@ -234,6 +241,7 @@ impl MemoryStore {
             config,
             path: path.to_owned(),
             moved_aside: opened.moved_aside,
+            centroids: Mutex::new(None),
         })
     }
 
@@ -246,8 +254,27 @@ impl MemoryStore {
         self.moved_aside.as_deref()
     }
 
+    /// The connection, for a change of facts: the cached centroids are dropped. Reads use
+    /// [`MemoryStore::read`].
     pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
+        *self.centroids.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.read()
+    }
+
+    /// The connection, for reading.
+    pub(crate) fn read(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The categories' centroids, from the cache or computed on `conn`.
+    pub(crate) fn centroids(&self, conn: &Connection) -> Result<Arc<Centroids>, MemoryError> {
+        let mut cache = self.centroids.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.as_ref() {
+            return Ok(Arc::clone(c));
+        }
+        let computed = Arc::new(Self::compute_centroids(conn)?);
+        *cache = Some(Arc::clone(&computed));
+        Ok(computed)
     }
 
     /// Saves a fact. A fact with the same key in the same category, or one whose meaning is
@@ -369,7 +396,7 @@ impl MemoryStore {
 
     /// The fact `id`, if it exists.
     pub fn get(&self, id: i64) -> Result<Option<Fact>, MemoryError> {
-        let conn = self.lock();
+        let conn = self.read();
         let fact = conn
             .query_row(
                 &format!("SELECT {FACT_COLUMNS} FROM facts WHERE id = ?1"),
@@ -382,7 +409,7 @@ impl MemoryStore {
 
     /// Every fact, most salient first.
     pub fn facts(&self) -> Result<Vec<Fact>, MemoryError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare(&format!(
             "SELECT {FACT_COLUMNS} FROM facts ORDER BY salience DESC, updated_at DESC"
         ))?;
@@ -406,7 +433,8 @@ impl MemoryStore {
     /// how many facts it lowered. Run it on a schedule (the original: each fresh task, and
     /// every 6 hours when idle).
     pub fn decay(&self) -> Result<usize, MemoryError> {
-        let conn = self.lock();
+        // Salience only: vectors and categories stay, and so do the centroids.
+        let conn = self.read();
         let n = conn.execute(
             "UPDATE facts SET salience = max(salience * ?1, ?2) WHERE salience > ?2",
             params![self.config.decay_factor, self.config.decay_floor],
@@ -418,7 +446,7 @@ impl MemoryStore {
     /// vector (0 when the embedder still does not answer).
     pub async fn backfill(&self, limit: usize) -> Result<usize, MemoryError> {
         let pending: Vec<(i64, String)> = {
-            let conn = self.lock();
+            let conn = self.read();
             let mut stmt =
                 conn.prepare("SELECT id, key, value FROM facts WHERE embedding IS NULL LIMIT ?1")?;
             stmt.query_map([limit as i64], |r| {
@@ -451,7 +479,8 @@ impl MemoryStore {
 
     /// Records that the facts `ids` were used now (a search returned them).
     pub(crate) fn touch(&self, ids: &[i64]) -> Result<(), MemoryError> {
-        let mut conn = self.lock();
+        // Salience only: vectors and categories stay, and so do the centroids.
+        let mut conn = self.read();
         let tx = conn.transaction()?;
         let now = Utc::now().to_rfc3339();
         for &id in ids {
@@ -475,7 +504,7 @@ impl MemoryStore {
     }
 
     /// The centroid of each category's embedded facts.
-    pub(crate) fn centroids(conn: &Connection) -> Result<Vec<(String, Vec<f32>)>, MemoryError> {
+    fn compute_centroids(conn: &Connection) -> Result<Centroids, MemoryError> {
         let mut stmt = conn.prepare_cached(
             "SELECT category, embedding FROM facts WHERE embedding IS NOT NULL ORDER BY category",
         )?;

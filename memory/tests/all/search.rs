@@ -145,6 +145,39 @@ async fn the_categories_the_query_is_about_come_first() {
     assert!(hits.iter().all(|h| h.tier == Tier::Flat));
 }
 
+#[tokio::test]
+async fn a_category_saved_after_a_search_is_seen_by_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), Some(Precomputed::load()));
+    store
+        .save(
+            NewFact::new(
+                "deploy_day",
+                "Deployments to production happen on Thursdays",
+            )
+            .category("work"),
+        )
+        .await
+        .unwrap();
+    // Near the personal facts by meaning only (no word names the category).
+    let query = "what animal does the user own";
+    let hits = store.search(query, PEEK).await.unwrap();
+    assert!(
+        hits.iter().all(|h| h.tier == Tier::Flat),
+        "{:?}",
+        keys(&hits)
+    );
+    // The centroids computed for that search must not hide the new category.
+    fill(&store).await;
+    let hits = store.search(query, PEEK).await.unwrap();
+    assert_eq!(
+        (hits[0].tier, hits[0].fact.key.as_str()),
+        (Tier::Category, "user_pet"),
+        "{:?}",
+        keys(&hits)
+    );
+}
+
 /// Collects the log of the current thread.
 #[derive(Clone, Default)]
 struct Log(Arc<Mutex<Vec<u8>>>);
