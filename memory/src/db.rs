@@ -2,9 +2,11 @@
 //!
 //! One SQLite file per agent (`/data/memory.db`), in WAL mode. `facts` holds the facts;
 //! `facts_fts` (FTS5, external content, kept in step by triggers) indexes their text for
-//! BM25; `facts_vec` (sqlite-vec `vec0`, cosine distance) holds their embeddings under the
-//! same rowid, with the category as a metadata column so a search can stay in categories.
-//! A fact saved while no embedder answered has no row in `facts_vec` until one does.
+//! BM25; `facts_bits` (sqlite-vec `vec0`, `bit[dimensions]`) holds the sign bits of their
+//! embeddings under the same rowid: a scan of bits by Hamming distance costs a thirtieth
+//! of a scan of floats, and the candidates it finds are re-ranked by exact cosine against
+//! the embeddings in `facts` (see `vectors::nearest`). A fact saved while no embedder
+//! answered has no row in `facts_bits` until one does.
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -14,7 +16,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension};
 use crate::MemoryError;
 
 /// Version of the schema below, in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 fn schema(dimensions: usize) -> String {
     format!(
@@ -56,10 +58,9 @@ CREATE TRIGGER IF NOT EXISTS facts_au AFTER UPDATE OF key, value, category ON fa
     VALUES (new.id, new.key, new.value, new.category);
 END;
 
-CREATE VIRTUAL TABLE IF NOT EXISTS facts_vec USING vec0(
-    embedding float[{dimensions}] distance_metric=cosine,
-    category text
-);
+CREATE VIRTUAL TABLE IF NOT EXISTS facts_bits USING vec0(embedding bit[{dimensions}]);
+-- Version 1 kept float vectors here; the bits replace them.
+DROP TABLE IF EXISTS facts_vec;
 
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 "
@@ -114,6 +115,15 @@ fn try_open(path: &Path, dimensions: usize) -> Result<Connection, rusqlite::Erro
         ));
     }
     conn.execute_batch(&schema(dimensions))?;
+    let bits: i64 = conn.query_row("SELECT count(*) FROM facts_bits", [], |r| r.get(0))?;
+    if bits == 0 {
+        // A database of version 1, or one whose bits were lost: derive them again.
+        conn.execute(
+            "INSERT INTO facts_bits(rowid, embedding)
+             SELECT id, vec_quantize_binary(embedding) FROM facts WHERE embedding IS NOT NULL",
+            [],
+        )?;
+    }
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     conn.execute(
         "INSERT OR IGNORE INTO meta(name, value) VALUES ('dimensions', ?1)",

@@ -22,6 +22,7 @@ mod embedder;
 mod error;
 pub mod eval;
 mod keywords;
+mod nearest;
 mod search;
 mod store;
 

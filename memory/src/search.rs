@@ -17,10 +17,15 @@ use rusqlite::Connection;
 use crate::MemoryError;
 use crate::embedder::cosine;
 use crate::keywords::{fts_query, keywords};
+use crate::nearest::{Near, nearest};
 use crate::store::{FACT_COLUMNS, Fact, MemoryStore, fact_from_row, similarity};
 
 /// Candidates per tier and per source (KNN, FTS) for each result asked for.
 const CANDIDATES_PER_RESULT: usize = 4;
+
+/// Facts the vector scan re-ranks exactly per candidate: sign bits order neighbours
+/// only roughly, and the tiers filter the pool by category.
+const NEAR_POOL_PER_CANDIDATE: usize = 8;
 
 /// How to search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,12 +90,22 @@ impl MemoryStore {
             .and_then(|mut v| v.pop());
         let hits = {
             let conn = self.read();
+            // One scan of the vectors serves every tier.
+            let near = match vector.as_deref() {
+                Some(q) => nearest(
+                    &conn,
+                    q,
+                    options.limit * CANDIDATES_PER_RESULT * NEAR_POOL_PER_CANDIDATE,
+                )?,
+                None => Vec::new(),
+            };
             let scorer = Scorer {
                 conn: &conn,
                 store: self,
                 words: &words,
                 fts: fts_query(&words),
                 vector: vector.as_deref(),
+                near: &near,
                 limit: options.limit,
             };
             let mut hits = Vec::new();
@@ -121,6 +136,8 @@ struct Scorer<'a> {
     words: &'a [String],
     fts: String,
     vector: Option<&'a [f32]>,
+    /// The facts nearest the query's vector, exact similarity, best first.
+    near: &'a [Near],
     limit: usize,
 }
 
@@ -171,9 +188,7 @@ impl Scorer<'_> {
         };
         for scope in &scopes {
             self.keyword_hits(*scope, k, &mut keyword)?;
-            if let Some(q) = self.vector {
-                self.vector_hits(q, *scope, k, &mut vector)?;
-            }
+            self.vector_hits(*scope, k, &mut vector);
         }
         let best = keyword.values().copied().fold(0.0, f64::max);
         let mut ids: Vec<i64> = keyword.keys().chain(vector.keys()).copied().collect();
@@ -240,36 +255,14 @@ impl Scorer<'_> {
         Ok(())
     }
 
-    /// KNN hits (cosine similarity) of the query's vector.
-    fn vector_hits(
-        &self,
-        q: &[f32],
-        category: Option<&String>,
-        k: usize,
-        out: &mut HashMap<i64, f32>,
-    ) -> Result<(), MemoryError> {
-        let blob = crate::embedder::to_blob(q);
-        let mut collect = |rows: &mut rusqlite::Rows<'_>| -> Result<(), MemoryError> {
-            while let Some(r) = rows.next()? {
-                out.insert(r.get(0)?, 1.0 - r.get::<_, f64>(1)? as f32);
-            }
-            Ok(())
-        };
-        match category {
-            Some(c) => {
-                let mut stmt = self.conn.prepare_cached(
-                    "SELECT rowid, distance FROM facts_vec
-                     WHERE embedding MATCH ?1 AND k = ?2 AND category = ?3 ORDER BY distance",
-                )?;
-                collect(&mut stmt.query(rusqlite::params![blob, k as i64, c])?)
-            }
-            None => {
-                let mut stmt = self.conn.prepare_cached(
-                    "SELECT rowid, distance FROM facts_vec
-                     WHERE embedding MATCH ?1 AND k = ?2 ORDER BY distance",
-                )?;
-                collect(&mut stmt.query(rusqlite::params![blob, k as i64])?)
-            }
+    /// The `k` facts nearest the query's vector (in `category`, if given).
+    fn vector_hits(&self, category: Option<&String>, k: usize, out: &mut HashMap<i64, f32>) {
+        let near = self
+            .near
+            .iter()
+            .filter(|n| category.is_none_or(|c| n.category == *c));
+        for n in near.take(k) {
+            out.insert(n.id, n.similarity);
         }
     }
 }

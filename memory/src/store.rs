@@ -222,6 +222,9 @@ pub struct MemoryStore {
     centroids: Mutex<Option<Arc<Centroids>>>,
 }
 
+/// Facts the duplicate check re-ranks exactly (the bits' nearest).
+const DEDUP_POOL: usize = 32;
+
 /// Categories and the (unnormalised) sums of their facts' vectors.
 pub(crate) type Centroids = Vec<(String, Vec<f32>)>;
 
@@ -358,7 +361,7 @@ impl MemoryStore {
                 Saved::Added(tx.last_insert_rowid())
             }
         };
-        sync_vector(&tx, saved.id())?;
+        crate::nearest::sync(&tx, saved.id())?;
         tx.commit()?;
         Ok(saved)
     }
@@ -370,25 +373,13 @@ impl MemoryStore {
         vector: &[f32],
         category: &str,
     ) -> Result<Option<i64>, MemoryError> {
-        let mut stmt = conn.prepare_cached(
-            "SELECT rowid, distance, category FROM facts_vec
-             WHERE embedding MATCH ?1 AND k = 5 ORDER BY distance",
-        )?;
-        let near = stmt.query_map([to_blob(vector)], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, f64>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        for row in near {
-            let (id, distance, other) = row?;
-            let similarity = 1.0 - distance as f32;
-            if similarity < self.config.dedup_similarity {
+        for near in crate::nearest::nearest(conn, vector, DEDUP_POOL)? {
+            if near.similarity < self.config.dedup_similarity {
                 break;
             }
+            let other = near.category.as_str();
             if other == category || other == "general" || category == "general" {
-                return Ok(Some(id));
+                return Ok(Some(near.id));
             }
         }
         Ok(None)
@@ -424,7 +415,7 @@ impl MemoryStore {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let removed = tx.execute("DELETE FROM facts WHERE id = ?1", [id])? > 0;
-        tx.execute("DELETE FROM facts_vec WHERE rowid = ?1", [id])?;
+        tx.execute("DELETE FROM facts_bits WHERE rowid = ?1", [id])?;
         tx.commit()?;
         Ok(removed)
     }
@@ -471,7 +462,7 @@ impl MemoryStore {
                 "UPDATE facts SET embedding = ?2 WHERE id = ?1 AND embedding IS NULL",
                 params![id, to_blob(v)],
             )?;
-            sync_vector(&tx, *id)?;
+            crate::nearest::sync(&tx, *id)?;
         }
         tx.commit()?;
         Ok(pending.len())
@@ -522,17 +513,6 @@ impl MemoryStore {
         }
         Ok(out)
     }
-}
-
-/// Makes `facts_vec` hold fact `id`'s current embedding and category (or nothing).
-fn sync_vector(conn: &Connection, id: i64) -> Result<(), MemoryError> {
-    conn.execute("DELETE FROM facts_vec WHERE rowid = ?1", [id])?;
-    conn.execute(
-        "INSERT INTO facts_vec(rowid, embedding, category)
-         SELECT id, embedding, category FROM facts WHERE id = ?1 AND embedding IS NOT NULL",
-        [id],
-    )?;
-    Ok(())
 }
 
 fn days_since(raw: Option<&str>) -> f64 {
