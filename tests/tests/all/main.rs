@@ -9,6 +9,7 @@ mod blackboard;
 mod cli;
 mod concurrency;
 mod containers;
+mod containers_authoring;
 mod durability;
 mod embeddings;
 mod hostile;

@@ -1,8 +1,10 @@
 //! The full agent image, for agents that need a shell, Python, Node and the skill
 //! compilers: a Debian base made by `mmdebstrap --variant=minbase` and imported (no
-//! registry), then an apt layer, the compilers of `skills-sdk/compilers.sh` and the agent
-//! binary, built by the engine's (legacy) builder. The base and the apt layer are cached by
-//! the engine, so a new agent binary costs seconds, not the minute of a first build.
+//! registry), then an apt layer, the compilers of `skills-sdk/compilers.sh`, the host's Rust
+//! toolchain with the warm skill template ([`super::rust`], a stage of its own) and the
+//! agent binary, built by the engine's (legacy) builder. The base and the layers before the
+//! agent are cached by the engine, so a new agent binary costs seconds, not the minutes of
+//! a first build.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -12,12 +14,13 @@ use bollard::query_parameters::BuildImageOptionsBuilder;
 use futures_util::StreamExt;
 use tokio::io::AsyncBufReadExt;
 
+use super::rust::Toolchain;
 use super::tarball::{Source, Tarball, shared_libraries};
 use super::{Built, Owner, engine, import};
 use crate::runtime::RuntimeError;
 
 /// Bumped when the recipe below changes.
-const RECIPE: &str = "openlegion-full-2";
+const RECIPE: &str = "openlegion-full-3";
 const SUITE: &str = "bookworm";
 const BASE_REPOSITORY: &str = "openlegion-base";
 /// mmdebstrap fetches about 90 packages; the apt layer and the compilers a few hundred
@@ -182,12 +185,16 @@ async fn run_logged(
     Ok(())
 }
 
-/// The Dockerfile of the full image on `base`.
-fn dockerfile(base: &str, owner: Owner, entrypoint: &[String]) -> String {
+/// The Dockerfile of the full image on `base`, with Rust if `rust`.
+fn dockerfile(base: &str, owner: Owner, entrypoint: &[String], rust: Option<&Toolchain>) -> String {
     let Owner { uid, gid } = owner;
     let entrypoint = serde_json::to_string(entrypoint).expect("strings serialize");
+    let (stage, copy_rust) = match rust {
+        Some(rust) => (rust.stage(base), Toolchain::copy_lines(uid, gid)),
+        None => (String::new(), String::new()),
+    };
     format!(
-        r#"FROM {base}
+        r#"{stage}FROM {base}
 COPY build-ca.crt /opt/openlegion/build-ca.crt
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -199,7 +206,7 @@ RUN if [ -s /opt/openlegion/build-ca.crt ]; then \
  && SKILL_COMPILERS_CACHE=/opt/skill-compilers bash -c \
       '. /opt/skill-compilers/compilers.sh && ensure_wasm_tools && ensure_componentize_py && ensure_componentize_qjs' \
  && npm cache clean --force && rm -rf /root/.cache /root/.npm
-RUN groupadd -g {gid} agent && useradd -u {uid} -g {gid} -d /data -s /bin/bash agent \
+{copy_rust}RUN groupadd -g {gid} agent && useradd -u {uid} -g {gid} -d /data -s /bin/bash agent \
  && mkdir -p /data /run/mesh && chown {uid}:{gid} /data
 COPY opt/openlegion/ /opt/openlegion/
 USER {uid}:{gid}
@@ -211,11 +218,19 @@ LABEL openlegion.managed=true openlegion.image=full
     )
 }
 
-/// The build context: the Dockerfile, the compilers script, the host's CA bundle, and the
-/// agent binary with the shared libraries it links (run through their own loader, so the
-/// binary works whatever glibc the base has).
-fn context(base: &str, binary: &Path, owner: Owner) -> std::io::Result<Tarball> {
+/// The build context: the Dockerfile, the compilers script, the host's CA bundle, the Rust
+/// toolchain if `rust`, and the agent binary with the shared libraries it links (run
+/// through their own loader, so the binary works whatever glibc the base has).
+fn context(
+    base: &str,
+    binary: &Path,
+    owner: Owner,
+    rust: Option<&Toolchain>,
+) -> std::io::Result<Tarball> {
     let mut t = Tarball::default();
+    if let Some(rust) = rust {
+        rust.add(&mut t)?;
+    }
     let agent = "/opt/openlegion/openlegion-agent";
     t.file(
         agent.trim_start_matches('/'),
@@ -249,7 +264,7 @@ fn context(base: &str, binary: &Path, owner: Owner) -> std::io::Result<Tarball> 
     t.file("compilers.sh", Source::Text(COMPILERS_SH.into()), 0o644);
     t.file(
         "Dockerfile",
-        Source::Text(dockerfile(base, owner, &entrypoint)),
+        Source::Text(dockerfile(base, owner, &entrypoint, rust)),
         0o644,
     );
     Ok(t)
@@ -263,19 +278,27 @@ pub(super) async fn ensure(
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Built, RuntimeError> {
     let base = ensure_base(docker, progress).await?;
-    let mut context = {
+    let (mut context, rust) = {
         let (base, binary) = (base.clone(), binary.to_owned());
-        tokio::task::spawn_blocking(move || context(&base, &binary, owner))
-            .await
-            .map_err(engine)?
-            .map_err(|e| engine(format!("cannot read the full image's files: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let rust = super::rust::find();
+            context(&base, &binary, owner, rust.as_ref().ok()).map(|c| (c, rust))
+        })
+        .await
+        .map_err(engine)?
+        .map_err(|e| engine(format!("cannot read the full image's files: {e}")))?
     };
     let tag = format!("{}:full-{}", super::REPOSITORY, context.fingerprint(RECIPE));
     if super::exists(docker, &tag).await {
         return Ok(Built::Existing(tag));
     }
+    if let Err(why) = &rust {
+        progress(&format!(
+            "warning: the full image gets no Rust toolchain, so its agents cannot write skills in Rust: {why}"
+        ));
+    }
     progress(&format!(
-        "[full image 2/2] building {tag}: Python, Node and the skill compilers on the base, then the agent (a few minutes the first time) …"
+        "[full image 2/2] building {tag}: Python, Node, Rust and the skill compilers on the base, then the agent (a few minutes the first time) …"
     ));
     let started = Instant::now();
     let seed = super::seed::DIR.trim_start_matches('/');
@@ -351,7 +374,7 @@ mod tests {
             "/opt/openlegion/lib".into(),
             "/opt/openlegion/openlegion-agent".into(),
         ];
-        let file = dockerfile("openlegion-base:bookworm-x", owner, &entry);
+        let file = dockerfile("openlegion-base:bookworm-x", owner, &entry, None);
         assert!(file.starts_with("FROM openlegion-base:bookworm-x\n"));
         assert!(file.contains("USER 1000:1001"));
         assert!(file.contains("useradd -u 1000 -g 1001"));
@@ -368,7 +391,7 @@ mod tests {
             uid: 1000,
             gid: 1000,
         };
-        let t = context("base", binary, owner).unwrap();
+        let t = context("base", binary, owner, None).unwrap();
         let Source::Text(file) = &t.files["Dockerfile"].0 else {
             panic!("the Dockerfile is text")
         };

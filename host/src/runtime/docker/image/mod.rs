@@ -1,12 +1,13 @@
 //! Agent images, built on this machine with no registry: [`minimal`] (the agent binary and
 //! a static busybox, imported from a tar in about a second) for most agents, and [`full`]
-//! (Debian with Python, Node and the skill compilers) for agents that ask for it.
+//! (Debian with Python, Node, Rust and the skill compilers) for agents that ask for it.
 //!
 //! Each image is tagged by a hash of what goes in, so it is built once and reused until its
 //! inputs change; the image it replaces is removed unless a container still uses it.
 
 mod full;
 mod minimal;
+mod rust;
 pub(crate) mod seed;
 mod tarball;
 
