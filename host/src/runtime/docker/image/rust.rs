@@ -3,14 +3,18 @@
 //!
 //! Debian's rustc is too old for the skill SDK, and the project already requires the pinned
 //! toolchain of `rust-toolchain.toml` (with `wasm32-wasip2`) on the machine running the
-//! mesh; this copies the part of that toolchain a skill build needs into the image. A first
-//! build stage gets rustc, cargo, the host's standard library (build scripts and proc
-//! macros run on the host), the `wasm32-wasip2` standard library, rust-lld and
-//! `wasm-component-ld`, plus gcc from apt for linking build scripts, and prepares the
-//! template of `compilers.sh`'s `ensure_rust_template` (its dependencies fetched from
-//! crates.io and compiled once). It then drops what only that stage needed (the host's
-//! standard library, gcc-ld) and checks that a changed skill still builds offline with what
-//! is left; the image takes the toolchain and the template from that stage.
+//! mesh; this copies the part of that toolchain a skill build needs into an image of its
+//! own, `openlegion-rust`, from which the full image copies it. That image gets rustc,
+//! cargo, the host's standard library (build scripts and proc macros run on the host), the
+//! `wasm32-wasip2` standard library, rust-lld and `wasm-component-ld`, plus gcc from apt
+//! for linking build scripts, and prepares the template of `compilers.sh`'s
+//! `ensure_rust_template` (its dependencies fetched from crates.io and compiled once). It
+//! then drops what only that build needed (the host's standard library, gcc-ld) and checks
+//! that a changed skill still builds offline with what is left.
+//!
+//! An image of its own, tagged by a hash of the toolchain's files (path, size, time), the
+//! SDK and the base: the half-gigabyte toolchain is sent to the engine once per toolchain,
+//! not with every new agent binary, and a new toolchain makes a new image.
 //!
 //! Not here: how the agent calls cargo (`agent/src/authoring/compilers.rs`). With no such
 //! toolchain on this machine the image is built without Rust, and `create_skill` in Rust
@@ -18,8 +22,20 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
 
 use super::tarball::{Source, Tarball};
+use super::{add_host_ca, build, engine, exists, prune};
+use crate::runtime::RuntimeError;
+
+const REPOSITORY: &str = "openlegion-rust";
+/// Bumped when the recipe below changes.
+const RECIPE: &str = "openlegion-rust-1";
+/// Fetching and compiling the template's dependencies takes a minute or two; allow for a
+/// slow registry on a loaded machine.
+const BUILD_DEADLINE: Duration = Duration::from_secs(1800);
 
 /// The toolchain the project pins; its `channel` names the toolchain to copy.
 const RUST_TOOLCHAIN_TOML: &str = include_str!("../../../../../rust-toolchain.toml");
@@ -259,12 +275,12 @@ impl Toolchain {
         Ok(())
     }
 
-    /// The build stage named `rust`, on `base`: the toolchain and the warm template.
-    pub(super) fn stage(&self, base: &str) -> String {
+    /// The Dockerfile: the toolchain and the warm template, on `base`.
+    fn dockerfile(&self, base: &str) -> String {
         let host = &self.host;
-        let template = "/opt/skill-compilers/rust-template";
+        let template = TEMPLATE;
         format!(
-            r#"FROM {base} AS rust
+            r#"FROM {base}
 COPY build-ca.crt /opt/openlegion/build-ca.crt
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates gcc libc6-dev \
@@ -280,19 +296,90 @@ RUN if [ -s /opt/openlegion/build-ca.crt ]; then export CARGO_HTTP_CAINFO=/opt/o
       {SYSROOT}/bin/cargo build --release --offline --color never --target {SKILL_TARGET} \
       --manifest-path {template}/warm/skills/Cargo.toml --target-dir {template}/target \
  && rm -rf {template}/warm {template}/target/{SKILL_TARGET}/release/skill_warm.wasm
-
+LABEL openlegion.managed=true openlegion.image=rust
 "#
         )
     }
+}
 
-    /// The final stage's lines taking the toolchain and the template (owned by the agent's
-    /// user, who builds into the template's target when it can write there) from `rust`.
-    pub(super) fn copy_lines(uid: u32, gid: u32) -> String {
-        format!(
-            "COPY --from=rust {SYSROOT}/ {SYSROOT}/\n\
-             COPY --from=rust --chown={uid}:{gid} /opt/skill-compilers/rust-template/ /opt/skill-compilers/rust-template/\n"
-        )
+/// Where the warm template is, in the Rust image and the full one.
+const TEMPLATE: &str = "/opt/skill-compilers/rust-template";
+
+/// The full image's lines taking the toolchain and the template from the Rust image
+/// `image` (the template owned by the agent's user, who builds into its target when it can
+/// write there).
+pub(super) fn copy_lines(image: &str, uid: u32, gid: u32) -> String {
+    format!(
+        "COPY --from={image} {SYSROOT}/ {SYSROOT}/\n\
+         COPY --from={image} --chown={uid}:{gid} {TEMPLATE}/ {TEMPLATE}/\n"
+    )
+}
+
+/// Makes sure the Rust image for `base` and this machine's toolchain exists, building it
+/// if not; `None` (after a warning through `progress`) when there is no toolchain to copy.
+pub(super) async fn ensure(
+    docker: &Docker,
+    base: &str,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<Option<String>, RuntimeError> {
+    let prepared = {
+        let base = base.to_owned();
+        tokio::task::spawn_blocking(move || {
+            find().map(|toolchain| {
+                let mut t = Tarball::default();
+                toolchain.add(&mut t).map(|()| {
+                    add_host_ca(&mut t);
+                    t.file(
+                        "Dockerfile",
+                        Source::Text(toolchain.dockerfile(&base)),
+                        0o644,
+                    );
+                    (toolchain, t)
+                })
+            })
+        })
+        .await
+        .map_err(engine)?
+    };
+    let (toolchain, context) = match prepared {
+        Ok(Ok(prepared)) => prepared,
+        Ok(Err(e)) => return Err(engine(format!("cannot read the Rust toolchain: {e}"))),
+        Err(why) => {
+            progress(&format!(
+                "warning: the full image gets no Rust toolchain, so its agents cannot write skills in Rust: {why}"
+            ));
+            return Ok(None);
+        }
+    };
+    let tag = format!("{REPOSITORY}:{}", context.fingerprint(RECIPE));
+    if exists(docker, &tag).await {
+        return Ok(Some(tag));
     }
+    progress(&format!(
+        "[full image 2/3] building {tag}: {} from {} and the warm Rust skill template (a few minutes; once per toolchain) …",
+        toolchain.version,
+        toolchain.sysroot.display()
+    ));
+    let started = Instant::now();
+    let tar = tokio::task::spawn_blocking(move || context.build())
+        .await
+        .map_err(engine)?
+        .map_err(|e| engine(format!("cannot build the Rust image's context: {e}")))?;
+    build(
+        docker,
+        &tag,
+        tar,
+        BUILD_DEADLINE,
+        "[full image 2/3]",
+        progress,
+    )
+    .await?;
+    progress(&format!(
+        "[full image 2/3] {tag} ready in {:.0} s",
+        started.elapsed().as_secs_f64()
+    ));
+    prune(docker, "rust", &tag).await;
+    Ok(Some(tag))
 }
 
 #[cfg(test)]
