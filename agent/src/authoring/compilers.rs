@@ -180,7 +180,9 @@ impl Compilers {
                     format!(
                         "the rust compiler is not installed in this sandbox: no prepared \
                          template at {} (SKILL_COMPILERS={}; skills-sdk/compilers.sh \
-                         ensure_rust_template prepares it)",
+                         ensure_rust_template prepares it, and the full agent image carries \
+                         it when the mesh's machine has the pinned Rust toolchain with \
+                         wasm32-wasip2)",
                         template.display(),
                         self.root.display()
                     )
