@@ -61,7 +61,9 @@ ensure_componentize_qjs() {
 # downloaded into its own CARGO_HOME and built once for wasm32-wasip2, so that the agent
 # builds a Rust skill offline, against this warm target, in seconds. `cargo` and `rustc`
 # name the pinned toolchain's binaries (rust-toolchain.toml; it needs the wasm32-wasip2
-# target). Rebuilt when the SDK, the WIT or the guest lock file change (`stamp`).
+# target): rustup's, or those under RUST_SYSROOT when it is set (the full agent image has a
+# copy of the host's toolchain and no rustup). Rebuilt when the SDK, the WIT or the guest
+# lock file change (`stamp`).
 ensure_rust_template() {
   local repo="$SKILL_SDK_DIR/.."
   local stamp
@@ -107,8 +109,13 @@ openlegion_skill_sdk::skill! {
     ping: "Answer pong." => ping,
 }
 RUST
-  (cd "$repo" && rustup which cargo) >"$RUST_TEMPLATE/cargo"
-  (cd "$repo" && rustup which rustc) >"$RUST_TEMPLATE/rustc"
+  if [ -n "${RUST_SYSROOT:-}" ]; then
+    echo "$RUST_SYSROOT/bin/cargo" >"$RUST_TEMPLATE/cargo"
+    echo "$RUST_SYSROOT/bin/rustc" >"$RUST_TEMPLATE/rustc"
+  else
+    (cd "$repo" && rustup which cargo) >"$RUST_TEMPLATE/cargo"
+    (cd "$repo" && rustup which rustc) >"$RUST_TEMPLATE/rustc"
+  fi
   # Warmed by a build laid out as the agent lays out its own (agent/src/authoring/generate.rs:
   # a workspace of one crate, the SDK by absolute path) and in the environment it builds
   # with (agent/src/authoring/limited.rs): cargo fingerprints both, and a build in the
@@ -124,6 +131,7 @@ RUST
   cp "$RUST_TEMPLATE/skills/skill/src/lib.rs" "$warm/skills/skill/src/lib.rs"
   env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$warm" TMPDIR="$warm" LANG=C.UTF-8 \
     ${HTTPS_PROXY:+HTTPS_PROXY="$HTTPS_PROXY"} ${https_proxy:+https_proxy="$https_proxy"} \
+    ${CARGO_HTTP_CAINFO:+CARGO_HTTP_CAINFO="$CARGO_HTTP_CAINFO"} \
     CARGO_HOME="$RUST_TEMPLATE/cargo-home" RUSTC="$(cat "$RUST_TEMPLATE/rustc")" \
     "$(cat "$RUST_TEMPLATE/cargo")" build --release --color never --target wasm32-wasip2 \
     --manifest-path "$warm/skills/Cargo.toml" --target-dir "$RUST_TEMPLATE/target" >&2

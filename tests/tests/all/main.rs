@@ -9,6 +9,7 @@ mod blackboard;
 mod cli;
 mod concurrency;
 mod containers;
+mod containers_authoring;
 mod context;
 mod durability;
 mod embeddings;

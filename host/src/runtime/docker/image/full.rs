@@ -1,23 +1,23 @@
 //! The full agent image, for agents that need a shell, Python, Node and the skill
 //! compilers: a Debian base made by `mmdebstrap --variant=minbase` and imported (no
-//! registry), then an apt layer, the compilers of `skills-sdk/compilers.sh` and the agent
-//! binary, built by the engine's (legacy) builder. The base and the apt layer are cached by
-//! the engine, so a new agent binary costs seconds, not the minute of a first build.
+//! registry), then an apt layer, the compilers of `skills-sdk/compilers.sh`, the host's Rust
+//! toolchain with the warm skill template ([`super::rust`], a stage of its own) and the
+//! agent binary, built by the engine's (legacy) builder. The base and the layers before the
+//! agent are cached by the engine, so a new agent binary costs seconds, not the minutes of
+//! a first build.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use bollard::query_parameters::BuildImageOptionsBuilder;
-use futures_util::StreamExt;
 use tokio::io::AsyncBufReadExt;
 
 use super::tarball::{Source, Tarball, shared_libraries};
-use super::{Built, Owner, engine, import};
+use super::{Built, Owner, build, engine, import};
 use crate::runtime::RuntimeError;
 
 /// Bumped when the recipe below changes.
-const RECIPE: &str = "openlegion-full-2";
+const RECIPE: &str = "openlegion-full-3";
 const SUITE: &str = "bookworm";
 const BASE_REPOSITORY: &str = "openlegion-base";
 /// mmdebstrap fetches about 90 packages; the apt layer and the compilers a few hundred
@@ -27,10 +27,6 @@ const BUILD_DEADLINE: Duration = Duration::from_secs(1800);
 
 /// The skill compilers, pinned in one place for the SDK's build scripts and this image.
 const COMPILERS_SH: &str = include_str!("../../../../../skills-sdk/compilers.sh");
-
-/// The host's CA bundle: builds that fetch over HTTPS (pip, npm) trust what the host trusts,
-/// which matters behind an intercepting proxy.
-const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// The apt sources of the base: the host's own Debian sources when it runs the same
 /// release (its mirror, its proxy settings), else the public mirror.
@@ -98,7 +94,7 @@ async fn ensure_base(
         )
     })?;
     progress(&format!(
-        "[full image 1/2] making a Debian {SUITE} base with mmdebstrap (about a minute; once per machine) …"
+        "[full image 1/3] making a Debian {SUITE} base with mmdebstrap (about a minute; once per machine) …"
     ));
     let started = Instant::now();
     let dir = tempfile::tempdir().map_err(engine)?;
@@ -122,7 +118,7 @@ async fn ensure_base(
     )
     .await?;
     progress(&format!(
-        "[full image 1/2] Debian base {tag} ready in {:.0} s",
+        "[full image 1/3] Debian base {tag} ready in {:.0} s",
         started.elapsed().as_secs_f64()
     ));
     Ok(tag)
@@ -182,10 +178,14 @@ async fn run_logged(
     Ok(())
 }
 
-/// The Dockerfile of the full image on `base`.
-fn dockerfile(base: &str, owner: Owner, entrypoint: &[String]) -> String {
+/// The Dockerfile of the full image on `base`, with the Rust toolchain and template of the
+/// image `rust` if there is one.
+fn dockerfile(base: &str, owner: Owner, entrypoint: &[String], rust: Option<&str>) -> String {
     let Owner { uid, gid } = owner;
     let entrypoint = serde_json::to_string(entrypoint).expect("strings serialize");
+    let copy_rust = rust.map_or_else(String::new, |image| {
+        super::rust::copy_lines(image, uid, gid)
+    });
     format!(
         r#"FROM {base}
 COPY build-ca.crt /opt/openlegion/build-ca.crt
@@ -199,7 +199,7 @@ RUN if [ -s /opt/openlegion/build-ca.crt ]; then \
  && SKILL_COMPILERS_CACHE=/opt/skill-compilers bash -c \
       '. /opt/skill-compilers/compilers.sh && ensure_wasm_tools && ensure_componentize_py && ensure_componentize_qjs' \
  && npm cache clean --force && rm -rf /root/.cache /root/.npm
-RUN groupadd -g {gid} agent && useradd -u {uid} -g {gid} -d /data -s /bin/bash agent \
+{copy_rust}RUN groupadd -g {gid} agent && useradd -u {uid} -g {gid} -d /data -s /bin/bash agent \
  && mkdir -p /data /run/mesh && chown {uid}:{gid} /data
 COPY opt/openlegion/ /opt/openlegion/
 USER {uid}:{gid}
@@ -211,10 +211,16 @@ LABEL openlegion.managed=true openlegion.image=full
     )
 }
 
-/// The build context: the Dockerfile, the compilers script, the host's CA bundle, and the
-/// agent binary with the shared libraries it links (run through their own loader, so the
-/// binary works whatever glibc the base has).
-fn context(base: &str, binary: &Path, owner: Owner) -> std::io::Result<Tarball> {
+/// The build context: the Dockerfile (taking Rust from the image `rust`, if any), the
+/// compilers script, the host's CA bundle, and the agent binary with the shared libraries
+/// it links (run through their own loader, so the binary works whatever glibc the base
+/// has).
+fn context(
+    base: &str,
+    binary: &Path,
+    owner: Owner,
+    rust: Option<&str>,
+) -> std::io::Result<Tarball> {
     let mut t = Tarball::default();
     let agent = "/opt/openlegion/openlegion-agent";
     t.file(
@@ -236,20 +242,11 @@ fn context(base: &str, binary: &Path, owner: Owner) -> std::io::Result<Tarball> 
         }
         t.file(inside.trim_start_matches('/'), Source::Host(lib), 0o755);
     }
-    let ca = Path::new(HOST_CA_BUNDLE);
-    t.file(
-        "build-ca.crt",
-        if ca.is_file() {
-            Source::Host(ca.to_owned())
-        } else {
-            Source::Text(String::new())
-        },
-        0o644,
-    );
+    super::add_host_ca(&mut t);
     t.file("compilers.sh", Source::Text(COMPILERS_SH.into()), 0o644);
     t.file(
         "Dockerfile",
-        Source::Text(dockerfile(base, owner, &entrypoint)),
+        Source::Text(dockerfile(base, owner, &entrypoint, rust)),
         0o644,
     );
     Ok(t)
@@ -263,9 +260,10 @@ pub(super) async fn ensure(
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Built, RuntimeError> {
     let base = ensure_base(docker, progress).await?;
+    let rust = super::rust::ensure(docker, &base, progress).await?;
     let mut context = {
         let (base, binary) = (base.clone(), binary.to_owned());
-        tokio::task::spawn_blocking(move || context(&base, &binary, owner))
+        tokio::task::spawn_blocking(move || context(&base, &binary, owner, rust.as_deref()))
             .await
             .map_err(engine)?
             .map_err(|e| engine(format!("cannot read the full image's files: {e}")))?
@@ -275,7 +273,7 @@ pub(super) async fn ensure(
         return Ok(Built::Existing(tag));
     }
     progress(&format!(
-        "[full image 2/2] building {tag}: Python, Node and the skill compilers on the base, then the agent (a few minutes the first time) …"
+        "[full image 3/3] building {tag}: Python, Node and the skill compilers on the base, then the agent (a few minutes the first time) …"
     ));
     let started = Instant::now();
     let seed = super::seed::DIR.trim_start_matches('/');
@@ -284,52 +282,17 @@ pub(super) async fn ensure(
         .await
         .map_err(engine)?
         .map_err(|e| engine(format!("cannot build the full image's context: {e}")))?;
-    let options = BuildImageOptionsBuilder::default()
-        .t(&tag)
-        .rm(true)
-        .forcerm(true)
-        .build();
-    let mut tail: Vec<String> = Vec::new();
-    let build = async {
-        let mut stream = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
-        while let Some(item) = stream.next().await {
-            let info =
-                item.map_err(|e| engine(format!("building {tag}: {e}\n{}", tail.join(""))))?;
-            if let Some(detail) = info.error_detail {
-                return Err(engine(format!(
-                    "building {tag}: {}\n{}",
-                    detail.message.unwrap_or_default(),
-                    tail.join("")
-                )));
-            }
-            if let Some(line) = info.stream {
-                if line.starts_with("Step ") {
-                    progress(&format!("[full image 2/2] {}", line.trim_end()));
-                }
-                tail.push(line);
-                if tail.len() > 30 {
-                    tail.remove(0);
-                }
-            }
-        }
-        Ok(())
-    };
-    tokio::time::timeout(BUILD_DEADLINE, build)
-        .await
-        .map_err(|_| {
-            engine(format!(
-                "building {tag} took longer than {}s",
-                BUILD_DEADLINE.as_secs()
-            ))
-        })??;
-    if !super::exists(docker, &tag).await {
-        return Err(engine(format!(
-            "the build of {tag} ended without an image:\n{}",
-            tail.join("")
-        )));
-    }
+    build(
+        docker,
+        &tag,
+        tar,
+        BUILD_DEADLINE,
+        "[full image 3/3]",
+        progress,
+    )
+    .await?;
     progress(&format!(
-        "[full image 2/2] {tag} ready in {:.0} s",
+        "[full image 3/3] {tag} ready in {:.0} s",
         started.elapsed().as_secs_f64()
     ));
     Ok(Built::New(tag))
@@ -351,7 +314,7 @@ mod tests {
             "/opt/openlegion/lib".into(),
             "/opt/openlegion/openlegion-agent".into(),
         ];
-        let file = dockerfile("openlegion-base:bookworm-x", owner, &entry);
+        let file = dockerfile("openlegion-base:bookworm-x", owner, &entry, None);
         assert!(file.starts_with("FROM openlegion-base:bookworm-x\n"));
         assert!(file.contains("USER 1000:1001"));
         assert!(file.contains("useradd -u 1000 -g 1001"));
@@ -368,11 +331,18 @@ mod tests {
             uid: 1000,
             gid: 1000,
         };
-        let t = context("base", binary, owner).unwrap();
+        let t = context("base", binary, owner, Some("openlegion-rust:abc")).unwrap();
         let Source::Text(file) = &t.files["Dockerfile"].0 else {
             panic!("the Dockerfile is text")
         };
-        for line in file.lines().filter(|l| l.starts_with("COPY ")) {
+        assert!(
+            file.contains("COPY --from=openlegion-rust:abc /opt/rust/ /opt/rust/\n"),
+            "{file}"
+        );
+        for line in file
+            .lines()
+            .filter(|l| l.starts_with("COPY ") && !l.starts_with("COPY --from="))
+        {
             let from = line.split_whitespace().nth(1).unwrap();
             assert!(
                 t.files.keys().any(|p| p.starts_with(from)),

@@ -1,12 +1,13 @@
 //! Agent images, built on this machine with no registry: [`minimal`] (the agent binary and
 //! a static busybox, imported from a tar in about a second) for most agents, and [`full`]
-//! (Debian with Python, Node and the skill compilers) for agents that ask for it.
+//! (Debian with Python, Node, Rust and the skill compilers) for agents that ask for it.
 //!
 //! Each image is tagged by a hash of what goes in, so it is built once and reused until its
 //! inputs change; the image it replaces is removed unless a container still uses it.
 
 mod full;
 mod minimal;
+mod rust;
 pub(crate) mod seed;
 mod tarball;
 
@@ -15,7 +16,8 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::query_parameters::{
-    CreateImageOptionsBuilder, ListImagesOptionsBuilder, RemoveImageOptionsBuilder,
+    BuildImageOptionsBuilder, CreateImageOptionsBuilder, ListImagesOptionsBuilder,
+    RemoveImageOptionsBuilder,
 };
 use futures_util::StreamExt;
 
@@ -84,6 +86,79 @@ async fn import(
                 IMPORT_DEADLINE.as_secs()
             ))
         })?
+}
+
+/// The host's CA bundle: builds that fetch over HTTPS (pip, npm, cargo) trust what the host
+/// trusts, which matters behind an intercepting proxy.
+const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Adds the host's CA bundle to a build context as `build-ca.crt` (empty if it has none).
+fn add_host_ca(t: &mut tarball::Tarball) {
+    let ca = std::path::Path::new(HOST_CA_BUNDLE);
+    t.file(
+        "build-ca.crt",
+        if ca.is_file() {
+            tarball::Source::Host(ca.to_owned())
+        } else {
+            tarball::Source::Text(String::new())
+        },
+        0o644,
+    );
+}
+
+/// Builds image `tag` from the context `tar` with the engine's (legacy) builder, passing
+/// each step to `progress` after `label`; fails with the build's last lines.
+async fn build(
+    docker: &Docker,
+    tag: &str,
+    tar: Vec<u8>,
+    deadline: Duration,
+    label: &str,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<(), RuntimeError> {
+    let options = BuildImageOptionsBuilder::default()
+        .t(tag)
+        .rm(true)
+        .forcerm(true)
+        .build();
+    let mut tail: Vec<String> = Vec::new();
+    let run = async {
+        let mut stream = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
+        while let Some(item) = stream.next().await {
+            let info =
+                item.map_err(|e| engine(format!("building {tag}: {e}\n{}", tail.join(""))))?;
+            if let Some(detail) = info.error_detail {
+                return Err(engine(format!(
+                    "building {tag}: {}\n{}",
+                    detail.message.unwrap_or_default(),
+                    tail.join("")
+                )));
+            }
+            if let Some(line) = info.stream {
+                if line.starts_with("Step ") {
+                    progress(&format!("{label} {}", line.trim_end()));
+                }
+                tail.push(line);
+                if tail.len() > 30 {
+                    tail.remove(0);
+                }
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(deadline, run).await.map_err(|_| {
+        engine(format!(
+            "building {tag} took longer than {}s",
+            deadline.as_secs()
+        ))
+    })??;
+    if !exists(docker, tag).await {
+        return Err(engine(format!(
+            "the build of {tag} ended without an image:\n{}",
+            tail.join("")
+        )));
+    }
+    Ok(())
 }
 
 /// Removes the other images of `kind` (`openlegion.image` label) but `keep`. An image a
