@@ -80,10 +80,8 @@ async fn serve(config: Arc<Config>) -> Result<()> {
         tracing::info!(files = ?created, "workspace templates created");
     }
     let mesh = MeshClient::new(&config.mesh, &config.token);
-    let embedder: Arc<dyn openlegion_memory::Embedder> =
-        Arc::new(MeshEmbedder::new(mesh.clone()));
-    let (memory, memory_error) = match Memory::open(&config.data_dir, &workspace, Some(embedder))
-    {
+    let embedder: Arc<dyn openlegion_memory::Embedder> = Arc::new(MeshEmbedder::new(mesh.clone()));
+    let (memory, memory_error) = match Memory::open(&config.data_dir, &workspace, Some(embedder)) {
         Ok(memory) => (Some(Arc::new(memory)), String::new()),
         Err(e) => {
             tracing::error!(error = %e, "THE AGENT HAS NO MEMORY: cannot open it");

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use openlegion_skill_host::{
-    Capabilities, Capability, HostConfig, HttpCap, HttpRequest, HttpResponse, Manifest,
-    MemoryCap, MeshCap, SkillHost,
+    Capabilities, Capability, HostConfig, HttpCap, HttpRequest, HttpResponse, Manifest, MemoryCap,
+    MeshCap, SkillHost,
 };
 use reqwest::Method;
 use serde_json::{Value, json};

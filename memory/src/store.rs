@@ -411,9 +411,13 @@ impl MemoryStore {
     }
 
     /// The existing category whose facts' centroid is nearest the meaning of `text`, with
-    /// its cosine similarity, if one reaches `category_similarity` (`general` is never
-    /// proposed: it is the default anyway). `None` without vectors.
-    pub async fn nearest_category(&self, text: &str) -> Result<Option<(String, f32)>, MemoryError> {
+    /// its cosine similarity, if one reaches `min_similarity` (`general` is never proposed:
+    /// it is the default anyway). `None` without vectors.
+    pub async fn nearest_category(
+        &self,
+        text: &str,
+        min_similarity: f32,
+    ) -> Result<Option<(String, f32)>, MemoryError> {
         let Some(vector) = self
             .vectors
             .embed(&[text.trim().to_owned()])
@@ -430,7 +434,7 @@ impl MemoryStore {
                 let s = cosine(&vector, &centroid);
                 (category, s)
             })
-            .filter(|(_, s)| *s >= self.config.category_similarity)
+            .filter(|(_, s)| *s >= min_similarity)
             .max_by(|a, b| a.1.total_cmp(&b.1)))
     }
 

@@ -284,7 +284,7 @@ impl WorkspaceIndex {
     /// only stop words matches nothing.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<FileHit>, MemoryError> {
         // An empty query would parse into one that matches every file.
-        if limit == 0 || !self.searchable(query) {
+        if limit == 0 || !Self::searchable(query) {
             return Ok(Vec::new());
         }
         let parser = QueryParser::for_index(&self.index, vec![self.fields.body]);
@@ -327,7 +327,7 @@ impl WorkspaceIndex {
 
     /// Whether `query` has a word the index can search for (not only stop words or
     /// punctuation).
-    pub fn searchable(&self, query: &str) -> bool {
+    pub fn searchable(query: &str) -> bool {
         let mut analyzer = analyzer();
         let mut stream = analyzer.token_stream(query);
         stream.advance()

@@ -10,6 +10,4 @@ pub(crate) use crate::bindings::openlegion::skill::{
 };
 
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) use crate::testing::imports::{
-    http, log, memory, mesh, process, skills, workspace,
-};
+pub(crate) use crate::testing::imports::{http, log, memory, mesh, process, skills, workspace};

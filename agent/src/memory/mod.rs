@@ -35,6 +35,11 @@ pub const INDEX_DIR: &str = "index/workspace";
 /// Facts shown at the start of every prompt, at most, and characters of each.
 const PROMPT_FACTS: usize = 8;
 const PROMPT_FACT_CHARS: usize = 300;
+/// Cosine similarity between a new fact and an existing category's centroid at which the
+/// fact joins that category when the model gave none. Below the store's search threshold
+/// (0.5): a centroid of a few facts is an average, nearer to nothing in particular, and a
+/// wrong guess costs little (search looks beyond a query's categories anyway).
+const CATEGORY_PICK_SIMILARITY: f32 = 0.4;
 
 /// How a saved fact's category was decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -167,10 +172,13 @@ impl Memory {
             Some(c) => (c, CategoryChoice::Caller),
             None => match self
                 .store
-                .nearest_category(&format!("{key}: {value}"))
+                .nearest_category(&format!("{key}: {value}"), CATEGORY_PICK_SIMILARITY)
                 .await?
             {
-                Some((c, _)) => (c, CategoryChoice::Nearest),
+                Some((c, s)) => {
+                    tracing::debug!(category = %c, similarity = s, "category picked by meaning");
+                    (c, CategoryChoice::Nearest)
+                }
                 None => ("general".to_owned(), CategoryChoice::Default),
             },
         };

@@ -69,7 +69,9 @@ pub fn scaffold(workspace: &Path) -> Vec<&'static str> {
         {
             Ok(mut file) => match file.write_all(text.as_bytes()) {
                 Ok(()) => created.push(name),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot write a workspace template"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot write a workspace template")
+                }
             },
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => {
@@ -97,6 +99,9 @@ mod tests {
         assert_eq!(read("SOUL.md"), "", "an emptied file stays empty");
         assert!(read("MEMORY.md").starts_with("# Long-term memory"));
         assert!(dir.path().join("memory").is_dir());
-        assert!(scaffold(dir.path()).is_empty(), "a second start creates nothing");
+        assert!(
+            scaffold(dir.path()).is_empty(),
+            "a second start creates nothing"
+        );
     }
 }

@@ -210,10 +210,11 @@ impl MemoryCap for Memory {
             ..SearchOptions::default()
         };
         let hits = match category {
-            Some(c) => self
-                .store
-                .search_in(query, &c.trim().to_lowercase(), options)
-                .await,
+            Some(c) => {
+                self.store
+                    .search_in(query, &c.trim().to_lowercase(), options)
+                    .await
+            }
             None => self.store.search(query, options).await,
         }
         .map_err(text)?;

@@ -81,7 +81,9 @@ impl Host for CallState {
         self.skill.check(Capability::Memory)?;
         checked_query(&query)?;
         let memory = self.skill.caps.memory.clone();
-        memory.search(&self.skill.name, &query, results(limit)?).await
+        memory
+            .search(&self.skill.name, &query, results(limit)?)
+            .await
     }
 
     async fn recall(
@@ -97,7 +99,12 @@ impl Host for CallState {
         }
         let memory = self.skill.caps.memory.clone();
         memory
-            .recall(&self.skill.name, &query, category.as_deref(), results(limit)?)
+            .recall(
+                &self.skill.name,
+                &query,
+                category.as_deref(),
+                results(limit)?,
+            )
             .await
     }
 }

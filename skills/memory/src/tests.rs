@@ -33,7 +33,8 @@ impl Host for Agent {
         category: Option<&str>,
         limit: u32,
     ) -> Result<String, String> {
-        self.calls.push(format!("recall {query} {category:?} {limit}"));
+        self.calls
+            .push(format!("recall {query} {category:?} {limit}"));
         Err("query is empty".into())
     }
 }
@@ -45,8 +46,14 @@ fn the_tools_map_onto_the_memory_interface() {
             "memory_save",
             &json!({"key": "cat", "value": "Whiskerino"}).to_string(),
         );
-        let found = Skill::invoke("memory_search", &json!({"query": "cat", "limit": 3}).to_string());
-        let recalled = Skill::invoke("memory_recall", &json!({"query": "cat", "category": "pets"}).to_string());
+        let found = Skill::invoke(
+            "memory_search",
+            &json!({"query": "cat", "limit": 3}).to_string(),
+        );
+        let recalled = Skill::invoke(
+            "memory_recall",
+            &json!({"query": "cat", "category": "pets"}).to_string(),
+        );
         (saved, found, recalled)
     });
     let saved: Value = serde_json_from(&out.0.unwrap());
@@ -66,7 +73,10 @@ fn the_tools_map_onto_the_memory_interface() {
 #[test]
 fn unknown_arguments_are_named() {
     let (out, _) = testing::with_host(Agent::default(), || {
-        Skill::invoke("memory_save", &json!({"key": "k", "value": "v", "tags": []}).to_string())
+        Skill::invoke(
+            "memory_save",
+            &json!({"key": "k", "value": "v", "tags": []}).to_string(),
+        )
     });
     assert!(out.unwrap_err().contains("tags"));
 }

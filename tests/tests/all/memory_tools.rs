@@ -66,12 +66,15 @@ async fn restart_agent(mesh: &MeshProcess) {
 /// The pid of agent `a`'s process, if it has one now.
 fn agent_pid(mesh: &MeshProcess) -> Option<i32> {
     let data = mesh.agent_data("a").canonicalize().ok()?;
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let pid = entry.file_name().to_string_lossy().parse::<i32>().ok()?;
-        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
-        (cwd == data && exe.to_string_lossy().contains("openlegion-agent")).then_some(pid)
-    })
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid = entry.file_name().to_string_lossy().parse::<i32>().ok()?;
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+            (cwd == data && exe.to_string_lossy().contains("openlegion-agent")).then_some(pid)
+        })
 }
 
 /// Waits until agent `a` runs in a process other than `old` and answers.
@@ -80,7 +83,12 @@ async fn wait_new_agent(mesh: &MeshProcess, old: i32) {
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
         if agent_pid(mesh).is_some_and(|p| p != old)
-            && mesh.operator().get("/mesh/agents/a/api/status").await.status == 200
+            && mesh
+                .operator()
+                .get("/mesh/agents/a/api/status")
+                .await
+                .status
+                == 200
         {
             return;
         }
@@ -118,7 +126,10 @@ async fn whiskerino_is_remembered_across_a_reset_and_a_restart() {
             .join(saved["logged_to"].as_str().unwrap()),
     )
     .unwrap();
-    assert!(log.contains("Remembered [personal] user_cat_name: The user's cat is named Whiskerino"), "{log}");
+    assert!(
+        log.contains("Remembered [personal] user_cat_name: The user's cat is named Whiskerino"),
+        "{log}"
+    );
 
     mesh.operator()
         .post("/mesh/agents/a/api/chat/reset", &json!({}))
@@ -141,7 +152,10 @@ async fn whiskerino_is_remembered_across_a_reset_and_a_restart() {
     assert!(recalled.contains("Whiskerino"), "{recalled}");
     let recalled = parsed(&recalled);
     assert_eq!(recalled["facts"][0]["key"], "user_cat_name", "{recalled}");
-    assert!(recalled.get("keyword_only").is_none(), "hybrid, not keyword-only: {recalled}");
+    assert!(
+        recalled.get("keyword_only").is_none(),
+        "hybrid, not keyword-only: {recalled}"
+    );
     assert_eq!(reply["response"], "Your cat is called Whiskerino.");
 
     let requests = mock.requests_for(MODEL_NAME);
@@ -157,7 +171,10 @@ async fn whiskerino_is_remembered_across_a_reset_and_a_restart() {
     assert_eq!(users[0]["content"], "What is my cat's name?");
     // The most salient facts are in the system prompt of the new session.
     let system = first[0]["content"].as_str().unwrap();
-    assert!(system.contains("## Memory") && system.contains("Whiskerino"), "{system}");
+    assert!(
+        system.contains("## Memory") && system.contains("Whiskerino"),
+        "{system}"
+    );
     // The recall's result reached the model as the tool message of the second request.
     let second = requests[before + 1].body["messages"].as_array().unwrap();
     let tool = second
@@ -218,7 +235,12 @@ async fn hostile_input_gets_clear_answers_and_the_agent_keeps_working() {
     .await;
     let answer = parsed(&answer);
     assert_eq!(answer["count"], 0, "{answer}");
-    assert!(answer["note"].as_str().unwrap().contains("no searchable words"));
+    assert!(
+        answer["note"]
+            .as_str()
+            .unwrap()
+            .contains("no searchable words")
+    );
 
     // Bytes that are not UTF-8 in a workspace file: still indexed and found.
     let workspace = mesh.agent_data("a").join("workspace");
@@ -239,7 +261,12 @@ async fn hostile_input_gets_clear_answers_and_the_agent_keeps_working() {
     let found = parsed(&found);
     assert_eq!(found["results"][0]["kind"], "file", "{found}");
     assert_eq!(found["results"][0]["path"], "notes-latin1.md", "{found}");
-    assert!(found["results"][0]["snippet"].as_str().unwrap().contains("Lisbon"));
+    assert!(
+        found["results"][0]["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("Lisbon")
+    );
 
     // And the agent still works: a normal save and recall.
     let (saved, _) = call(
@@ -253,13 +280,16 @@ async fn hostile_input_gets_clear_answers_and_the_agent_keeps_working() {
     .await;
     let saved = parsed(&saved);
     assert_eq!(saved["saved"], "added", "{saved}");
-    assert_eq!(saved["category_chosen_by"], "default", "no categories yet: {saved}");
+    assert_eq!(
+        saved["category_chosen_by"], "default",
+        "no categories yet: {saved}"
+    );
     let (saved, _) = call(
         &mesh,
         &mock,
-        "And black tea in the morning",
+        "I like black tea",
         "memory_save",
-        json!({"key": "morning_drink", "value": "In the morning the user drinks black tea",
+        json!({"key": "tea_black", "value": "The user likes black tea",
                "category": "preferences"}),
         "Noted.",
     )
@@ -276,7 +306,10 @@ async fn hostile_input_gets_clear_answers_and_the_agent_keeps_working() {
     .await;
     let saved = parsed(&saved);
     assert_eq!(
-        (saved["category"].as_str(), saved["category_chosen_by"].as_str()),
+        (
+            saved["category"].as_str(),
+            saved["category_chosen_by"].as_str()
+        ),
         (Some("preferences"), Some("nearest")),
         "the nearest existing category by meaning: {saved}"
     );
@@ -313,7 +346,12 @@ async fn a_corrupt_memory_db_is_moved_aside_reported_and_memory_works_after() {
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("memory.db") && n != "memory.db" && !n.ends_with("-wal") && !n.ends_with("-shm"))
+        .filter(|n| {
+            n.starts_with("memory.db")
+                && n != "memory.db"
+                && !n.ends_with("-wal")
+                && !n.ends_with("-shm")
+        })
         .collect();
     assert_eq!(aside.len(), 1, "moved aside once: {aside:?}");
     assert_eq!(std::fs::read(data.join(&aside[0])).unwrap(), garbage);
@@ -326,7 +364,10 @@ async fn a_corrupt_memory_db_is_moved_aside_reported_and_memory_works_after() {
         .await
         .expect(200);
     let problem = history["memory_problem"].as_str().unwrap_or_default();
-    assert!(problem.contains("moved aside") && problem.contains(&aside[0]), "{history}");
+    assert!(
+        problem.contains("moved aside") && problem.contains(&aside[0]),
+        "{history}"
+    );
 
     // The first memory answer carries the problem to the model; memory works.
     let (saved, _) = call(
@@ -340,7 +381,13 @@ async fn a_corrupt_memory_db_is_moved_aside_reported_and_memory_works_after() {
     .await;
     let saved = parsed(&saved);
     assert_eq!(saved["saved"], "added", "{saved}");
-    assert!(saved["memory_problem"].as_str().unwrap().contains("moved aside"), "{saved}");
+    assert!(
+        saved["memory_problem"]
+            .as_str()
+            .unwrap()
+            .contains("moved aside"),
+        "{saved}"
+    );
     let (recalled, _) = call(
         &mesh,
         &mock,
@@ -351,8 +398,17 @@ async fn a_corrupt_memory_db_is_moved_aside_reported_and_memory_works_after() {
     )
     .await;
     let recalled = parsed(&recalled);
-    assert!(recalled["facts"][0]["value"].as_str().unwrap().contains("3 May"), "{recalled}");
-    assert!(recalled.get("memory_problem").is_none(), "reported once: {recalled}");
+    assert!(
+        recalled["facts"][0]["value"]
+            .as_str()
+            .unwrap()
+            .contains("3 May"),
+        "{recalled}"
+    );
+    assert!(
+        recalled.get("memory_problem").is_none(),
+        "reported once: {recalled}"
+    );
 }
 
 #[tokio::test]
@@ -406,7 +462,13 @@ async fn memory_search_sees_a_workspace_file_edited_after_the_index_was_built() 
     eprintln!("search turn with one changed file: {:?}", started.elapsed());
     let hit = parsed(&hit);
     assert_eq!(hit["results"][0]["path"], "USER.md", "{hit}");
-    assert!(hit["results"][0]["snippet"].as_str().unwrap().contains("Quillon"), "{hit}");
+    assert!(
+        hit["results"][0]["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("Quillon"),
+        "{hit}"
+    );
     // The index is kept under the data directory, not in the workspace.
     assert!(mesh.agent_data("a").join("index/workspace").is_dir());
     assert!(!workspace.join("index").exists());
