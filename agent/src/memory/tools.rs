@@ -243,3 +243,58 @@ pub fn capability(memory: Option<&Arc<Memory>>, why: &str) -> Arc<dyn MemoryCap>
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without an embedder: answers say keyword-only once, nothing fails, and a category
+    /// cannot be picked by meaning (so `general`).
+    #[tokio::test]
+    async fn keyword_only_memory_says_so_and_still_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = dir.path().join("workspace");
+        std::fs::create_dir_all(&workspace).unwrap();
+        std::fs::write(
+            workspace.join("USER.md"),
+            "The user sails a boat named Petrel.",
+        )
+        .unwrap();
+        let memory = Memory::open(dir.path(), &workspace, None).unwrap();
+        let fact = FactRequest {
+            key: "boat".into(),
+            value: "The user's boat is called Petrel".into(),
+            category: None,
+            source: None,
+        };
+        let saved: Value =
+            serde_json::from_str(&memory.save("memory", fact).await.unwrap()).unwrap();
+        assert_eq!(saved["category"], "general", "{saved}");
+        assert_eq!(saved["category_chosen_by"], "default", "{saved}");
+        let found: Value =
+            serde_json::from_str(&memory.search("memory", "Petrel boat", 5).await.unwrap())
+                .unwrap();
+        assert_eq!(found["keyword_only"], true, "{found}");
+        assert!(found["note"].as_str().unwrap().contains("by words only"));
+        let kinds: Vec<&str> = found["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["kind"].as_str().unwrap())
+            .collect();
+        assert!(
+            kinds.contains(&"fact") && kinds.contains(&"file"),
+            "{found}"
+        );
+        let recalled: Value = serde_json::from_str(
+            &memory
+                .recall("memory", "Petrel", Some("general"), 5)
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(recalled["facts"][0]["key"], "boat", "{recalled}");
+        let log = std::fs::read_dir(workspace.join("memory")).unwrap().count();
+        assert_eq!(log, 1, "the save went to the daily log too");
+    }
+}
