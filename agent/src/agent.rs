@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::context::{Context, ContextEnv, FactStore};
 use crate::journal;
+use crate::memory::Memory;
 use crate::prompt::system_prompt;
 use crate::turn::{Runner, TurnEvent, TurnOutcome};
 
@@ -53,6 +54,8 @@ pub struct Agent {
     /// Cancels whatever runs now (chat turn or task).
     cancel: Mutex<CancellationToken>,
     started: Instant,
+    /// The long-term memory; `None` only when it could not be opened at all.
+    memory: Option<Arc<Memory>>,
 }
 
 impl Agent {
@@ -79,7 +82,20 @@ impl Agent {
             last_result: Mutex::new(None),
             cancel: Mutex::new(CancellationToken::new()),
             started: Instant::now(),
+            memory: None,
         }
+    }
+
+    /// The same agent, with its long-term memory.
+    pub fn with_memory(mut self, memory: Option<Arc<Memory>>) -> Self {
+        self.memory = memory;
+        self
+    }
+
+    /// The long-term memory (facts, workspace search, daily log), for the parts of the
+    /// agent that keep facts ([`Memory::remember`]).
+    pub fn memory(&self) -> Option<Arc<Memory>> {
+        self.memory.clone()
     }
 
     pub fn config(&self) -> &Config {
@@ -106,6 +122,7 @@ impl Agent {
             &self.config.role,
             &self.config.instructions,
             &self.config.workspace_dir(),
+            self.memory.as_ref().and_then(|m| m.prompt_section()),
         );
         json!({"role": "system", "content": prompt})
     }
@@ -301,11 +318,18 @@ impl Agent {
         );
     }
 
-    /// `/history`: recent daily logs and the long-term memory file.
+    /// `/history`: recent daily logs and the long-term memory file, and what went wrong
+    /// with the memory at start (`memory_problem`: a damaged database moved aside, or no
+    /// memory at all).
     pub fn history(&self, days: u32) -> Value {
         let workspace = self.config.workspace_dir();
         let memory = std::fs::read_to_string(workspace.join("MEMORY.md")).unwrap_or_default();
+        let problem = match &self.memory {
+            Some(m) => m.startup_problem().map(str::to_owned),
+            None => Some("the agent's memory could not be opened (see its log)".to_owned()),
+        };
         json!({
+            "memory_problem": problem,
             "agent_id": self.config.agent_id,
             "role": self.config.role,
             "logs": journal::recent(&workspace, days.clamp(1, 14)).into_iter().map(|(day, text)| json!({"date": day, "content": text})).collect::<Vec<_>>(),

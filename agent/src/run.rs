@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use backon::{ExponentialBuilder, Retryable};
 use openlegion_agent::agent::Agent;
 use openlegion_agent::config::Config;
+use openlegion_agent::memory::{Memory, MeshEmbedder};
 use openlegion_agent::mesh_client::MeshClient;
 use openlegion_agent::skills::Skills;
 use openlegion_agent::tools::Toolbox;
@@ -74,7 +75,22 @@ async fn serve(config: Arc<Config>) -> Result<()> {
     if let Some(brief) = &config.project_brief {
         copy_project_brief(brief, &workspace.join("PROJECT.md"))?;
     }
+    let created = openlegion_agent::memory::scaffold(&workspace);
+    if !created.is_empty() {
+        tracing::info!(files = ?created, "workspace templates created");
+    }
     let mesh = MeshClient::new(&config.mesh, &config.token);
+    let embedder: Arc<dyn openlegion_memory::Embedder> = Arc::new(MeshEmbedder::new(mesh.clone()));
+    let (memory, memory_error) = match Memory::open(&config.data_dir, &workspace, Some(embedder)) {
+        Ok(memory) => (Some(Arc::new(memory)), String::new()),
+        Err(e) => {
+            tracing::error!(error = %e, "THE AGENT HAS NO MEMORY: cannot open it");
+            (None, e.to_string())
+        }
+    };
+    if let Some(memory) = &memory {
+        openlegion_agent::memory::upkeep::spawn(Arc::clone(memory));
+    }
     let mut cache = HostConfig::new(config.skill_cache_dir.clone());
     cache.seed_cache_dir = config.skill_cache_seed.clone();
     let skills = Skills::start(
@@ -82,6 +98,7 @@ async fn serve(config: Arc<Config>) -> Result<()> {
         config.data_dir.clone(),
         config.data_dir.join("skills"),
         cache,
+        openlegion_agent::memory::capability(memory.as_ref(), &memory_error),
     )
     .await
     .context("cannot start the skill host")?;
@@ -94,7 +111,10 @@ async fn serve(config: Arc<Config>) -> Result<()> {
         llm_timeout: config.llm_timeout,
         learnings: openlegion_agent::learnings::Learnings::new(&workspace),
     };
-    let agent = Arc::new(Agent::new(Arc::clone(&config), runner, None));
+    let facts = memory
+        .clone()
+        .map(|m| m as Arc<dyn openlegion_agent::context::FactStore>);
+    let agent = Arc::new(Agent::new(Arc::clone(&config), runner, facts).with_memory(memory));
     let app = openlegion_agent::server::app(agent);
     let shutdown = CancellationToken::new();
     let mut servers = Vec::new();

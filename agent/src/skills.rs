@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use openlegion_skill_host::{
-    Capabilities, Capability, HostConfig, HttpCap, HttpRequest, HttpResponse, Manifest, MeshCap,
-    SkillHost,
+    Capabilities, Capability, HostConfig, HttpCap, HttpRequest, HttpResponse, Manifest, MemoryCap,
+    MeshCap, SkillHost,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -197,23 +197,28 @@ pub struct Skills {
     host: SkillHost,
 }
 
-/// Parses `ALLOWED_CAPABILITIES` (`log,workspace,mesh,http,process,skills`).
+/// Parses `ALLOWED_CAPABILITIES` (`log,workspace,mesh,http,process,skills,memory`).
+/// `memory` is always allowed: it reaches only the agent's own memory, nothing a
+/// permission guards.
 fn allowed() -> BTreeSet<Capability> {
-    std::env::var("ALLOWED_CAPABILITIES")
+    let mut allowed: BTreeSet<Capability> = std::env::var("ALLOWED_CAPABILITIES")
         .unwrap_or_else(|_| "log,workspace,mesh".into())
         .split(',')
         .filter_map(|c| serde_json::from_value(Value::String(c.trim().to_owned())).ok())
-        .collect()
+        .collect();
+    allowed.insert(Capability::Memory);
+    allowed
 }
 
 impl Skills {
     /// Starts the skill host, loads the built-in skills and those under `skills_dir`, and
-    /// watches `skills_dir` for changes.
+    /// watches `skills_dir` for changes. Skills granted `memory` reach `memory`.
     pub async fn start(
         mesh: MeshClient,
         data_dir: PathBuf,
         skills_dir: PathBuf,
         cache: HostConfig,
+        memory: Arc<dyn MemoryCap>,
     ) -> Result<Self, SkillsError> {
         let bridge = Arc::new(Bridge { mesh });
         let exec = Exec::new(&data_dir).map_err(|source| SkillsError::DataDir {
@@ -230,6 +235,7 @@ impl Skills {
         caps.http = bridge;
         caps.process = Arc::new(exec);
         caps.skills = Arc::new(authoring.clone());
+        caps.memory = memory;
         let host = SkillHost::new(cache, caps)?;
         authoring.attach(&host);
         load_builtins(&host).await?;

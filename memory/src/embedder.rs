@@ -35,6 +35,11 @@ impl Vectors {
         }
     }
 
+    /// Whether vectors can be expected: an embedder is set and its last answer was good.
+    pub(crate) fn available(&self) -> bool {
+        self.embedder.is_some() && !self.degraded.load(Ordering::Relaxed)
+    }
+
     /// Vectors for `texts`, or `None` when no embedder answers properly.
     pub(crate) async fn embed(&self, texts: &[String]) -> Option<Vec<Vec<f32>>> {
         let embedder = self.embedder.as_ref()?;

@@ -29,6 +29,10 @@ pub enum MemoryError {
         #[source]
         source: std::io::Error,
     },
+    /// The workspace's search index failed (it is a cache of the files; deleting its
+    /// directory makes the agent rebuild it).
+    #[error("the workspace index {}: {message}", path.display())]
+    Index { path: PathBuf, message: String },
     #[error("memory database: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// A fact's field is too long.

@@ -14,8 +14,11 @@
 //!   and says so once in the log; nothing fails for want of vectors.
 //! - [`eval`]: the labelled set of facts and questions, and recall@5 over it.
 //!
-//! Not here: the memory tools skills call (a `memory` capability of the skill host), and
-//! the workspace's markdown search.
+//! - [`WorkspaceIndex`]: BM25 (tantivy) over the workspace's markdown files, brought up to
+//!   date before each search by comparing each file's modification time and size.
+//!
+//! Not here: the memory tools skills call (a `memory` capability of the skill host, served
+//! by the agent).
 
 mod db;
 mod embedder;
@@ -25,6 +28,7 @@ mod keywords;
 mod nearest;
 mod search;
 mod store;
+mod workspace;
 
 pub use embedder::{EmbedError, Embedder};
 pub use error::MemoryError;
@@ -33,3 +37,4 @@ pub use store::{
     Fact, MAX_KEY_BYTES, MAX_LABEL_BYTES, MAX_SALIENCE, MAX_VALUE_BYTES, MemoryConfig, MemoryStore,
     NewFact, Saved, boosted_salience,
 };
+pub use workspace::{FileHit, MAX_FILE_CHARS, MAX_FILES, Refreshed, WorkspaceIndex};

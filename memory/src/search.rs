@@ -79,6 +79,26 @@ impl MemoryStore {
         query: &str,
         options: SearchOptions,
     ) -> Result<Vec<Hit>, MemoryError> {
+        self.search_scoped(query, None, options).await
+    }
+
+    /// [`search`](Self::search) among the facts of `category` only (no tiers: the
+    /// category is given).
+    pub async fn search_in(
+        &self,
+        query: &str,
+        category: &str,
+        options: SearchOptions,
+    ) -> Result<Vec<Hit>, MemoryError> {
+        self.search_scoped(query, Some(category), options).await
+    }
+
+    async fn search_scoped(
+        &self,
+        query: &str,
+        only: Option<&str>,
+        options: SearchOptions,
+    ) -> Result<Vec<Hit>, MemoryError> {
         let words = keywords(query);
         if words.is_empty() || options.limit == 0 {
             return Ok(Vec::new());
@@ -109,6 +129,15 @@ impl MemoryStore {
                 limit: options.limit,
             };
             let mut hits = Vec::new();
+            if let Some(category) = only {
+                let hits = scorer.rank(Some(&[category.to_owned()]), &[], Tier::Category)?;
+                drop(conn);
+                if options.touch && !hits.is_empty() {
+                    let ids: Vec<i64> = hits.iter().map(|h| h.fact.id).collect();
+                    self.touch(&ids)?;
+                }
+                return Ok(hits);
+            }
             if options.tiered {
                 let categories = scorer.categories()?;
                 if !categories.is_empty() {

@@ -410,6 +410,49 @@ impl MemoryStore {
         Ok(facts)
     }
 
+    /// The `limit` most salient facts (for the start of a prompt), most recent first among
+    /// equals.
+    pub fn salient(&self, limit: usize) -> Result<Vec<Fact>, MemoryError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {FACT_COLUMNS} FROM facts ORDER BY salience DESC, updated_at DESC LIMIT ?1"
+        ))?;
+        let facts = stmt
+            .query_map([limit as i64], fact_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(facts)
+    }
+
+    /// Whether search is keyword-only now: no embedder, or its last answer failed.
+    pub fn keyword_only(&self) -> bool {
+        !self.vectors.available()
+    }
+
+    /// The existing category whose facts' centroid is nearest the meaning of `text`, with
+    /// its cosine similarity, if one reaches `min_similarity` (`general` is never proposed:
+    /// it is the default anyway). `None` without vectors.
+    pub async fn nearest_category(
+        &self,
+        text: &str,
+        min_similarity: f32,
+    ) -> Result<Option<(String, f32)>, MemoryError> {
+        let Some(vector) = self
+            .vectors
+            .embed(&[text.trim().to_owned()])
+            .await
+            .and_then(|mut v| v.pop())
+        else {
+            return Ok(None);
+        };
+        let centroids = self.centroids(&self.read())?;
+        Ok(centroids
+            .iter()
+            .filter(|(category, _)| category != "general")
+            .map(|(category, centroid)| (category.clone(), cosine(&vector, centroid)))
+            .filter(|(_, s)| *s >= min_similarity)
+            .max_by(|a, b| a.1.total_cmp(&b.1)))
+    }
+
     /// Removes fact `id`; whether it existed.
     pub fn forget(&self, id: i64) -> Result<bool, MemoryError> {
         let mut conn = self.lock();

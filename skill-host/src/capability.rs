@@ -9,12 +9,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::host::http::{DenyHttp, HttpCap};
+use crate::host::memory::{DenyMemory, MemoryCap};
 use crate::host::mesh::{DenyMesh, MeshCap};
 use crate::host::process::{DenyProcess, ProcessCap};
 use crate::host::skills::{DenySkills, SkillsCap};
 
-/// One interface of `openlegion:skill`. `memory` and `browser` are planned interfaces: a
-/// manifest may already ask for them, but no WIT interface serves them yet.
+/// One interface of `openlegion:skill`. `browser` is a planned interface: a manifest may
+/// already ask for it, but no WIT interface serves it yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Capability {
@@ -71,11 +72,13 @@ pub struct Capabilities {
     pub process: Arc<dyn ProcessCap>,
     /// Serves the `skills` interface.
     pub skills: Arc<dyn SkillsCap>,
+    /// Serves the `memory` interface.
+    pub memory: Arc<dyn MemoryCap>,
 }
 
 impl Capabilities {
-    /// Nothing allowed but `log`, and mesh, http, process and skills implementations that
-    /// refuse every call.
+    /// Nothing allowed but `log`, and mesh, http, process, skills and memory
+    /// implementations that refuse every call.
     pub fn new(workspace_root: impl Into<PathBuf>) -> Self {
         Capabilities {
             allowed: BTreeSet::new(),
@@ -84,6 +87,7 @@ impl Capabilities {
             http: Arc::new(DenyHttp),
             process: Arc::new(DenyProcess),
             skills: Arc::new(DenySkills),
+            memory: Arc::new(DenyMemory),
         }
     }
 

@@ -86,11 +86,15 @@ pub enum HostError {
 pub enum ToolError {
     #[error("no tool named '{tool}'")]
     UnknownTool { tool: String },
-    #[error("tool '{tool}' arguments are {size} bytes, more than the {max} allowed")]
+    #[error("tool '{tool}' arguments are {size} bytes, more than the {max} allowed{}",
+        largest.as_ref().map(|(field, bytes)| format!(" (the field '{field}' alone is {bytes} bytes)")).unwrap_or_default())]
     ArgumentsTooLarge {
         tool: String,
         size: usize,
         max: usize,
+        /// The biggest top-level field of the arguments and its size, when they are a JSON
+        /// object: the model learns which value to shorten.
+        largest: Option<(String, usize)>,
     },
     #[error("tool '{tool}' answered {size} bytes, more than the {max} allowed")]
     AnswerTooLarge {

@@ -15,8 +15,9 @@
 //! What a skill may touch is the intersection of the [`Capability`]s its manifest asks for
 //! and those the agent's permissions allow ([`Capabilities::allowed`]). The `workspace`
 //! capability is implemented here, confined to the agent's data directory; `http`, `mesh`,
-//! `process` and `skills` are delegated to the agent through the [`HttpCap`], [`MeshCap`],
-//! [`ProcessCap`] and [`SkillsCap`] traits, whose default methods refuse. WASI is linked with an empty context: no files, environment,
+//! `process`, `skills` and `memory` are delegated to the agent through the [`HttpCap`],
+//! [`MeshCap`], [`ProcessCap`], [`SkillsCap`] and [`MemoryCap`] traits, whose default
+//! methods refuse. WASI is linked with an empty context: no files, environment,
 //! arguments, sockets or stdio reach a skill through it.
 //!
 //! This crate does not decide permissions, talk to the mesh, or build components from
@@ -44,6 +45,10 @@ pub use capability::{Capabilities, Capability};
 pub use config::{HostConfig, Limits, LimitsOverride, MAX_MEMORY_BYTES, MAX_TIMEOUT};
 pub use error::{HostError, ToolError};
 pub use host::http::{DenyHttp, HttpCap, HttpRequest, HttpResponse};
+pub use host::memory::{
+    DEFAULT_RESULTS, DenyMemory, FactRequest, MAX_FACT_KEY_BYTES, MAX_FACT_LABEL_BYTES,
+    MAX_FACT_VALUE_BYTES, MAX_QUERY_BYTES, MAX_RESULTS, MemoryCap,
+};
 pub use host::mesh::{DenyMesh, MeshCap};
 pub use host::process::{
     DEFAULT_PROCESS_TIMEOUT, DenyProcess, MAX_PROCESS_OUTPUT_CHARS, MAX_PROCESS_TIMEOUT,

@@ -159,6 +159,7 @@ impl SkillHost {
                 tool: tool.to_owned(),
                 size: args_json.len(),
                 max: MAX_ARGS_BYTES,
+                largest: largest_field(args_json),
             });
         }
         let skill = self
@@ -213,6 +214,20 @@ impl SkillHost {
         let registry = self.registry();
         self.pres().retain(|sha, _| registry.contains_sha256(sha));
     }
+}
+
+/// The biggest top-level field of a JSON object, by the length of its JSON text.
+fn largest_field(args_json: &str) -> Option<(String, usize)> {
+    let args: serde_json::Map<String, serde_json::Value> = serde_json::from_str(args_json).ok()?;
+    args.into_iter()
+        .map(|(field, value)| {
+            let bytes = match &value {
+                serde_json::Value::String(s) => s.len(),
+                other => other.to_string().len(),
+            };
+            (field, bytes)
+        })
+        .max_by_key(|(_, bytes)| *bytes)
 }
 
 /// A [`SkillHost`] that may be gone: see [`SkillHost::downgrade`].

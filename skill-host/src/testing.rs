@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
 use crate::host::http::{HttpCap, HttpRequest, HttpResponse};
+use crate::host::memory::{FactRequest, MemoryCap};
 use crate::host::mesh::MeshCap;
 use crate::host::process::{ProcessCap, ProcessOutput, ProcessRequest};
 use crate::host::skills::{SkillSource, SkillsCap};
@@ -23,6 +24,9 @@ pub enum Recorded {
     Run(String, ProcessRequest),
     CreateSkill(String, SkillSource),
     RemoveSkill(String, String),
+    SaveFact(String, FactRequest),
+    SearchMemory(String, String, usize),
+    Recall(String, String, Option<String>, usize),
 }
 
 /// An [`HttpCap`] that records requests and answers each with a fixed response.
@@ -236,5 +240,59 @@ impl SkillsCap for RecordingSkills {
     async fn remove(&self, skill: &str, name: &str) -> Result<String, String> {
         self.record(Recorded::RemoveSkill(skill.to_owned(), name.to_owned()));
         Ok(format!("removed {name}"))
+    }
+}
+
+/// A [`MemoryCap`] that records every call and answers `{"ok": true}`.
+#[derive(Debug, Default)]
+pub struct RecordingMemory {
+    calls: Mutex<Vec<Recorded>>,
+}
+
+impl RecordingMemory {
+    /// The calls so far.
+    pub fn calls(&self) -> Vec<Recorded> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn record(&self, call: Recorded) -> Result<String, String> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(call);
+        Ok(r#"{"ok": true}"#.into())
+    }
+}
+
+#[async_trait::async_trait]
+impl MemoryCap for RecordingMemory {
+    async fn save(&self, skill: &str, fact: FactRequest) -> Result<String, String> {
+        self.record(Recorded::SaveFact(skill.to_owned(), fact))
+    }
+
+    async fn search(&self, skill: &str, query: &str, limit: usize) -> Result<String, String> {
+        self.record(Recorded::SearchMemory(
+            skill.to_owned(),
+            query.to_owned(),
+            limit,
+        ))
+    }
+
+    async fn recall(
+        &self,
+        skill: &str,
+        query: &str,
+        category: Option<&str>,
+        limit: usize,
+    ) -> Result<String, String> {
+        self.record(Recorded::Recall(
+            skill.to_owned(),
+            query.to_owned(),
+            category.map(str::to_owned),
+            limit,
+        ))
     }
 }

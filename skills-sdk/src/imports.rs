@@ -5,7 +5,9 @@
 //! against [`crate::testing`]. Both sides have the same signatures as the bindings.
 
 #[cfg(target_arch = "wasm32")]
-pub(crate) use crate::bindings::openlegion::skill::{http, log, mesh, process, skills, workspace};
+pub(crate) use crate::bindings::openlegion::skill::{
+    http, log, memory, mesh, process, skills, workspace,
+};
 
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) use crate::testing::imports::{http, log, mesh, process, skills, workspace};
+pub(crate) use crate::testing::imports::{http, log, memory, mesh, process, skills, workspace};

@@ -118,6 +118,29 @@ pub trait Host: Any {
     fn reload_skills(&mut self) -> Result<String, String> {
         Err(not_granted("skills"))
     }
+    fn memory_save(
+        &mut self,
+        key: &str,
+        value: &str,
+        category: Option<&str>,
+        source: Option<&str>,
+    ) -> Result<String, String> {
+        let _ = (key, value, category, source);
+        Err(not_granted("memory"))
+    }
+    fn memory_search(&mut self, query: &str, limit: u32) -> Result<String, String> {
+        let _ = (query, limit);
+        Err(not_granted("memory"))
+    }
+    fn memory_recall(
+        &mut self,
+        query: &str,
+        category: Option<&str>,
+        limit: u32,
+    ) -> Result<String, String> {
+        let _ = (query, category, limit);
+        Err(not_granted("memory"))
+    }
 }
 
 /// A host that grants nothing but `log`; also the one used outside [`with_host`].
@@ -254,6 +277,28 @@ pub(crate) mod imports {
         }
         pub(crate) fn reload() -> Result<String, String> {
             call(|h| h.reload_skills())
+        }
+    }
+
+    pub(crate) mod memory {
+        use super::super::call;
+        pub(crate) fn save(
+            key: &str,
+            value: &str,
+            category: Option<&str>,
+            source: Option<&str>,
+        ) -> Result<String, String> {
+            call(|h| h.memory_save(key, value, category, source))
+        }
+        pub(crate) fn search(query: &str, limit: u32) -> Result<String, String> {
+            call(|h| h.memory_search(query, limit))
+        }
+        pub(crate) fn recall(
+            query: &str,
+            category: Option<&str>,
+            limit: u32,
+        ) -> Result<String, String> {
+            call(|h| h.memory_recall(query, category, limit))
         }
     }
 }

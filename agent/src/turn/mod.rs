@@ -65,6 +65,19 @@ impl std::fmt::Debug for Runner {
     }
 }
 
+/// A tool call's arguments as the conversation keeps them. Arguments too large for any
+/// tool (refused by the skill host, which says so in the tool's answer) are replaced by a
+/// short placeholder: otherwise every later request of the conversation would carry them
+/// again, and a model that once sent 5 MB could push each following request past the
+/// mesh's limits.
+fn remembered_arguments(arguments: &str) -> String {
+    if arguments.len() <= openlegion_skill_host::MAX_ARGS_BYTES {
+        return arguments.to_owned();
+    }
+    json!({"omitted": format!("{} bytes of arguments, refused as too large", arguments.len())})
+        .to_string()
+}
+
 fn clip(text: String) -> String {
     if text.chars().count() <= MAX_RESULT_CHARS {
         return text;
@@ -162,7 +175,7 @@ impl Runner {
             let calls: Vec<Value> = answer
                 .calls
                 .iter()
-                .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+                .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": remembered_arguments(&c.arguments)}}))
                 .collect();
             messages.push(if calls.is_empty() {
                 json!({"role": "assistant", "content": answer.text})

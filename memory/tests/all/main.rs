@@ -6,3 +6,4 @@ mod fixture;
 mod recovery;
 mod search;
 mod store;
+mod workspace;

@@ -7,6 +7,7 @@
 
 pub(crate) mod http;
 pub(crate) mod log;
+pub(crate) mod memory;
 pub(crate) mod mesh;
 pub(crate) mod process;
 pub(crate) mod skills;

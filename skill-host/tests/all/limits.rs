@@ -163,7 +163,7 @@ async fn unknown_tools_and_oversized_arguments_are_refused() {
     let err = t.host.invoke("echo", &huge).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "tool 'echo' arguments are 1048584 bytes, more than the 1048576 allowed"
+        "tool 'echo' arguments are 1048584 bytes, more than the 1048576 allowed (the field 'x' alone is 1048576 bytes)"
     );
 }
 

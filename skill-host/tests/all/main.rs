@@ -7,6 +7,7 @@ mod capabilities;
 mod compat;
 mod limits;
 mod loading;
+mod memory;
 mod process;
 mod reload;
 mod support;

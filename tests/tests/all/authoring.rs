@@ -316,7 +316,7 @@ async fn capabilities_the_agent_lacks_are_clipped_and_reported() {
     let mock = MockLlm::start().await;
     // The process backend without allow_exec: this agent may not run commands.
     let mesh = mesh(&mock, Some(&compilers), true).await;
-    let code = "import process from \"openlegion:skill/process@0.1.2\";\n\
+    let code = "import process from \"openlegion:skill/process@0.1.3\";\n\
                 export function shell({ command }) {\n  return process.run(command, null, 1000).stdout;\n}\n";
     let tools = json!([{"name": "shell", "description": "Runs a command.",
                         "parameters": {"type": "object",

@@ -3,7 +3,9 @@
 //! archived), and no request is ever larger than the window.
 
 use openlegion_mock_llm::{MockLlm, RecordedRequest, Turn};
-use openlegion_tests::{MODEL_NAME, MeshProcess, agent_mesh};
+use openlegion_tests::{MODEL_NAME, MeshProcess, local_models_dir};
+
+use crate::memory_tools::{call, memory_mesh_with, parsed};
 use serde_json::{Value, json};
 
 /// The window the tests give the agent, in tokens.
@@ -22,13 +24,12 @@ fn messages(request: &RecordedRequest) -> Vec<Value> {
     request.body["messages"].as_array().unwrap().clone()
 }
 
-async fn mesh_with_window(mock: &MockLlm) -> MeshProcess {
-    agent_mesh(
-        mock,
-        &format!("agents:\n  a:\n    role: a\n    context_window: {WINDOW}\n"),
-        json!({}),
-    )
-    .await
+/// Agent `a` with a window of [`WINDOW`] tokens and a memory embedding through the local
+/// model; `None` (after a loud message) where the model cannot be installed outside CI.
+async fn mesh_with_window(mock: &MockLlm) -> Option<MeshProcess> {
+    let models = local_models_dir()?;
+    let agents = format!("agents:\n  a:\n    role: a\n    context_window: {WINDOW}\n");
+    Some(memory_mesh_with(mock, &models, &agents).await)
 }
 
 /// Tokens of the request the agent sends with an empty conversation (system prompt and
@@ -54,7 +55,9 @@ async fn baseline(mesh: &MeshProcess, mock: &MockLlm) -> usize {
 #[tokio::test]
 async fn a_long_chat_flushes_at_60_then_compacts_at_70_keeping_the_last_four_messages() {
     let mock = MockLlm::start().await;
-    let mesh = mesh_with_window(&mock).await;
+    let Some(mesh) = mesh_with_window(&mock).await else {
+        return;
+    };
     let base = baseline(&mesh, &mock).await;
     // Two messages bring the conversation to 65 % of the window, a third to over 90 %.
     let share = (WINDOW * 65 / 100 - base) / 2;
@@ -140,12 +143,37 @@ async fn a_long_chat_flushes_at_60_then_compacts_at_70_keeping_the_last_four_mes
         archive.contains(&message("first")),
         "first message archived whole"
     );
+
+    // And in the memory database: memory_recall finds every fact extracted.
+    for (query, expected) in [
+        ("What is the name of the user's cat?", "Whiskerino"),
+        ("When does the product launch?", "launches on 3 March"),
+        (
+            "What colour does the user like best?",
+            "favourite colour is teal",
+        ),
+    ] {
+        let (recalled, _) = call(
+            &mesh,
+            &mock,
+            query,
+            "memory_recall",
+            json!({"query": query}),
+            "Found it.",
+        )
+        .await;
+        let recalled = parsed(&recalled);
+        let top = recalled["facts"][0]["value"].as_str().unwrap_or_default();
+        assert!(top.contains(expected), "{query:?} → {recalled}");
+    }
 }
 
 #[tokio::test]
 async fn no_request_is_larger_than_the_window() {
     let mock = MockLlm::start().await;
-    let mesh = mesh_with_window(&mock).await;
+    let Some(mesh) = mesh_with_window(&mock).await else {
+        return;
+    };
     // One message of 1.5 windows: nothing older to compact, so it is cut to fit.
     let huge = format!("START {} END", "lorem ipsum ".repeat(WINDOW * 6 / 12));
     mock.push_for(MODEL_NAME, Turn::text("That was long."));

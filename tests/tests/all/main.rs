@@ -18,6 +18,7 @@ mod identity;
 mod learnings;
 mod llm_proxy;
 mod memory;
+mod memory_tools;
 mod pubsub;
 mod routing;
 mod skill_cli;

@@ -1,5 +1,4 @@
-//! The agent's long-term memory: the store of `openlegion-memory` at `/data/memory.db`,
-//! with embeddings from the mesh.
+//! Embeddings for the agent's memory, from the mesh.
 //!
 //! The agent holds no model and no key: [`MeshEmbedder`] asks the mesh (`/mesh/api`,
 //! `llm`/`embed`) for vectors from whatever `llm.embedding_model` mesh.yaml names — one
@@ -7,17 +6,11 @@
 //! configured, the model not installed, a provider down), the store falls back to keyword
 //! search by itself.
 
-use std::path::Path;
-use std::sync::Arc;
-
-use openlegion_memory::{EmbedError, Embedder, MemoryConfig, MemoryError, MemoryStore};
+use openlegion_memory::{EmbedError, Embedder};
 use openlegion_protocol::ApiProxyRequest;
 use serde_json::{Map, Value, json};
 
 use crate::mesh_client::MeshClient;
-
-/// The database file under the agent's data directory.
-pub const DB_FILE: &str = "memory.db";
 
 /// Seconds one embedding request may take (a batch of a few facts takes milliseconds on the
 /// mesh's local model; a remote provider may be slower).
@@ -58,14 +51,4 @@ impl Embedder for MeshEmbedder {
         serde_json::from_value(vectors)
             .map_err(|e| format!("the mesh's embeddings are unreadable: {e}").into())
     }
-}
-
-/// Opens the agent's memory in `data_dir`, embedding through `mesh`.
-pub fn open(data_dir: &Path, mesh: MeshClient) -> Result<MemoryStore, MemoryError> {
-    let embedder: Arc<dyn Embedder> = Arc::new(MeshEmbedder::new(mesh));
-    MemoryStore::open(
-        &data_dir.join(DB_FILE),
-        Some(embedder),
-        MemoryConfig::default(),
-    )
 }
