@@ -7,8 +7,11 @@
 //! with the model would take most of an hour on two cores and tells nothing about search
 //! time (sqlite-vec compares every vector the same way whatever it holds), so distractors
 //! get random unit vectors; their text is varied so the keyword index does real work.
-//! Query vectors are computed once before timing: the recall figures are the store's own
-//! (KNN + BM25 + salience, three tiers), and the model's time per query is reported apart.
+//! Query vectors are computed once before timing: the search figures are the store's own
+//! (vector scan + BM25 + salience, three tiers), and the model's time per query is
+//! reported apart. `memory_recall` and `memory_search` are timed through the agent's own
+//! memory, the code behind those tools (JSON answers, uses recorded; search also brings a
+//! workspace of 300 markdown files up to date and merges its BM25 hits).
 //!
 //! Run with `bench/memory.sh`, which installs the model the way `openlegion setup` does.
 
@@ -19,10 +22,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use openlegion_agent::memory::Memory;
 use openlegion_bench::{machine, p50_p99};
 use openlegion_embed::{LocalEmbedder, ModelFiles};
 use openlegion_memory::eval::{EvalSet, recall_at_5};
-use openlegion_memory::{EmbedError, Embedder, MemoryConfig, MemoryStore, NewFact, SearchOptions};
+use openlegion_memory::{EmbedError, Embedder, NewFact, SearchOptions};
+use openlegion_skill_host::MemoryCap;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -175,6 +180,40 @@ fn filler(n: usize) -> NewFact {
     NewFact::new(format!("{FILLER}_{n}"), value).category(["work", "people", "admin"][n % 3])
 }
 
+/// Times `searches` calls of a memory tool over the labelled queries; p50 and p99.
+async fn time_tool<'a, F, Fut>(
+    eval: &'a EvalSet,
+    searches: usize,
+    tool: F,
+) -> Result<(Duration, Duration)>
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
+    let mut sample = Vec::with_capacity(searches);
+    for i in 0..searches {
+        let q = &eval.queries[i % eval.queries.len()];
+        let start = Instant::now();
+        tool(&q.query).await.map_err(anyhow::Error::msg)?;
+        sample.push(start.elapsed());
+    }
+    Ok(p50_p99(&mut sample))
+}
+
+/// A workspace like an agent's after some months: 300 markdown files (daily logs, notes)
+/// of about 2 KB each.
+fn write_workspace(workspace: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(workspace.join("memory"))?;
+    for day in 0..300 {
+        let mut text = format!("# Log of day {day}\n\n");
+        for line in 0..25 {
+            text.push_str(&format!("- {}\n", filler(day * 25 + line).value));
+        }
+        std::fs::write(workspace.join(format!("memory/day-{day:03}.md")), text)?;
+    }
+    Ok(())
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -224,12 +263,15 @@ async fn main() -> Result<()> {
     );
 
     let dir = tempfile::tempdir()?;
+    let workspace = dir.path().join("workspace");
+    write_workspace(&workspace)?;
     let path = dir.path().join("memory.db");
     let embedder = Arc::new(BenchEmbedder {
         model,
         cache: Mutex::new(HashMap::new()),
     });
-    let store = MemoryStore::open(&path, Some(embedder.clone()), MemoryConfig::default())?;
+    let memory = Memory::open(dir.path(), &workspace, Some(embedder.clone()))?;
+    let store = memory.store();
     for fact in eval.new_facts() {
         store.save(fact).await?;
     }
@@ -243,9 +285,9 @@ async fn main() -> Result<()> {
 
     println!();
     println!(
-        "| facts | save: facts/s (last 1,000) | recall p50 ms | recall p99 ms | eval recall@5 | database MB |"
+        "| facts | save: facts/s (last 1,000) | store search p50 / p99 ms | memory_recall p50 / p99 ms | memory_search p50 / p99 ms | eval recall@5 | database MB |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     let mut saved = eval.facts.len();
     for &size in &args.sizes {
         let mut last_thousand = Duration::ZERO;
@@ -272,7 +314,7 @@ async fn main() -> Result<()> {
             tiered: true,
         };
         // Before the timed searches, whose uses raise the salience of what they find.
-        let (recall, _) = recall_at_5(&store, &eval, true).await?;
+        let (recall, _) = recall_at_5(store, &eval, true).await?;
         let mut sample = Vec::with_capacity(args.searches);
         for i in 0..args.searches {
             let q = &eval.queries[i % eval.queries.len()];
@@ -281,31 +323,24 @@ async fn main() -> Result<()> {
             sample.push(start.elapsed());
         }
         let (p50, p99) = p50_p99(&mut sample);
+        let (recall_p50, recall_p99) = time_tool(&eval, args.searches, |q| {
+            MemoryCap::recall(&memory, "bench", q, None, 5)
+        })
+        .await?;
+        let (search_p50, search_p99) = time_tool(&eval, args.searches, |q| {
+            MemoryCap::search(&memory, "bench", q, 5)
+        })
+        .await?;
         println!(
-            "| {size} | {per_second:.0} | {:.2} | {:.2} | {recall:.3} | {:.1} |",
+            "| {size} | {per_second:.0} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {recall:.3} | {:.1} |",
             ms(p50),
             ms(p99),
+            ms(recall_p50),
+            ms(recall_p99),
+            ms(search_p50),
+            ms(search_p99),
             db_bytes(&path) as f64 / 1e6
         );
     }
-    // What memory_recall adds by recording the use (a small write per search).
-    let touching = SearchOptions {
-        limit: 5,
-        touch: true,
-        tiered: true,
-    };
-    let mut sample = Vec::with_capacity(args.searches);
-    for i in 0..args.searches {
-        let q = &eval.queries[i % eval.queries.len()];
-        let start = Instant::now();
-        store.search(&q.query, touching).await?;
-        sample.push(start.elapsed());
-    }
-    let (p50, p99) = p50_p99(&mut sample);
-    println!(
-        "\nrecall recording its use, at {saved} facts: p50 {:.2} ms, p99 {:.2} ms",
-        ms(p50),
-        ms(p99)
-    );
     Ok(())
 }
