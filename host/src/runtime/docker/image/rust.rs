@@ -86,6 +86,10 @@ const SDK_FILES: &[(&str, &str)] = &[
         include_str!("../../../../../skills-sdk/src/log.rs"),
     ),
     (
+        "skills-sdk/src/memory.rs",
+        include_str!("../../../../../skills-sdk/src/memory.rs"),
+    ),
+    (
         "skills-sdk/src/mesh.rs",
         include_str!("../../../../../skills-sdk/src/mesh.rs"),
     ),
