@@ -383,9 +383,9 @@ async fn capabilities_the_agent_lacks_are_clipped_and_reported() {
             "unknown language \"cobol\"",
         ),
         (
-            json!({"name": "x", "language": "python", "code": "#".repeat(300_000),
+            json!({"name": "x", "language": "python", "code": "#".repeat(263_000),
                 "tools": reverse_tool()}),
-            "code is 300000 bytes, more than the 262144 allowed",
+            "code is 263000 bytes, more than the 262144 allowed",
         ),
         (
             json!({"name": "files", "language": "python", "code": "x", "tools": reverse_tool()}),
