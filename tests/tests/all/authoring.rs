@@ -466,7 +466,7 @@ async fn a_new_version_replaces_a_skill_while_a_call_of_the_old_one_is_in_flight
     let tools = json!([{"name": "version", "description": "Which version answers.",
                         "parameters": {"type": "object"}}]);
     // v1 says it has started, then waits (polling, within its limits) for the gate.
-    let v1 = "import workspace from \"openlegion:skill/workspace@0.1.2\";\n\
+    let v1 = "import workspace from \"openlegion:skill/workspace@0.1.3\";\n\
               export function version() {\n\
               \x20 workspace.writeFile(\"started.txt\", \"v1\", false);\n\
               \x20 for (;;) {\n\
