@@ -8,7 +8,8 @@
 //! rejects it, and the component is compiled again and the file replaced.
 //!
 //! A read-only seed directory of the same layout (made ahead of time by the same binary)
-//! is looked in before compiling; what it lacks or cannot serve is compiled as usual.
+//! is looked in before compiling; what it lacks or cannot serve is compiled as usual, and
+//! then through the [`FunctionCache`], so that only functions never compiled before are.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use wasmtime::component::Component;
 
 use crate::engine::{WASMTIME_VERSION, compatibility_key};
 use crate::error::HostError;
+use crate::functions::{FunctionCache, FunctionReuse};
 
 /// The `.cwasm` files of one engine configuration.
 #[derive(Debug)]
@@ -26,6 +28,7 @@ pub(crate) struct DiskCache {
     dir: PathBuf,
     seed: Option<PathBuf>,
     engine_key: String,
+    functions: Arc<FunctionCache>,
 }
 
 impl DiskCache {
@@ -33,6 +36,7 @@ impl DiskCache {
         dir: &Path,
         seed: Option<PathBuf>,
         engine: &Engine,
+        functions: Arc<FunctionCache>,
     ) -> Result<Self, HostError> {
         std::fs::create_dir_all(dir).map_err(|source| HostError::Cache {
             path: dir.to_owned(),
@@ -42,6 +46,7 @@ impl DiskCache {
             dir: dir.to_owned(),
             seed,
             engine_key: compatibility_key(engine),
+            functions,
         })
     }
 
@@ -58,19 +63,20 @@ impl DiskCache {
         self.dir.join(self.file_name(sha256))
     }
 
-    /// The compiled component for `wasm`, from the cache if it is there (`true`), else
-    /// compiled and stored (`false`). Compiling and loading run off the async threads.
+    /// The compiled component for `wasm`, from the cache if it is there (`None`), else
+    /// compiled and stored (with how many of its functions were compiled before). Compiling
+    /// and loading run off the async threads.
     pub(crate) async fn component(
         &self,
         engine: &Engine,
         skill: &str,
         sha256: &str,
         wasm: Arc<Vec<u8>>,
-    ) -> Result<(Component, bool), HostError> {
+    ) -> Result<(Component, Option<FunctionReuse>), HostError> {
         let path = self.path(sha256);
         if path.exists() {
             match load(engine, &path).await {
-                Ok(component) => return Ok((component, true)),
+                Ok(component) => return Ok((component, None)),
                 Err(e) => {
                     tracing::warn!(skill, path = %path.display(), "cached component refused, compiling again: {e}");
                     let _ = std::fs::remove_file(&path);
@@ -81,25 +87,35 @@ impl DiskCache {
             && seeded.exists()
         {
             match load(engine, &seeded).await {
-                Ok(component) => return Ok((component, true)),
+                Ok(component) => return Ok((component, None)),
                 // Made on another machine, say: the engine refuses it, and it is compiled.
                 Err(e) => {
                     tracing::warn!(skill, path = %seeded.display(), "seeded component refused, compiling: {e}");
                 }
             }
         }
-        let compiled = {
-            let engine = engine.clone();
-            tokio::task::spawn_blocking(move || engine.precompile_component(&wasm))
-                .await
-                .map_err(|e| HostError::Compile {
-                    skill: skill.to_owned(),
-                    message: e.to_string(),
-                })?
-                .map_err(|e| HostError::Compile {
-                    skill: skill.to_owned(),
-                    message: format!("{e:#}"),
-                })?
+        let (compiled, reuse) = {
+            let (engine, functions) = (engine.clone(), Arc::clone(&self.functions));
+            tokio::task::spawn_blocking(move || {
+                let before = functions.reuse();
+                let compiled = engine.precompile_component(&wasm);
+                functions.flush();
+                let after = functions.reuse();
+                let reuse = FunctionReuse {
+                    reused: after.reused - before.reused,
+                    compiled: after.compiled - before.compiled,
+                };
+                compiled.map(|c| (c, reuse))
+            })
+            .await
+            .map_err(|e| HostError::Compile {
+                skill: skill.to_owned(),
+                message: e.to_string(),
+            })?
+            .map_err(|e| HostError::Compile {
+                skill: skill.to_owned(),
+                message: format!("{e:#}"),
+            })?
         };
         let written = path.clone();
         tokio::task::spawn_blocking(move || write_atomically(&written, &compiled))
@@ -116,7 +132,7 @@ impl DiskCache {
             skill: skill.to_owned(),
             message: format!("cannot load the freshly compiled {}: {e}", path.display()),
         })?;
-        Ok((component, false))
+        Ok((component, Some(reuse)))
     }
 }
 

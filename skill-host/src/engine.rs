@@ -1,11 +1,13 @@
 //! The wasmtime engine a [`SkillHost`](crate::SkillHost) runs every skill on, and the
 //! thread that drives its epochs.
 //!
-//! One engine per host: fuel and epoch interruption on, and a pooling allocator sized for
+//! One engine per host: fuel and epoch interruption on, a pooling allocator sized for
 //! a handful of concurrent calls, so that a fresh instance per call costs microseconds
-//! (memory slots are reserved once and reused) instead of fresh mappings each time.
+//! (memory slots are reserved once and reused) instead of fresh mappings each time, and
+//! Cranelift compiling through the [`FunctionCache`].
 
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -13,6 +15,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use crate::config::MAX_MEMORY_BYTES;
 use crate::error::HostError;
+use crate::functions::FunctionCache;
 
 /// How often the epoch advances. A running guest yields to the async runtime at each tick
 /// (so a wall-clock timeout can cancel it); a shorter tick is a finer timeout at the cost
@@ -31,8 +34,12 @@ const CORE_INSTANCES_PER_CALL: u32 = 16;
 const MEMORIES_PER_CALL: u32 = 4;
 const TABLES_PER_CALL: u32 = 8;
 
-/// An engine for up to `concurrent_calls` instances at once.
-pub(crate) fn build(concurrent_calls: u32) -> Result<Engine, HostError> {
+/// An engine for up to `concurrent_calls` instances at once, reusing compiled functions
+/// from `functions`.
+pub(crate) fn build(
+    concurrent_calls: u32,
+    functions: Arc<FunctionCache>,
+) -> Result<Engine, HostError> {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(concurrent_calls)
         .total_stacks(concurrent_calls)
@@ -45,7 +52,11 @@ pub(crate) fn build(concurrent_calls: u32) -> Result<Engine, HostError> {
     config
         .consume_fuel(true)
         .epoch_interruption(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .enable_incremental_compilation(functions)
+        .map_err(|e| HostError::Engine {
+            message: format!("{e:#}"),
+        })?;
     Engine::new(&config).map_err(|e| HostError::Engine {
         message: format!("{e:#}"),
     })
@@ -102,10 +113,12 @@ mod tests {
 
     #[test]
     fn the_key_follows_the_engine_config() {
-        let ours = build(2).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let functions = || Arc::new(FunctionCache::open(dir.path(), None));
+        let ours = build(2, functions()).unwrap();
         assert_eq!(
             compatibility_key(&ours),
-            compatibility_key(&build(4).unwrap())
+            compatibility_key(&build(4, functions()).unwrap())
         );
         let without_fuel = Engine::new(Config::new().epoch_interruption(true)).unwrap();
         assert_ne!(compatibility_key(&ours), compatibility_key(&without_fuel));

@@ -29,6 +29,7 @@ mod capability;
 mod config;
 mod engine;
 mod error;
+mod functions;
 mod host;
 mod invoke;
 mod load;
@@ -44,6 +45,7 @@ mod workspace;
 pub use capability::{Capabilities, Capability};
 pub use config::{HostConfig, Limits, LimitsOverride, MAX_MEMORY_BYTES, MAX_TIMEOUT};
 pub use error::{HostError, ToolError};
+pub use functions::{FILE as FUNCTION_CACHE_FILE, FunctionReuse, copy_function_cache};
 pub use host::http::{DenyHttp, HttpCap, HttpRequest, HttpResponse};
 pub use host::memory::{
     DEFAULT_RESULTS, DenyMemory, FactRequest, MAX_FACT_KEY_BYTES, MAX_FACT_LABEL_BYTES,

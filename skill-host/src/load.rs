@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::bindings::SkillPre;
 use crate::capability::{Capability, Grant};
 use crate::error::HostError;
+use crate::functions::FunctionReuse;
 use crate::invoke;
 use crate::manifest::{MAX_MANIFEST_BYTES, Manifest, name_problem};
 use crate::registry::{LoadedSkill, ToolInfo};
@@ -54,6 +55,9 @@ pub struct LoadReport {
     pub sha256: String,
     pub tools: Vec<String>,
     pub cache: CacheOutcome,
+    /// When compiled now: how many of its functions were compiled before (by this agent,
+    /// or into the image's seed) and reused, and how many were new.
+    pub functions: Option<FunctionReuse>,
     /// Whether a version of this skill was loaded before (and is now replaced).
     pub replaced: bool,
     /// Asked for by the manifest but not allowed by the agent.
@@ -207,7 +211,7 @@ impl SkillHost {
                     message: e.to_string(),
                 })?
         };
-        let (pre, cache) = self.linked(&name, &sha256, wasm).await?;
+        let (pre, cache, functions) = self.linked(&name, &sha256, wasm).await?;
 
         let grant = Grant::new(&manifest.capabilities, &self.inner.caps.allowed);
         let clipped = grant.clipped.iter().copied().collect();
@@ -234,13 +238,14 @@ impl SkillHost {
             sha256: skill.sha256.clone(),
             tools: skill.tools.iter().map(|t| t.name.clone()).collect(),
             cache,
+            functions,
             replaced: false,
             clipped,
             elapsed: Duration::ZERO,
         };
         let replaced = self.registry_mut().insert(Arc::new(skill), renamed)?;
         self.prune_pres();
-        tracing::info!(skill = name, cache = ?cache, replaced, "skill loaded");
+        tracing::info!(skill = name, cache = ?cache, functions = ?functions, replaced, "skill loaded");
         Ok(LoadReport {
             replaced,
             elapsed: started.elapsed(),
@@ -255,12 +260,19 @@ impl SkillHost {
         skill: &str,
         sha256: &str,
         wasm: Arc<Vec<u8>>,
-    ) -> Result<(SkillPre<crate::state::CallState>, CacheOutcome), HostError> {
+    ) -> Result<
+        (
+            SkillPre<crate::state::CallState>,
+            CacheOutcome,
+            Option<FunctionReuse>,
+        ),
+        HostError,
+    > {
         if let Some(pre) = self.pres().get(sha256) {
-            return Ok((pre.clone(), CacheOutcome::Memory));
+            return Ok((pre.clone(), CacheOutcome::Memory, None));
         }
         let engine = &self.inner.engine;
-        let (component, hit) = self
+        let (component, functions) = self
             .inner
             .disk
             .component(engine, skill, sha256, wasm)
@@ -277,12 +289,11 @@ impl SkillHost {
             .map_err(link_error)?;
         let pre = SkillPre::new(instance_pre).map_err(link_error)?;
         self.pres().insert(sha256.to_owned(), pre.clone());
-        let cache = if hit {
-            CacheOutcome::Disk
-        } else {
-            CacheOutcome::Compiled
+        let cache = match functions {
+            None => CacheOutcome::Disk,
+            Some(_) => CacheOutcome::Compiled,
         };
-        Ok((pre, cache))
+        Ok((pre, cache, functions))
     }
 
     /// Calls the component's `describe` (under its limits) and checks what it says.

@@ -14,6 +14,7 @@ use crate::cache::DiskCache;
 use crate::capability::Capabilities;
 use crate::config::HostConfig;
 use crate::error::{HostError, ToolError};
+use crate::functions::FunctionCache;
 use crate::host::truncate_at_char;
 use crate::registry::{Registry, SkillInfo, ToolInfo};
 use crate::state::CallState;
@@ -82,8 +83,10 @@ impl SkillHost {
                     path: caps.workspace_root.clone(),
                     source,
                 })?;
-        let engine = engine::build(config.max_concurrent_calls)?;
-        let disk = DiskCache::new(&config.cache_dir, config.seed_cache_dir.clone(), &engine)?;
+        std::fs::create_dir_all(&config.cache_dir).map_err(|source| HostError::Cache {
+            path: config.cache_dir.clone(),
+            source,
+        })?;
         let cache_dir = config
             .cache_dir
             .canonicalize()
@@ -100,6 +103,19 @@ impl SkillHost {
                 ),
             });
         }
+        // Only once the directory is known to be outside the workspace: code is loaded
+        // from what these write.
+        let functions = Arc::new(FunctionCache::open(
+            &config.cache_dir,
+            config.seed_cache_dir.as_deref(),
+        ));
+        let engine = engine::build(config.max_concurrent_calls, Arc::clone(&functions))?;
+        let disk = DiskCache::new(
+            &config.cache_dir,
+            config.seed_cache_dir.clone(),
+            &engine,
+            functions,
+        )?;
         let linker = host::linker(&engine)?;
         engine::spawn_epoch_ticker(&engine)?;
         Ok(SkillHost {

@@ -1,9 +1,12 @@
 //! The compiled-component caches: linked components in memory, `.cwasm` files on disk
-//! that survive a restart, and refusal of files another engine wrote.
+//! that survive a restart, refusal of files another engine wrote, and the compiled
+//! functions that a component compiled later reuses.
 
 use std::path::{Path, PathBuf};
 
-use openlegion_skill_host::{CacheOutcome, Capabilities, HostConfig, Manifest, SkillHost};
+use openlegion_skill_host::{
+    CacheOutcome, Capabilities, FUNCTION_CACHE_FILE, FunctionReuse, HostConfig, Manifest, SkillHost,
+};
 
 use crate::support::fixture;
 
@@ -27,6 +30,7 @@ fn cwasm_files(cache: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(cache)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
         .collect();
     files.sort();
     files
@@ -159,4 +163,87 @@ async fn a_seed_cache_serves_without_compiling_and_a_bad_seed_file_is_compiled_a
         load_echo(&seeded_host(&own, &seed, dir.path())).await,
         CacheOutcome::Disk
     );
+}
+
+/// Loads fixture `name` as a skill of that name; what the compile reused, if it compiled.
+async fn load_fixture(host: &SkillHost, name: &str) -> Option<FunctionReuse> {
+    host.load_bytes(Manifest::new(name, "1"), fixture(name))
+        .await
+        .unwrap()
+        .functions
+}
+
+/// At least 90 % of the functions found compiled. Cranelift's cache never serves a few
+/// (about 5 % of a Rust component's): those are compiled every time.
+fn mostly_reused(reuse: FunctionReuse) -> bool {
+    reuse.reused >= 9 * reuse.compiled
+}
+
+fn remove_cwasm_files(cache: &Path) {
+    for file in cwasm_files(cache) {
+        std::fs::remove_file(file).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn compiled_functions_are_reused_by_a_later_compile_of_the_same_or_another_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let first = load_fixture(&host(&cache, dir.path()), "echo")
+        .await
+        .expect("compiled");
+    assert!(first.compiled > 0, "{first:?}");
+
+    // Its `.cwasm` gone, the same component compiles again from the functions alone.
+    remove_cwasm_files(&cache);
+    let again = host(&cache, dir.path());
+    let second = load_fixture(&again, "echo").await.expect("compiled");
+    assert!(mostly_reused(second), "{first:?} then {second:?}");
+    assert_eq!(again.invoke("echo", "{}").await.unwrap(), "{}");
+
+    // Another component of the same toolchain shares the standard library and bindings.
+    let other = load_fixture(&again, "boom").await.expect("compiled");
+    assert!(other.reused > 0 && other.compiled > 0, "{other:?}");
+}
+
+#[tokio::test]
+async fn seeded_functions_serve_a_host_whose_own_cache_is_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed");
+    load_fixture(&host(&seed, dir.path()), "echo").await;
+    remove_cwasm_files(&seed);
+    let seeded = std::fs::read(seed.join(FUNCTION_CACHE_FILE)).unwrap();
+
+    let own = dir.path().join("own");
+    let reuse = load_fixture(&seeded_host(&own, &seed, dir.path()), "echo")
+        .await
+        .expect("compiled");
+    assert!(mostly_reused(reuse), "{reuse:?}");
+    assert_eq!(
+        std::fs::read(seed.join(FUNCTION_CACHE_FILE)).unwrap(),
+        seeded,
+        "the seed is only read"
+    );
+}
+
+#[tokio::test]
+async fn a_damaged_function_cache_is_moved_aside_and_compiling_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let file = cache.join(FUNCTION_CACHE_FILE);
+    std::fs::write(&file, vec![0x42; 4096]).unwrap();
+    let host = host(&cache, dir.path());
+    assert_eq!(load_echo(&host).await, CacheOutcome::Compiled);
+    assert_eq!(
+        std::fs::read(file.with_extension("db.damaged")).unwrap(),
+        vec![0x42; 4096]
+    );
+    remove_cwasm_files(&cache);
+    let reuse = load_fixture(&host, "echo").await;
+    assert_eq!(reuse, None, "linked in memory already");
+    let reuse = load_fixture(&self::host(&cache, dir.path()), "echo")
+        .await
+        .expect("compiled");
+    assert!(mostly_reused(reuse), "the new cache serves: {reuse:?}");
 }
