@@ -28,3 +28,6 @@ pub mod server;
 pub mod skills;
 pub mod tools;
 pub mod turn;
+
+/// `openlegion-agent warm DIR`: see [`authoring::warm`].
+pub use authoring::warm;

@@ -24,6 +24,15 @@ fn main() -> ExitCode {
                 }
             };
         }
+        ["warm", dir] => {
+            return match run::warm(std::path::Path::new(dir)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("openlegion-agent warm: {err:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         ["try", dir, rest @ ..] if rest.len() <= 2 => {
             return trial::main(
                 std::path::Path::new(dir),

@@ -56,6 +56,23 @@ pub(crate) fn precompile(dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// `openlegion-agent warm DIR`: a sample skill of each language built with the compilers
+/// of `SKILL_COMPILERS` and compiled, its compiled functions kept in DIR, for the mesh to
+/// bake into the full agent image beside the built-in skills.
+pub(crate) fn warm(dir: &std::path::Path) -> Result<()> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let lines = runtime
+        .block_on(openlegion_agent::warm(dir))
+        .map_err(anyhow::Error::msg)?;
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(())
+}
+
 pub(crate) fn main() -> Result<()> {
     exit_with_parent()?;
     init_logging();

@@ -18,6 +18,9 @@ mod generate;
 mod limited;
 mod request;
 mod store;
+mod warm;
+
+pub use warm::warm;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -384,6 +387,10 @@ fn created(request: &Request, report: &LoadReport, compiled: Option<Duration>) -
         "compile_seconds": compiled.map(|d| (d.as_secs_f64() * 10.0).round() / 10.0),
         "load_seconds": (report.elapsed.as_secs_f64() * 10.0).round() / 10.0,
         "cache": report.cache,
+        // How much of the compile was served by functions compiled before (CPython or
+        // QuickJS are in every Python or JavaScript skill): why a compile took as long as
+        // it did.
+        "functions": report.functions,
         "replaced": report.replaced,
         "capabilities": granted,
         "clipped": clipped,

@@ -907,6 +907,15 @@ async fn agents_create_skills_inside_their_container_on_the_full_image_only() {
             "{language}: {reply}"
         );
         assert_eq!(outputs[1], "desserts", "{language}: {reply}");
+        // The image's seed holds the functions every skill of the language shares (CPython,
+        // QuickJS): the compile reuses them. (Without the seed, a first Python skill reuses
+        // fewer functions than it compiles.)
+        let created: Value = serde_json::from_str(outputs[0]).unwrap();
+        let (reused, compiled) = (
+            created["functions"]["reused"].as_u64().unwrap(),
+            created["functions"]["compiled"].as_u64().unwrap(),
+        );
+        assert!(reused >= 4 * compiled, "{language}: {created}");
         // The next language replaces the tool: remove this one first.
         mock.push_for(
             MODEL_NAME,

@@ -17,7 +17,7 @@ use super::{Built, Owner, build, engine, import};
 use crate::runtime::RuntimeError;
 
 /// Bumped when the recipe below changes.
-const RECIPE: &str = "openlegion-full-3";
+const RECIPE: &str = "openlegion-full-4";
 const SUITE: &str = "bookworm";
 const BASE_REPOSITORY: &str = "openlegion-base";
 /// mmdebstrap fetches about 90 packages; the apt layer and the compilers a few hundred
@@ -182,6 +182,15 @@ async fn run_logged(
 /// image `rust` if there is one.
 fn dockerfile(base: &str, owner: Owner, entrypoint: &[String], rust: Option<&str>) -> String {
     let Owner { uid, gid } = owner;
+    // The agent warms the seed: a sample skill per language built and compiled with this
+    // image's compilers, so that agents reuse what every such skill shares (CPython,
+    // QuickJS) instead of compiling it again. Without it agents still work, slower.
+    let warm = format!(
+        "{} warm {seed} || echo 'warning: no compiled skill runtimes in this image; \
+         each agent compiles its own'",
+        entrypoint.join(" "),
+        seed = super::seed::DIR
+    );
     let entrypoint = serde_json::to_string(entrypoint).expect("strings serialize");
     let copy_rust = rust.map_or_else(String::new, |image| {
         super::rust::copy_lines(image, uid, gid)
@@ -202,9 +211,10 @@ RUN if [ -s /opt/openlegion/build-ca.crt ]; then \
 {copy_rust}RUN groupadd -g {gid} agent && useradd -u {uid} -g {gid} -d /data -s /bin/bash agent \
  && mkdir -p /data /run/mesh && chown {uid}:{gid} /data
 COPY opt/openlegion/ /opt/openlegion/
+ENV PATH=/usr/local/bin:/usr/bin:/bin SKILL_COMPILERS=/opt/skill-compilers
+RUN {warm}
 USER {uid}:{gid}
 WORKDIR /data
-ENV PATH=/usr/local/bin:/usr/bin:/bin SKILL_COMPILERS=/opt/skill-compilers
 ENTRYPOINT {entrypoint}
 LABEL openlegion.managed=true openlegion.image=full
 "#
@@ -320,6 +330,10 @@ mod tests {
         assert!(file.contains("useradd -u 1000 -g 1001"));
         assert!(file.contains(
             r#"ENTRYPOINT ["/opt/openlegion/lib/ld-linux-x86-64.so.2","--library-path","/opt/openlegion/lib","/opt/openlegion/openlegion-agent"]"#
+        ));
+        assert!(file.contains(
+            "\nRUN /opt/openlegion/lib/ld-linux-x86-64.so.2 --library-path /opt/openlegion/lib \
+             /opt/openlegion/openlegion-agent warm /opt/openlegion/skill-cache || echo "
         ));
     }
 
