@@ -5,6 +5,10 @@
 //! in the skill host agents use, the load of an already compiled skill (what an agent
 //! restart costs per skill) and the latency of a call of its tool.
 //!
+//! Agents get the seed of compiled runtime functions `SKILL_CACHE_SEED_DIR` names, as
+//! agents on the full image do (`bench/authoring.sh` makes one with `openlegion-agent
+//! warm`); the first cold creation's reuse of compiled functions is reported.
+//!
 //! Run with `bench/authoring.sh` (release build; it installs the compilers).
 
 use std::path::Path;
@@ -153,6 +157,12 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     println!("machine: {}", machine());
+    match std::env::var_os("SKILL_CACHE_SEED_DIR") {
+        Some(seed) => println!("seed of compiled functions: {}", Path::new(&seed).display()),
+        None => {
+            println!("no seed of compiled functions: each agent's first skill compiles its runtime")
+        }
+    }
     runtime.block_on(async {
         let platform = Platform::start(
             "  allow_skill_compile: true\n",
@@ -160,18 +170,22 @@ fn main() -> Result<()> {
         )
         .await?;
         println!(
-            "\n| language | create_skill → callable, cold: n, p50 s, max s | cached: n, p50 ms, max ms | component KB | load of the compiled skill p50 ms | tool call p50 / p99 µs |\n|---|---|---|---|---|---|"
+            "\n| language | create_skill → callable, cold: n, p50 s, max s | first cold: functions reused / compiled | cached: n, p50 ms, max ms | component KB | load of the compiled skill p50 ms | tool call p50 / p99 µs |\n|---|---|---|---|---|---|---|"
         );
         let run = std::process::id();
         for language in ["rust", "javascript", "python"] {
             let name = format!("bench-{language}");
             let mut cold = Vec::new();
             let mut last_code = String::new();
+            let mut first = Value::Null;
             for i in 0..args.cold {
                 last_code = code(language, &format!("run {run}, build {i}"));
                 let (took, report) = create(&platform, &name, language, &last_code).await?;
                 if report["compiled"] == json!(false) {
                     bail!("{language}: new code was not compiled: {report}");
+                }
+                if i == 0 {
+                    first = report["functions"].clone();
                 }
                 cold.push(took);
             }
@@ -189,10 +203,12 @@ fn main() -> Result<()> {
             let size = std::fs::metadata(dir.join("skill.wasm"))?.len();
             let (loads, calls) = in_host(&dir, &tool(language), args.calls).await?;
             println!(
-                "| {language} | {}, {:.1}, {:.1} | {}, {:.0}, {:.0} | {:.0} | {:.1} | {:.1} / {:.1} |",
+                "| {language} | {}, {:.1}, {:.1} | {} / {} | {}, {:.0}, {:.0} | {:.0} | {:.1} | {:.1} / {:.1} |",
                 cold.len(),
                 percentile(&cold, 0.5).as_secs_f64(),
                 cold.last().map_or(0.0, Duration::as_secs_f64),
+                first["reused"],
+                first["compiled"],
                 cached.len(),
                 ms(percentile(&cached, 0.5)),
                 cached.last().map_or(0.0, |d| ms(*d)),

@@ -110,12 +110,17 @@ impl RuntimeBackend for ProcessBackend {
             // The agent dies with the mesh: nothing else would supervise it.
             env: [("OPENLEGION_EXIT_WITH_PARENT".to_owned(), "1".to_owned())]
                 .into_iter()
-                // Where the skill compilers are (a container's image says it itself).
+                // Where the skill compilers are, and compiled code made ahead of time by
+                // `openlegion-agent warm` (a container's image says both itself).
                 .chain(
-                    std::env::var("SKILL_COMPILERS")
-                        .ok()
-                        .filter(|v| !v.is_empty())
-                        .map(|v| ("SKILL_COMPILERS".to_owned(), v)),
+                    ["SKILL_COMPILERS", "SKILL_CACHE_SEED_DIR"]
+                        .into_iter()
+                        .filter_map(|name| {
+                            std::env::var(name)
+                                .ok()
+                                .filter(|v| !v.is_empty())
+                                .map(|v| (name.to_owned(), v))
+                        }),
                 )
                 .collect(),
         }
