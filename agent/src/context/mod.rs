@@ -26,7 +26,16 @@ use crate::turn::llm;
 
 pub use extract::Fact;
 pub use keep::FactStore;
-pub(crate) use tokens::raw_estimate;
+use tokens::{raw_estimate, text_tokens};
+
+/// A request made ready by [`Context::prepare`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Prepared {
+    /// To add to the system prompt: the context is nearly full.
+    pub(crate) warning: Option<String>,
+    /// The request's uncalibrated token estimate, warning included.
+    pub(crate) raw: u64,
+}
 
 /// Fractions of the window.
 const FLUSH_AT: f64 = 0.60;
@@ -139,22 +148,25 @@ impl Context {
     }
 
     /// Readies `messages` for a model call offering `tools`: flushes, compacts or trims them
-    /// as their size asks. `Ok` carries the warning to show the model, if any; `Err` says
-    /// why no request can fit the window.
+    /// as their size asks. `Ok` carries the warning to show the model, if any, and the
+    /// request's uncalibrated estimate (for [`Context::observe`], so a round counts its
+    /// request once); `Err` says why no request can fit the window.
     pub(crate) async fn prepare(
         &mut self,
         messages: &mut Vec<Value>,
         tools: &[ToolDef],
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Prepared, String> {
         let window = f64::from(self.env.window);
-        let mut tokens = self.counter.count(messages, tools);
+        let mut raw = raw_estimate(messages, tools);
+        let mut tokens = self.counter.calibrated(raw);
         if tokens as f64 >= COMPACT_AT * window {
             match self.compact(messages).await {
                 Ok(true) => self.flushed = true,
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "compaction failed"),
             }
-            tokens = self.counter.count(messages, tools);
+            raw = raw_estimate(messages, tools);
+            tokens = self.counter.calibrated(raw);
         } else if tokens as f64 >= FLUSH_AT * window && !self.flushed {
             // Once, whatever the outcome: a failing flush must not cost a call per round.
             self.flushed = true;
@@ -164,18 +176,24 @@ impl Context {
         }
         if tokens as f64 > FIT_AT * window {
             self.fit(messages, tools, (FIT_AT * window) as u64)?;
-            tokens = self.counter.count(messages, tools);
+            raw = raw_estimate(messages, tools);
+            tokens = self.counter.calibrated(raw);
         }
         self.tokens = tokens;
         let pct = tokens as f64 / window;
-        Ok((pct >= WARN_AT).then(|| {
+        let warning = (pct >= WARN_AT).then(|| {
             format!(
                 "CONTEXT WARNING: Your context is {:.0}% full ({tokens}/{} tokens). Save what \
                  must not be lost with memory_save now; older messages will be summarised.",
                 pct * 100.0,
                 self.env.window
             )
-        }))
+        });
+        // The warning goes after a blank line at the end of the system prompt.
+        if let Some(warning) = &warning {
+            raw += text_tokens(&format!("\n\n{warning}"));
+        }
+        Ok(Prepared { warning, raw })
     }
 
     /// Asks the model for facts and a summary of `messages`.

@@ -124,7 +124,9 @@ async fn small_conversations_pass_untouched_and_warnings_start_at_80_percent() {
     let mut ctx = context(10_000, dir.path());
     let mut messages = vec![json!({"role": "system", "content": "s"}), user("hi")];
     let before = messages.clone();
-    assert_eq!(ctx.prepare(&mut messages, &[]).await.unwrap(), None);
+    let prepared = ctx.prepare(&mut messages, &[]).await.unwrap();
+    assert_eq!(prepared.warning, None);
+    assert_eq!(prepared.raw, super::raw_estimate(&messages, &[]));
     assert_eq!(messages, before);
     // 85 % of the window with nothing older than the last four messages to compact
     // (the extraction call would fail: no mesh listens).
@@ -132,7 +134,11 @@ async fn small_conversations_pass_untouched_and_warnings_start_at_80_percent() {
         json!({"role": "system", "content": "s"}),
         user(&"q".repeat(34_000)),
     ];
-    let warning = ctx.prepare(&mut messages, &[]).await.unwrap().unwrap();
+    let prepared = ctx.prepare(&mut messages, &[]).await.unwrap();
+    let warning = prepared.warning.unwrap();
+    // What is sent: the warning at the end of the system prompt, counted once.
+    let sent = crate::turn::with_warning(&messages, &warning);
+    assert!(prepared.raw.abs_diff(super::raw_estimate(&sent, &[])) <= 1);
     assert!(
         warning.starts_with("CONTEXT WARNING: Your context is 85% full"),
         "{warning}"

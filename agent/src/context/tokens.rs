@@ -40,6 +40,11 @@ pub(crate) fn raw_estimate(messages: &[Value], tools: &[ToolDef]) -> u64 {
     (chars as f64 / CHARS_PER_TOKEN).ceil() as u64
 }
 
+/// Tokens of `text` added to a request, uncalibrated.
+pub(crate) fn text_tokens(text: &str) -> u64 {
+    (text.len() as f64 / CHARS_PER_TOKEN).ceil() as u64
+}
+
 /// Tokens of one message, uncalibrated (to choose what to cut).
 pub(crate) fn message_tokens(message: &Value) -> u64 {
     (message_chars(message) as f64 / CHARS_PER_TOKEN).ceil() as u64
@@ -60,7 +65,12 @@ impl Default for Counter {
 impl Counter {
     /// Estimated tokens of a request.
     pub(crate) fn count(&self, messages: &[Value], tools: &[ToolDef]) -> u64 {
-        (raw_estimate(messages, tools) as f64 * self.ratio).ceil() as u64
+        self.calibrated(raw_estimate(messages, tools))
+    }
+
+    /// An uncalibrated estimate, corrected.
+    pub(crate) fn calibrated(&self, raw: u64) -> u64 {
+        (raw as f64 * self.ratio).ceil() as u64
     }
 
     /// Learns from a request whose uncalibrated estimate was `estimated` and which the

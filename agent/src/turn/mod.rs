@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::{Context, raw_estimate};
+use crate::context::{Context, Prepared};
 use crate::learnings::Learnings;
 use crate::mesh_client::MeshClient;
 use crate::tools::Toolbox;
@@ -87,7 +87,7 @@ fn clip(text: String) -> String {
 }
 
 /// `messages` with `warning` added to the system prompt, for one request.
-fn with_warning(messages: &[Value], warning: &str) -> Vec<Value> {
+pub(crate) fn with_warning(messages: &[Value], warning: &str) -> Vec<Value> {
     let mut sent = messages.to_vec();
     if let Some(system) = sent.first_mut()
         && let Some(text) = system.get("content").and_then(Value::as_str)
@@ -124,19 +124,22 @@ impl Runner {
             // Asked every round: a tool the agent created in this turn is offered in the next
             // round of the same turn.
             let tools = self.tools.definitions();
-            let warning = tokio::select! {
-                w = context.prepare(messages, &tools) => w,
+            let prepared = tokio::select! {
+                p = context.prepare(messages, &tools) => p,
                 () = cancel.cancelled() => {
                     outcome.stopped = Some("cancelled".into());
                     return outcome;
                 }
             };
             let warned;
-            let sent: &[Value] = match warning {
-                Ok(None) => messages,
-                Ok(Some(warning)) => {
+            let (sent, raw): (&[Value], u64) = match prepared {
+                Ok(Prepared { warning: None, raw }) => (messages, raw),
+                Ok(Prepared {
+                    warning: Some(warning),
+                    raw,
+                }) => {
                     warned = with_warning(messages, &warning);
-                    &warned
+                    (&warned, raw)
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "the conversation cannot fit the window");
@@ -145,7 +148,6 @@ impl Runner {
                     return outcome;
                 }
             };
-            let raw = raw_estimate(sent, &tools);
             let mut on_text = |piece: &str| {
                 if let Some(tx) = events {
                     let _ = tx.try_send(TurnEvent::TextDelta {
