@@ -16,23 +16,9 @@ fn main() -> ExitCode {
         .as_slice()
     {
         ["precompile", dir] => {
-            return match run::precompile(std::path::Path::new(dir)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    eprintln!("openlegion-agent precompile: {err:#}");
-                    ExitCode::from(2)
-                }
-            };
+            return exit("precompile", run::precompile(std::path::Path::new(dir)));
         }
-        ["warm", dir] => {
-            return match run::warm(std::path::Path::new(dir)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    eprintln!("openlegion-agent warm: {err:#}");
-                    ExitCode::from(2)
-                }
-            };
-        }
+        ["warm", dir] => return exit("warm", run::warm(std::path::Path::new(dir))),
         ["try", dir, rest @ ..] if rest.len() <= 2 => {
             return trial::main(
                 std::path::Path::new(dir),
@@ -54,6 +40,17 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("openlegion-agent: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The exit code of subcommand `name`, its error (if any) on stderr.
+fn exit(name: &str, result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("openlegion-agent {name}: {err:#}");
             ExitCode::from(2)
         }
     }
