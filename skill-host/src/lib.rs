@@ -8,8 +8,8 @@
 //!
 //! A skill is a directory holding `skill.wasm` and its [`Manifest`] `skill.yaml`. Loading
 //! validates the component's imports (only `openlegion:skill/*` and `wasi:*`), compiles it
-//! off the async threads into a `.cwasm` cache on disk, and asks it to `describe` its
-//! tools. [`SkillHost::watch`] polls a skills directory and swaps new versions in while
+//! off the async threads into a `.cwasm` cache on disk (reusing every function compiled
+//! before, from a cache of Cranelift's output), and asks it to `describe` its tools. [`SkillHost::watch`] polls a skills directory and swaps new versions in while
 //! calls in flight finish on the old one.
 //!
 //! What a skill may touch is the intersection of the [`Capability`]s its manifest asks for
