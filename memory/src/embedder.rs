@@ -5,8 +5,8 @@
 //! a search ranks by keywords only. The switch to keyword-only is logged once, and the
 //! switch back once, not on every call.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The error of an [`Embedder`]: whatever its transport says.
 pub type EmbedError = Box<dyn std::error::Error + Send + Sync>;
@@ -24,6 +24,9 @@ pub(crate) struct Vectors {
     dimensions: usize,
     /// Whether the last attempt failed (and that was logged).
     degraded: AtomicBool,
+    /// The last single text embedded and its vector: saving a fact without a category
+    /// embeds it to choose one, then again to save it.
+    last: Mutex<Option<(String, Vec<f32>)>>,
 }
 
 impl Vectors {
@@ -32,6 +35,7 @@ impl Vectors {
             embedder,
             dimensions,
             degraded: AtomicBool::new(false),
+            last: Mutex::default(),
         }
     }
 
@@ -43,11 +47,24 @@ impl Vectors {
     /// Vectors for `texts`, or `None` when no embedder answers properly.
     pub(crate) async fn embed(&self, texts: &[String]) -> Option<Vec<Vec<f32>>> {
         let embedder = self.embedder.as_ref()?;
+        let single = match texts {
+            [text] => Some(text),
+            _ => None,
+        };
+        let last = || self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(text) = single
+            && let Some((_, vector)) = last().as_ref().filter(|(t, _)| t == text)
+        {
+            return Some(vec![vector.clone()]);
+        }
         let problem = match embedder.embed(texts).await {
             Ok(vectors) => match self.check(texts.len(), &vectors) {
                 None => {
                     if self.degraded.swap(false, Ordering::Relaxed) {
                         tracing::info!("the embedder answers again: memory search is hybrid again");
+                    }
+                    if let Some(text) = single {
+                        *last() = Some((text.clone(), vectors[0].clone()));
                     }
                     return Some(vectors);
                 }

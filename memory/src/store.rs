@@ -453,6 +453,18 @@ impl MemoryStore {
             .max_by(|a, b| a.1.total_cmp(&b.1)))
     }
 
+    /// [`MemoryStore::nearest_category`] of the fact `key`: `value`, by the text a save of
+    /// it embeds, so that saving it next does not embed it again.
+    pub async fn nearest_category_for(
+        &self,
+        key: &str,
+        value: &str,
+        min_similarity: f32,
+    ) -> Result<Option<(String, f32)>, MemoryError> {
+        self.nearest_category(&embedding_text(key, value), min_similarity)
+            .await
+    }
+
     /// Removes fact `id`; whether it existed.
     pub fn forget(&self, id: i64) -> Result<bool, MemoryError> {
         let mut conn = self.lock();

@@ -192,7 +192,7 @@ impl Memory {
             Some(c) => (c, CategoryChoice::Caller),
             None => match self
                 .store
-                .nearest_category(&format!("{key}: {value}"), CATEGORY_PICK_SIMILARITY)
+                .nearest_category_for(&key, &value, CATEGORY_PICK_SIMILARITY)
                 .await?
             {
                 Some((c, s)) => {

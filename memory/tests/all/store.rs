@@ -2,7 +2,10 @@
 
 use openlegion_memory::{MemoryError, NewFact, Saved, SearchOptions, boosted_salience};
 
-use crate::fixture::{Precomputed, store};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::fixture::{FailingFirst, Precomputed, store};
 
 #[tokio::test]
 async fn oversized_and_malformed_facts_are_refused_by_name() {
@@ -186,4 +189,31 @@ async fn forgetting_removes_a_fact_from_both_indexes() {
         .await
         .unwrap();
     assert!(hits.is_empty(), "{hits:?}");
+}
+
+#[tokio::test]
+async fn choosing_a_category_then_saving_embeds_the_fact_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let counting = Arc::new(FailingFirst {
+        failures: 0,
+        calls: AtomicUsize::new(0),
+        then: Precomputed::load(),
+    });
+    let store = store(dir.path(), Some(counting.clone()));
+    store
+        .save(NewFact::new("user_pet", "The user has a cat named Miso").category("personal"))
+        .await
+        .unwrap();
+    let before = counting.calls.load(Ordering::SeqCst);
+    let (category, _) = store
+        .nearest_category_for("pet", "The user has a cat called Miso", 0.5)
+        .await
+        .unwrap()
+        .expect("near the personal facts");
+    assert_eq!(category, "personal");
+    store
+        .save(NewFact::new("pet", "The user has a cat called Miso").category(category))
+        .await
+        .unwrap();
+    assert_eq!(counting.calls.load(Ordering::SeqCst) - before, 1);
 }
