@@ -13,6 +13,10 @@
 //! Cranelift checks each entry's version marker and compiles again what it cannot use, and
 //! a database that cannot be opened or read is set aside (with a warning) and compiling
 //! goes on without it.
+//!
+//! Trust: what this cache serves becomes machine code in the compiled component, so it is
+//! trusted as the `.cwasm` files are, and lives beside them: in the cache directory, which
+//! the host refuses inside the workspace where skills write, and in the read-only seed.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
