@@ -61,10 +61,12 @@ impl Compilers {
                 private_target: None,
             }),
             None => Err(
-                "this agent's sandbox has no skill compilers (SKILL_COMPILERS is not set): \
-                 its image is the minimal one. Ask the operator to run this agent with the \
-                 full image (image: full for the agent in agents.yaml, or runtime.image: full \
-                 in mesh.yaml), which carries Python and JavaScript compilers"
+                "this agent's sandbox has no skill compilers (SKILL_COMPILERS is not set). \
+                 In a container, its image is the minimal one: ask the operator to run this \
+                 agent with the full image (image: full for the agent in agents.yaml, or \
+                 runtime.image: full in mesh.yaml), which carries the Python, JavaScript and \
+                 Rust compilers. On the process backend, the operator starts the mesh with \
+                 SKILL_COMPILERS naming the compilers skills-sdk/compilers.sh installs"
                     .into(),
             ),
         }
