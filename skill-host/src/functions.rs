@@ -35,7 +35,8 @@ pub const FILE: &str = "cranelift-functions.db";
 const MAX_BYTES: i64 = 256 * 1024 * 1024;
 
 /// How often the functions of one compile were found in the cache, and how many had to be
-/// compiled.
+/// compiled. Counted over the whole host while the compile ran; a host loads one skill at
+/// a time, so that is the compile's own.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FunctionReuse {
     pub reused: u64,
