@@ -3,16 +3,16 @@
 //! component sharing code with one compiled before compiles only what is new.
 //!
 //! Every Python skill carries the same CPython, every JavaScript skill the same QuickJS:
-//! with this cache a new Python skill compiles in about a quarter of the time (15 s → 4 s,
-//! BENCHMARKS.md), with the same optimised code. The full agent image carries a seed of
+//! with this cache a new Python skill compiles in a quarter to a third of the time (8 s →
+//! 2 s on two quiet cores, BENCHMARKS.md), with the same optimised code. The full agent image carries a seed of
 //! these functions made from a sample skill of each language (`openlegion-agent warm`), so
 //! that even an agent's first skill finds them.
 //!
 //! One SQLite file in the cache directory, made by the first compile and written once per
-//! compile (one transaction), and the seed directory's, read-only, looked in after it. Both are only a speed-up:
-//! Cranelift checks each entry's version marker and compiles again what it cannot use, and
-//! a database that cannot be opened or read is set aside (with a warning) and compiling
-//! goes on without it.
+//! compile (one transaction), and the seed directory's, read-only, looked in after it.
+//! Both are only a speed-up: Cranelift checks each entry's version marker and compiles
+//! again what it cannot use, and a database that cannot be opened or read is set aside
+//! (with a warning) and compiling goes on without it.
 //!
 //! Trust: what this cache serves becomes machine code in the compiled component, so it is
 //! trusted as the `.cwasm` files are, and lives beside them: in the cache directory, which
@@ -88,7 +88,8 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl FunctionCache {
-    /// The cache in `dir` (created if missing), with `seed_dir`'s behind it if there is one.
+    /// The cache in the directory `dir` (its file made by the first compile), with
+    /// `seed_dir`'s behind it if there is one.
     pub(crate) fn open(dir: &Path, seed_dir: Option<&Path>) -> Self {
         let path = dir.join(FILE);
         let seed = seed_dir
