@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::create_skill::{create_and_reverse, reverse_tool};
 use crate::outputs;
 use openlegion_mock_llm::{MockLlm, Turn};
 use openlegion_tests::{MODEL_NAME, MeshProcess, agent_mesh_env, binary, compilers};
@@ -78,48 +79,6 @@ fn offered(mock: &MockLlm) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn reverse_tool() -> Value {
-    json!([{
-        "name": "reverse",
-        "description": "Reverse a text character by character.",
-        "parameters": {"type": "object", "properties": {"text": {"type": "string"}},
-                       "required": ["text"]},
-    }])
-}
-
-/// Creates `code` in `language` as skill `name` offering `reverse`, then calls it, in one
-/// chat turn; returns the create report and the reversed text.
-async fn create_and_reverse(
-    mesh: &MeshProcess,
-    mock: &MockLlm,
-    name: &str,
-    language: &str,
-    code: &str,
-) -> (Value, String) {
-    mock.push_for(
-        MODEL_NAME,
-        Turn::tool_call(
-            "create_skill",
-            json!({"name": name, "language": language, "code": code, "tools": reverse_tool()}),
-        ),
-    );
-    mock.push_for(
-        MODEL_NAME,
-        Turn::tool_call("reverse", json!({"text": "stressed"})),
-    );
-    mock.push_for(MODEL_NAME, Turn::text("It says desserts."));
-    let reply = chat(
-        mesh,
-        "Add a tool that reverses a string, then reverse 'stressed'.",
-    )
-    .await;
-    assert_eq!(reply["response"], "It says desserts.", "{reply}");
-    let out = outputs(&reply);
-    let report: Value =
-        serde_json::from_str(&out[0]).unwrap_or_else(|_| panic!("create_skill failed: {}", out[0]));
-    (report, out[1].clone())
-}
-
 #[tokio::test]
 async fn a_python_tool_written_by_the_agent_is_called_in_the_same_chat() {
     let Some(compilers) = compilers() else { return };
@@ -129,6 +88,7 @@ async fn a_python_tool_written_by_the_agent_is_called_in_the_same_chat() {
     let (report, reversed) = create_and_reverse(
         &mesh,
         &mock,
+        "a",
         "text-tools",
         "python",
         "def reverse(text):\n    return text[::-1]\n",
@@ -164,6 +124,7 @@ async fn a_javascript_tool_written_by_the_agent_is_called_in_the_same_chat() {
     let (report, reversed) = create_and_reverse(
         &mesh,
         &mock,
+        "a",
         "text-tools",
         "javascript",
         "export function reverse({ text }) {\n  return Array.from(text).reverse().join(\"\");\n}\n",
@@ -412,7 +373,7 @@ async fn a_created_skill_survives_a_restart_without_being_compiled_again() {
     let mock = MockLlm::start().await;
     let mesh = mesh(&mock, Some(&compilers), true).await;
     let code = "def reverse(text):\n    return text[::-1]\n";
-    let (report, _) = create_and_reverse(&mesh, &mock, "keep", "python", code).await;
+    let (report, _) = create_and_reverse(&mesh, &mock, "a", "keep", "python", code).await;
     assert_eq!(report["cache"], "compiled");
 
     let pid = mesh.agent_pid("a");
@@ -436,7 +397,7 @@ async fn a_created_skill_survives_a_restart_without_being_compiled_again() {
 
     // Creating it again with the same code is neither built nor compiled.
     let again = Instant::now();
-    let (report, reversed) = create_and_reverse(&mesh, &mock, "keep", "python", code).await;
+    let (report, reversed) = create_and_reverse(&mesh, &mock, "a", "keep", "python", code).await;
     eprintln!(
         "python: same code created again in {:?}: {report}",
         again.elapsed()

@@ -19,6 +19,8 @@ use openlegion_tests::{
 };
 use serde_json::{Value, json};
 
+use crate::create_skill::{create_and_reverse, reverse_tool};
+
 const ONE: &str = "agents:\n  alpha:\n    role: tester\n    resources:\n      memory_limit: 256m\n      cpu_limit: 0.5\n";
 /// The mock provider's key: it must not reach any agent.
 const PROVIDER_KEY: &str = "sk-test-agents-0000000000";
@@ -854,9 +856,6 @@ async fn agents_create_skills_inside_their_container_on_the_full_image_only() {
 
     let mock = MockLlm::start().await;
     let mesh = container_mesh(&mock, "docker", agents).await;
-    let reverse = json!([{"name": "reverse", "description": "Reverse a text.",
-                          "parameters": {"type": "object",
-                                         "properties": {"text": {"type": "string"}}}}]);
     let chat = |agent: &'static str| {
         let op = mesh.operator().with_timeout(Duration::from_secs(300));
         async move {
@@ -876,41 +875,25 @@ async fn agents_create_skills_inside_their_container_on_the_full_image_only() {
         ),
     ];
     for (language, code) in sources {
-        mock.push_for(
-            MODEL_NAME,
-            Turn::tool_call(
-                "create_skill",
-                json!({"name": format!("rev-{language}"), "language": language, "code": code,
-                       "tools": reverse}),
-            ),
-        );
-        mock.push_for(
-            MODEL_NAME,
-            Turn::tool_call("reverse", json!({"text": "stressed"})),
-        );
-        mock.push_for(MODEL_NAME, Turn::text("done"));
         let started = Instant::now();
-        let reply = chat("alpha").await;
-        let outputs: Vec<&str> = reply["tool_outputs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["output"].as_str().unwrap())
-            .collect();
+        let (created, reversed) = create_and_reverse(
+            &mesh,
+            &mock,
+            "alpha",
+            &format!("rev-{language}"),
+            language,
+            code,
+        )
+        .await;
         eprintln!(
-            "{language} in a container: {:?}: {}",
-            started.elapsed(),
-            outputs[0]
+            "{language} in a container: {:?}: {created}",
+            started.elapsed()
         );
-        assert!(
-            outputs[0].contains("\"compiled\":true"),
-            "{language}: {reply}"
-        );
-        assert_eq!(outputs[1], "desserts", "{language}: {reply}");
+        assert_eq!(created["compiled"], true, "{language}: {created}");
+        assert_eq!(reversed, "desserts", "{language}: {created}");
         // The image's seed holds the functions every skill of the language shares (CPython,
         // QuickJS): the compile reuses them. (Without the seed, a first Python skill reuses
         // fewer functions than it compiles.)
-        let created: Value = serde_json::from_str(outputs[0]).unwrap();
         let (reused, compiled) = (
             created["functions"]["reused"].as_u64().unwrap(),
             created["functions"]["compiled"].as_u64().unwrap(),
@@ -937,7 +920,7 @@ async fn agents_create_skills_inside_their_container_on_the_full_image_only() {
         Turn::tool_call(
             "create_skill",
             json!({"name": "rev", "language": "python", "code": sources[0].1,
-                   "tools": reverse}),
+                   "tools": reverse_tool()}),
         ),
     );
     mock.push_for(MODEL_NAME, Turn::text("no compilers"));

@@ -5,14 +5,14 @@
 //! Every test holds the engine lock (shared) and builds the full image through `setup`
 //! first (minutes the first time on a machine, seconds after).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use openlegion_mock_llm::{MockLlm, Turn};
+use openlegion_mock_llm::MockLlm;
 use openlegion_tests::docker::{engine_shared, full_image_buildable, gvisor_available};
-use openlegion_tests::{MODEL_NAME, MeshProcess, agent_mesh_with, container_runtime};
-use serde_json::{Value, json};
+use openlegion_tests::{MeshProcess, agent_mesh_with, container_runtime};
+use serde_json::json;
 
-use crate::outputs;
+use crate::create_skill::create_and_reverse;
 
 /// A builder on the full image: a build needs memory and CPU beside the agent's own.
 const BUILDER: &str = "agents:\n  alpha:\n    role: builder\n    image: full\n    resources:\n      \
@@ -46,18 +46,6 @@ async fn full_image_mesh(mock: &MockLlm, isolation: &str) -> MeshProcess {
     .await
 }
 
-/// One chat of alpha's, with the time a build takes.
-async fn chat(mesh: &MeshProcess, message: &str) -> Value {
-    mesh.operator()
-        .with_timeout(Duration::from_secs(600))
-        .post(
-            "/mesh/agents/alpha/api/chat",
-            &json!({ "message": message }),
-        )
-        .await
-        .expect(200)
-}
-
 /// Issue 7: the full image carries a Rust toolchain and the warm template, so an agent
 /// writes a Rust skill in its container (no network there) and calls it in the same chat.
 #[tokio::test]
@@ -74,23 +62,9 @@ async fn a_rust_skill_is_built_inside_a_container_on_the_full_image() {
                 openlegion_skill_sdk::skill! {\n    reverse: \"Reverse a text.\" => reverse,\n}\n";
     let second = code.replace("Reverse a text.", "Reverse a text, again.");
     for (i, code) in [code.to_owned(), second].into_iter().enumerate() {
-        mock.push_for(
-            MODEL_NAME,
-            Turn::tool_call(
-                "create_skill",
-                json!({"name": "rusty", "language": "rust", "code": code}),
-            ),
-        );
-        mock.push_for(
-            MODEL_NAME,
-            Turn::tool_call("reverse", json!({"text": "stressed"})),
-        );
-        mock.push_for(MODEL_NAME, Turn::text("rust works"));
         let started = Instant::now();
-        let reply = chat(&mesh, "Write a reverse tool in Rust and use it.").await;
-        let out = outputs(&reply);
-        let report: Value = serde_json::from_str(&out[0])
-            .unwrap_or_else(|_| panic!("create_skill failed: {}", out[0]));
+        let (report, reversed) =
+            create_and_reverse(&mesh, &mock, "alpha", "rusty", "rust", &code).await;
         // The first build also copies the template's compiled dependencies to the data
         // volume (the image's root is read-only); the second builds the crate alone.
         eprintln!(
@@ -100,7 +74,7 @@ async fn a_rust_skill_is_built_inside_a_container_on_the_full_image() {
         );
         assert_eq!(report["compiled"], true, "{report}");
         assert_eq!(report["tools"], json!(["reverse"]), "{report}");
-        assert_eq!(out[1], "desserts", "{reply}");
+        assert_eq!(reversed, "desserts", "{report}");
         // Warm: only the skill's own crate was compiled, not its dependencies.
         assert!(
             report["compile_seconds"].as_f64().unwrap() < 120.0,
@@ -121,31 +95,15 @@ async fn a_skill_is_created_and_called_under_gvisor() {
     let mock = MockLlm::start().await;
     let mesh = full_image_mesh(&mock, "gvisor").await;
     let code = "export function reverse({ text }) {\n  return [...text].reverse().join(\"\");\n}\n";
-    let tools = json!([{"name": "reverse", "description": "Reverse a text.",
-                        "parameters": {"type": "object",
-                                       "properties": {"text": {"type": "string"}}}}]);
-    mock.push_for(
-        MODEL_NAME,
-        Turn::tool_call(
-            "create_skill",
-            json!({"name": "rev", "language": "javascript", "code": code, "tools": tools}),
-        ),
-    );
-    mock.push_for(
-        MODEL_NAME,
-        Turn::tool_call("reverse", json!({"text": "stressed"})),
-    );
-    mock.push_for(MODEL_NAME, Turn::text("done"));
     let started = Instant::now();
-    let reply = chat(&mesh, "Add a reverse tool and reverse 'stressed'.").await;
-    let out = outputs(&reply);
+    let (report, reversed) =
+        create_and_reverse(&mesh, &mock, "alpha", "rev", "javascript", code).await;
     eprintln!(
-        "javascript under gVisor: {:?} for create + call: {}",
-        started.elapsed(),
-        out[0]
+        "javascript under gVisor: {:?} for create + call: {report}",
+        started.elapsed()
     );
-    assert!(out[0].contains("\"compiled\":true"), "{reply}");
-    assert_eq!(out[1], "desserts", "{reply}");
+    assert_eq!(report["compiled"], true, "{report}");
+    assert_eq!(reversed, "desserts", "{report}");
     let runtime = openlegion_tests::docker::docker_ok(&[
         "inspect",
         "--format",

@@ -11,6 +11,7 @@ mod concurrency;
 mod containers;
 mod containers_authoring;
 mod context;
+mod create_skill;
 mod durability;
 mod embeddings;
 mod hostile;
