@@ -157,28 +157,28 @@ impl Context {
         tools: &[ToolDef],
     ) -> Result<Prepared, String> {
         let window = f64::from(self.env.window);
+        // Only the raw estimate is kept: the calibrated count follows from it.
         let mut raw = raw_estimate(messages, tools);
-        let mut tokens = self.counter.calibrated(raw);
-        if tokens as f64 >= COMPACT_AT * window {
+        let count = |raw: u64| self.counter.calibrated(raw) as f64;
+        if count(raw) >= COMPACT_AT * window {
             match self.compact(messages).await {
                 Ok(true) => self.flushed = true,
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "compaction failed"),
             }
             raw = raw_estimate(messages, tools);
-            tokens = self.counter.calibrated(raw);
-        } else if tokens as f64 >= FLUSH_AT * window && !self.flushed {
+        } else if count(raw) >= FLUSH_AT * window && !self.flushed {
             // Once, whatever the outcome: a failing flush must not cost a call per round.
             self.flushed = true;
             if let Err(e) = self.flush(messages).await {
                 tracing::warn!(error = %e, "flushing facts at 60 % failed");
             }
         }
-        if tokens as f64 > FIT_AT * window {
+        if count(raw) > FIT_AT * window {
             self.fit(messages, tools, (FIT_AT * window) as u64)?;
             raw = raw_estimate(messages, tools);
-            tokens = self.counter.calibrated(raw);
         }
+        let tokens = self.counter.calibrated(raw);
         self.tokens = tokens;
         let pct = tokens as f64 / window;
         let warning = (pct >= WARN_AT).then(|| {
