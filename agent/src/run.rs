@@ -46,12 +46,8 @@ fn init_logging() {
 /// `openlegion-agent precompile DIR`: the built-in skills compiled into DIR, for the mesh
 /// to bake into an agent image as the seed cache.
 pub(crate) fn precompile(dir: &std::path::Path) -> Result<()> {
-    init_logging();
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let n = runtime.block_on(openlegion_agent::skills::precompile(dir.to_owned()))?;
+    let n = run_once(openlegion_agent::skills::precompile(dir.to_owned()))??;
     println!("{n} built-in skills compiled into {}", dir.display());
     Ok(())
 }
@@ -60,17 +56,20 @@ pub(crate) fn precompile(dir: &std::path::Path) -> Result<()> {
 /// of `SKILL_COMPILERS` and compiled, its compiled functions kept in DIR, for the mesh to
 /// bake into the full agent image beside the built-in skills.
 pub(crate) fn warm(dir: &std::path::Path) -> Result<()> {
-    init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let lines = runtime
-        .block_on(openlegion_agent::warm(dir))
-        .map_err(anyhow::Error::msg)?;
+    let lines = run_once(openlegion_agent::warm(dir))?.map_err(anyhow::Error::msg)?;
     for line in lines {
         println!("{line}");
     }
     Ok(())
+}
+
+/// Runs a one-off subcommand's `work` with logging and a runtime of its own.
+fn run_once<F: std::future::Future>(work: F) -> Result<F::Output> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(work))
 }
 
 pub(crate) fn main() -> Result<()> {
