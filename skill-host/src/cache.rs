@@ -94,43 +94,35 @@ impl DiskCache {
                 }
             }
         }
+        let compile_error = |message: String| HostError::Compile {
+            skill: skill.to_owned(),
+            message,
+        };
         let (compiled, reuse) = {
             let (engine, functions) = (engine.clone(), Arc::clone(&self.functions));
-            tokio::task::spawn_blocking(move || {
-                let before = functions.reuse();
-                let compiled = engine.precompile_component(&wasm);
-                functions.flush();
-                let after = functions.reuse();
-                let reuse = FunctionReuse {
-                    reused: after.reused - before.reused,
-                    compiled: after.compiled - before.compiled,
-                };
-                compiled.map(|c| (c, reuse))
+            let (compiled, reuse) = tokio::task::spawn_blocking(move || {
+                functions.compiling(|| engine.precompile_component(&wasm))
             })
             .await
-            .map_err(|e| HostError::Compile {
-                skill: skill.to_owned(),
-                message: e.to_string(),
-            })?
-            .map_err(|e| HostError::Compile {
-                skill: skill.to_owned(),
-                message: format!("{e:#}"),
-            })?
+            .map_err(|e| compile_error(e.to_string()))?;
+            (
+                compiled.map_err(|e| compile_error(format!("{e:#}")))?,
+                reuse,
+            )
         };
         let written = path.clone();
         tokio::task::spawn_blocking(move || write_atomically(&written, &compiled))
             .await
-            .map_err(|e| HostError::Compile {
-                skill: skill.to_owned(),
-                message: e.to_string(),
-            })?
+            .map_err(|e| compile_error(e.to_string()))?
             .map_err(|source| HostError::Cache {
                 path: path.clone(),
                 source,
             })?;
-        let component = load(engine, &path).await.map_err(|e| HostError::Compile {
-            skill: skill.to_owned(),
-            message: format!("cannot load the freshly compiled {}: {e}", path.display()),
+        let component = load(engine, &path).await.map_err(|e| {
+            compile_error(format!(
+                "cannot load the freshly compiled {}: {e}",
+                path.display()
+            ))
         })?;
         Ok((component, Some(reuse)))
     }

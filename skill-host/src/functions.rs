@@ -115,8 +115,22 @@ impl FunctionCache {
         }
     }
 
+    /// Runs `compile`, which compiles through this cache, then writes what it compiled;
+    /// with how many functions it found and how many it compiled. Blocking.
+    pub(crate) fn compiling<T>(&self, compile: impl FnOnce() -> T) -> (T, FunctionReuse) {
+        let before = self.reuse();
+        let output = compile();
+        self.flush();
+        let after = self.reuse();
+        let reuse = FunctionReuse {
+            reused: after.reused - before.reused,
+            compiled: after.compiled - before.compiled,
+        };
+        (output, reuse)
+    }
+
     /// Counts so far; the difference of two readings is what happened in between.
-    pub(crate) fn reuse(&self) -> FunctionReuse {
+    fn reuse(&self) -> FunctionReuse {
         FunctionReuse {
             reused: self.reused.load(Ordering::Relaxed),
             compiled: self.compiled.load(Ordering::Relaxed),
@@ -125,7 +139,7 @@ impl FunctionCache {
 
     /// Writes the functions compiled since the last flush, marks those found as used now,
     /// and drops the least recently used when the file has grown past its bound. Blocking.
-    pub(crate) fn flush(&self) {
+    fn flush(&self) {
         let fresh = std::mem::take(&mut *locked(&self.fresh));
         let found = std::mem::take(&mut *locked(&self.found));
         if fresh.is_empty() && found.is_empty() {
