@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use openlegion_memory::{EmbedError, Embedder, MemoryConfig, MemoryStore};
+use openlegion_memory::{EmbedError, Embedder, MemoryConfig, MemoryStore, NewFact};
 
 /// The vectors all-MiniLM-L6-v2 gives the texts of `data/vectors.json`. Asking for any
 /// other text is a mistake in the test, not a semantic guess: it panics.
@@ -61,4 +61,39 @@ impl Embedder for FailingFirst {
 /// A store in `dir` with `embedder`.
 pub(crate) fn store(dir: &Path, embedder: Option<Arc<dyn Embedder>>) -> MemoryStore {
     MemoryStore::open(&dir.join("memory.db"), embedder, MemoryConfig::default()).unwrap()
+}
+
+/// Facts of `data/vectors.json`, saved by `fill` in the search tests: key, value, category.
+pub(crate) const FACTS: [(&str, &str, &str); 6] = [
+    ("user_pet", "The user has a cat named Miso", "personal"),
+    (
+        "deploy_day",
+        "Deployments to production happen on Thursdays",
+        "work",
+    ),
+    (
+        "database",
+        "The production database is PostgreSQL 16",
+        "work",
+    ),
+    ("favourite_food", "The user loves spicy ramen", "personal"),
+    (
+        "standup_time",
+        "The team standup is at 9:30 every morning",
+        "work",
+    ),
+    (
+        "neighbour_dog",
+        "The user's neighbour has a loud dog",
+        "personal",
+    ),
+];
+
+/// Fact `key` of [`FACTS`], with its category.
+pub(crate) fn fact(key: &str) -> NewFact {
+    let (key, value, category) = FACTS
+        .into_iter()
+        .find(|(k, ..)| *k == key)
+        .unwrap_or_else(|| panic!("no fact {key} in FACTS"));
+    NewFact::new(key, value).category(category)
 }

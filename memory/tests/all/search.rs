@@ -4,9 +4,9 @@ use std::io::Write;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
-use openlegion_memory::{MemoryStore, NewFact, SearchOptions, Tier};
+use openlegion_memory::{MemoryStore, SearchOptions, Tier};
 
-use crate::fixture::{FailingFirst, Precomputed, store};
+use crate::fixture::{FACTS, FailingFirst, Precomputed, fact, store};
 
 const PEEK: SearchOptions = SearchOptions {
     limit: 5,
@@ -14,36 +14,10 @@ const PEEK: SearchOptions = SearchOptions {
     tiered: true,
 };
 
-/// The facts of `data/vectors.json`.
+/// Saves every fact of [`FACTS`].
 async fn fill(store: &MemoryStore) {
-    for (key, value, category) in [
-        ("user_pet", "The user has a cat named Miso", "personal"),
-        (
-            "deploy_day",
-            "Deployments to production happen on Thursdays",
-            "work",
-        ),
-        (
-            "database",
-            "The production database is PostgreSQL 16",
-            "work",
-        ),
-        ("favourite_food", "The user loves spicy ramen", "personal"),
-        (
-            "standup_time",
-            "The team standup is at 9:30 every morning",
-            "work",
-        ),
-        (
-            "neighbour_dog",
-            "The user's neighbour has a loud dog",
-            "personal",
-        ),
-    ] {
-        store
-            .save(NewFact::new(key, value).category(category))
-            .await
-            .unwrap();
+    for (key, ..) in FACTS {
+        store.save(fact(key)).await.unwrap();
     }
 }
 
@@ -149,16 +123,7 @@ async fn the_categories_the_query_is_about_come_first() {
 async fn a_category_saved_after_a_search_is_seen_by_the_next() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path(), Some(Precomputed::load()));
-    store
-        .save(
-            NewFact::new(
-                "deploy_day",
-                "Deployments to production happen on Thursdays",
-            )
-            .category("work"),
-        )
-        .await
-        .unwrap();
+    store.save(fact("deploy_day")).await.unwrap();
     // Near the personal facts by meaning only (no word names the category).
     let query = "what animal does the user own";
     let hits = store.search(query, PEEK).await.unwrap();
@@ -217,20 +182,8 @@ async fn without_an_embedder_search_falls_back_to_keywords_says_so_once_and_reco
     });
     let store = store(dir.path(), Some(embedder));
     // Four failed calls: two saves, two searches. None of them fails.
-    store
-        .save(NewFact::new("user_pet", "The user has a cat named Miso").category("personal"))
-        .await
-        .unwrap();
-    store
-        .save(
-            NewFact::new(
-                "deploy_day",
-                "Deployments to production happen on Thursdays",
-            )
-            .category("work"),
-        )
-        .await
-        .unwrap();
+    store.save(fact("user_pet")).await.unwrap();
+    store.save(fact("deploy_day")).await.unwrap();
     let hits = store
         .search("what animal does the user own", PEEK)
         .await

@@ -5,7 +5,7 @@ use openlegion_memory::{MemoryError, NewFact, Saved, SearchOptions, boosted_sali
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::fixture::{FailingFirst, Precomputed, store};
+use crate::fixture::{FailingFirst, Precomputed, fact, store};
 
 #[tokio::test]
 async fn oversized_and_malformed_facts_are_refused_by_name() {
@@ -91,10 +91,7 @@ async fn the_same_key_in_the_same_category_updates_even_without_vectors() {
 async fn a_near_identical_fact_updates_and_a_related_one_does_not() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path(), Some(Precomputed::load()));
-    let cat = store
-        .save(NewFact::new("user_pet", "The user has a cat named Miso").category("personal"))
-        .await
-        .unwrap();
+    let cat = store.save(fact("user_pet")).await.unwrap();
     // Cosine 0.943 to the first: the same fact reworded, in `general`.
     let again = store
         .save(NewFact::new("pet", "The user has a cat called Miso"))
@@ -200,10 +197,7 @@ async fn choosing_a_category_then_saving_embeds_the_fact_once() {
         then: Precomputed::load(),
     });
     let store = store(dir.path(), Some(counting.clone()));
-    store
-        .save(NewFact::new("user_pet", "The user has a cat named Miso").category("personal"))
-        .await
-        .unwrap();
+    store.save(fact("user_pet")).await.unwrap();
     let before = counting.calls.load(Ordering::SeqCst);
     let (category, _) = store
         .nearest_category_for("pet", "The user has a cat called Miso", 0.5)
