@@ -27,6 +27,7 @@ fn main() {
             println!("cargo::rerun-if-changed={}", dir.join(part).display());
         }
     }
+    ensure_wasm_target();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .args([
@@ -34,7 +35,7 @@ fn main() {
             "--release",
             "--locked",
             "--target",
-            "wasm32-wasip2",
+            WASM_TARGET,
             "--message-format=json-render-diagnostics",
         ])
         .arg("--manifest-path")
@@ -90,6 +91,47 @@ fn main() {
         entries.join("\n")
     );
     std::fs::write(out, code).expect("write builtin_skills.rs");
+}
+
+/// The guests' target.
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Adds the `wasm32-wasip2` target to the toolchain building us when it lacks it.
+///
+/// rustup installs the targets of `rust-toolchain.toml` only with the toolchain: on a
+/// machine where 1.95 was already there, the target is missing, and the skills' build would
+/// fail minutes later with "can't find crate for `std`". This runs before that build, and
+/// either installs the target or stops at once with the one command that does.
+fn ensure_wasm_target() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let installed = |sysroot: &Path| sysroot.join("lib/rustlib").join(WASM_TARGET).is_dir();
+    if sysroot.as_deref().is_some_and(installed) {
+        return;
+    }
+    let fix = format!("rustup target add {WASM_TARGET}");
+    // Inside cargo started by rustup, RUSTUP_TOOLCHAIN names the toolchain in force
+    // (the one rust-toolchain.toml pins), which is the one that needs the target.
+    let mut add = Command::new("rustup");
+    add.args(["target", "add", WASM_TARGET]);
+    if let Ok(toolchain) = std::env::var("RUSTUP_TOOLCHAIN") {
+        add.args(["--toolchain", &toolchain]);
+    }
+    println!("cargo::warning=the {WASM_TARGET} target is missing: running `{fix}`");
+    match add.status() {
+        Ok(status) if status.success() && sysroot.as_deref().is_none_or(installed) => {}
+        Ok(status) => panic!(
+            "the {WASM_TARGET} target (for the built-in skills) is missing and `{fix}` failed ({status}); run it yourself, then build again"
+        ),
+        Err(e) => panic!(
+            "the {WASM_TARGET} target (for the built-in skills) is missing and rustup could not be run ({e}); install the target for this toolchain (with rustup: `{fix}`), then build again"
+        ),
+    }
 }
 
 /// The member crates of the skills workspace that are skills (have a `skill.yaml`).

@@ -173,10 +173,15 @@ async fn load_fixture(host: &SkillHost, name: &str) -> Option<FunctionReuse> {
         .functions
 }
 
-/// At least 90 % of the functions found compiled. Cranelift's cache never serves a few
-/// (about 5 % of a Rust component's): those are compiled every time.
-fn mostly_reused(reuse: FunctionReuse) -> bool {
-    reuse.reused >= 9 * reuse.compiled
+/// What the cache guarantees when `later` compiles the component `first` compiled through
+/// an empty cache: the same functions go through it (each is looked up once: found, or
+/// compiled), and some that `first` had to compile are found now. How many is not
+/// guaranteed: the share Cranelift never serves (its key changes between compiles) differs
+/// by machine, 5 % on one and 13 % on another. (`first` finds some too: a function the
+/// component holds twice is compiled once.)
+fn served_from(first: FunctionReuse, later: FunctionReuse) -> bool {
+    later.reused + later.compiled == first.reused + first.compiled
+        && later.compiled < first.compiled
 }
 
 fn remove_cwasm_files(cache: &Path) {
@@ -198,7 +203,7 @@ async fn compiled_functions_are_reused_by_a_later_compile_of_the_same_or_another
     remove_cwasm_files(&cache);
     let again = host(&cache, dir.path());
     let second = load_fixture(&again, "echo").await.expect("compiled");
-    assert!(mostly_reused(second), "{first:?} then {second:?}");
+    assert!(served_from(first, second), "{first:?} then {second:?}");
     assert_eq!(again.invoke("echo", "{}").await.unwrap(), "{}");
 
     // Another component of the same toolchain shares the standard library and bindings.
@@ -210,7 +215,9 @@ async fn compiled_functions_are_reused_by_a_later_compile_of_the_same_or_another
 async fn seeded_functions_serve_a_host_whose_own_cache_is_empty() {
     let dir = tempfile::tempdir().unwrap();
     let seed = dir.path().join("seed");
-    load_fixture(&host(&seed, dir.path()), "echo").await;
+    let first = load_fixture(&host(&seed, dir.path()), "echo")
+        .await
+        .expect("compiled");
     remove_cwasm_files(&seed);
     let seeded = std::fs::read(seed.join(FUNCTION_CACHE_FILE)).unwrap();
 
@@ -218,7 +225,7 @@ async fn seeded_functions_serve_a_host_whose_own_cache_is_empty() {
     let reuse = load_fixture(&seeded_host(&own, &seed, dir.path()), "echo")
         .await
         .expect("compiled");
-    assert!(mostly_reused(reuse), "{reuse:?}");
+    assert!(served_from(first, reuse), "{first:?} then {reuse:?}");
     assert_eq!(
         std::fs::read(seed.join(FUNCTION_CACHE_FILE)).unwrap(),
         seeded,
@@ -234,7 +241,13 @@ async fn a_damaged_function_cache_is_moved_aside_and_compiling_goes_on() {
     let file = cache.join(FUNCTION_CACHE_FILE);
     std::fs::write(&file, vec![0x42; 4096]).unwrap();
     let host = host(&cache, dir.path());
-    assert_eq!(load_echo(&host).await, CacheOutcome::Compiled);
+    let report = host
+        .load_bytes(Manifest::new("echo", "1"), fixture("echo"))
+        .await
+        .unwrap();
+    assert_eq!(report.cache, CacheOutcome::Compiled);
+    let first = report.functions.expect("compiled");
+    assert_eq!(host.invoke("echo", "{}").await.unwrap(), "{}");
     assert_eq!(
         std::fs::read(file.with_extension("db.damaged")).unwrap(),
         vec![0x42; 4096]
@@ -245,5 +258,8 @@ async fn a_damaged_function_cache_is_moved_aside_and_compiling_goes_on() {
     let reuse = load_fixture(&self::host(&cache, dir.path()), "echo")
         .await
         .expect("compiled");
-    assert!(mostly_reused(reuse), "the new cache serves: {reuse:?}");
+    assert!(
+        served_from(first, reuse),
+        "the new cache serves: {first:?} then {reuse:?}"
+    );
 }
