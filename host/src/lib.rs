@@ -11,6 +11,8 @@
 //! - [`server`]: the HTTP API over those services.
 //! - [`auth`] and [`permissions`]: who is calling, and what they may do.
 //! - [`embeddings`]: the embedding model the mesh runs itself, for every agent's memory.
+//! - [`instance`]: one running mesh (services, listener, agents) assembled from a
+//!   configuration directory; the CLI's `start` is a thin layer over it.
 //! - [`state`]: the layout of the state directory (database, pid, tokens, logs).
 //!
 //! This crate never links wasmtime: skills run inside agents, not in the mesh.
@@ -23,6 +25,7 @@ pub mod embeddings;
 pub mod fetch;
 pub mod fleet;
 pub mod http_client;
+pub mod instance;
 pub mod mesh;
 pub mod permissions;
 pub mod proxy;

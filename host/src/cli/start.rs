@@ -1,22 +1,17 @@
 //! `openlegion start`: run the mesh in this process, or in a detached child (`-d`).
 
 use std::io::IsTerminal;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use openlegion_host::auth::{Caller, hash_token, mint_token};
-use openlegion_host::config::Config;
-use openlegion_host::fleet::{Fleet, FleetError};
+use openlegion_host::fleet::Fleet;
+use openlegion_host::instance::{self, Instance};
 use openlegion_host::mesh::Mesh;
-use openlegion_host::server::{self, AppState};
 use openlegion_host::state::StateDir;
-use openlegion_host::vault::Vault;
 use std::os::unix::process::CommandExt;
-use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
@@ -26,25 +21,11 @@ use super::{logging, repl};
 /// How long `start -d` waits for the mesh to answer before giving up.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The URL a client on this machine uses to reach a listener bound to `addr`.
-fn connectable(addr: SocketAddr) -> String {
-    let ip = if addr.ip().is_unspecified() {
-        if addr.is_ipv4() {
-            "127.0.0.1".parse().expect("literal")
-        } else {
-            "::1".parse().expect("literal")
-        }
-    } else {
-        addr.ip()
-    };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
-}
-
 /// Runs the mesh in this process until a signal (or `/quit` in the REPL) stops it. On a
 /// terminal it opens the multi-agent REPL and logs to the state directory's `mesh.log`.
 pub(crate) async fn foreground(config_dir: &Path, repl: bool) -> Result<ExitCode> {
     let interactive = repl || std::io::stdin().is_terminal();
-    let config = Config::load(config_dir)?;
+    let (config, vault) = instance::load(config_dir)?;
     if interactive {
         let dir = StateDir::new(config.state_dir());
         dir.create()?;
@@ -52,78 +33,19 @@ pub(crate) async fn foreground(config_dir: &Path, repl: bool) -> Result<ExitCode
     } else {
         logging::init();
     }
-    let state = StateDir::new(config.state_dir());
-    state.create().with_context(|| {
-        format!(
-            "cannot create the state directory {}",
-            state.root().display()
-        )
-    })?;
-    let Some(_lock) = state.lock().context("cannot take the instance lock")? else {
-        let pid = StateDir::read_trimmed(&state.pid_file()).unwrap_or_else(|_| "?".into());
-        bail!(
-            "a mesh is already running on {} (pid {pid})",
-            state.root().display()
-        );
-    };
-    StateDir::write_private(&state.pid_file(), &std::process::id().to_string())?;
-
-    let vault = Vault::load(&config.dotenv_path(), std::env::vars())?;
-    let shutdown = CancellationToken::new();
-    let mesh = Mesh::open(&config, vault, shutdown.clone()).await?;
-    let token = mint_token();
-    StateDir::write_private(&state.operator_token_file(), &token)?;
-    mesh.tokens.insert(hash_token(&token), Caller::Operator);
-
-    let addr = SocketAddr::new(config.mesh.mesh.host, config.mesh.mesh.port);
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let url = connectable(listener.local_addr()?);
-    StateDir::write_private(&state.addr_file(), &url)?;
-    tracing::info!(%url, state_dir = %state.root().display(), agents = mesh.registry.snapshot().len(), "mesh listening");
-
-    let fleet = Arc::new(Fleet::new(
-        Arc::clone(&mesh),
-        config.clone(),
-        shutdown.clone(),
-    ));
+    let first = config.agents.agents.keys().next().map(ToString::to_string);
+    let mesh = Instance::start(config, vault).await?;
+    let shutdown = mesh.shutdown_token();
     tokio::spawn(handle_signals(
         shutdown.clone(),
-        Arc::clone(&mesh),
-        Arc::clone(&fleet),
+        Arc::clone(&mesh.mesh),
+        Arc::clone(&mesh.fleet),
     ));
-    let max_body = config.mesh.mesh.max_body_mb as usize * 1024 * 1024;
-    let app = server::app(
-        AppState::new(Arc::clone(&mesh), Arc::clone(&fleet)),
-        max_body,
-    );
-    fleet.set_app(app.clone());
-    let server = tokio::spawn(server::serve(listener, app, shutdown.clone()));
-
-    let failures = fleet.start_all().await;
-    if let Some(no_docker) = failures
-        .iter()
-        .find(|f| matches!(f, FleetError::NoDocker { .. }))
-    {
-        let message = no_docker.to_string();
-        shutdown.cancel();
-        let _ = server.await;
-        for file in [
-            state.addr_file(),
-            state.operator_token_file(),
-            state.pid_file(),
-        ] {
-            let _ = std::fs::remove_file(file);
-        }
-        bail!("{message}");
-    }
     if interactive {
-        for failure in &failures {
+        for failure in &mesh.start_failures {
             eprintln!("warning: {failure}");
         }
-        let client = OperatorClient::new(&url, &token)?;
-        let first = config.agents.agents.keys().next().map(ToString::to_string);
+        let client = OperatorClient::new(&mesh.url, &mesh.operator_token)?;
         tokio::select! {
             outcome = repl::run(&client, first, true) => {
                 if let Err(e) = outcome {
@@ -134,20 +56,7 @@ pub(crate) async fn foreground(config_dir: &Path, repl: bool) -> Result<ExitCode
         }
         shutdown.cancel();
     }
-    let served = server.await.context("the HTTP server task failed")?;
-    shutdown.cancel();
-    fleet.stop_all().await;
-    let flushed = mesh.store.flush().await;
-    for file in [
-        state.addr_file(),
-        state.operator_token_file(),
-        state.pid_file(),
-    ] {
-        let _ = std::fs::remove_file(file);
-    }
-    served.context("the HTTP server failed")?;
-    flushed.context("cannot checkpoint the database (every write is committed regardless)")?;
-    tracing::info!("mesh stopped");
+    mesh.stopped().await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -165,13 +74,8 @@ async fn handle_signals(shutdown: CancellationToken, mesh: Arc<Mesh>, fleet: Arc
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: draining"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: draining"); break; }
-            _ = hup.recv() => match mesh.reload().await {
-                Ok((r, agents)) => {
-                    tracing::info!(?r, "SIGHUP: configuration reloaded");
-                    for failure in fleet.sync(agents).await {
-                        tracing::error!(error = %failure, "after the reload");
-                    }
-                }
+            _ = hup.recv() => match instance::reload(&mesh, &fleet).await {
+                Ok((r, _)) => tracing::info!(?r, "SIGHUP: configuration reloaded"),
                 Err(e) => tracing::warn!(error = %e, "SIGHUP: reload refused; keeping the configuration in force"),
             },
             () = shutdown.cancelled() => return,
@@ -184,8 +88,7 @@ async fn handle_signals(shutdown: CancellationToken, mesh: Arc<Mesh>, fleet: Arc
 /// returns once it answers, or reports why it did not start.
 pub(crate) async fn detach(config_dir: &Path) -> Result<ExitCode> {
     // Load here first so a config error shows in this terminal, not in a log file.
-    let config = Config::load(config_dir)?;
-    Vault::load(&config.dotenv_path(), std::env::vars())?;
+    let (config, _vault) = instance::load(config_dir)?;
     let state = StateDir::new(config.state_dir());
     state.create().with_context(|| {
         format!(

@@ -48,13 +48,9 @@ async fn reload(
         }
         .into());
     }
-    let reloaded = mesh.reload().await.inspect_err(
+    let (reloaded, _failures) = crate::instance::reload(&mesh, &fleet).await.inspect_err(
         |e| tracing::warn!(error = %e, "reload refused; keeping the configuration in force"),
     )?;
-    let (reloaded, agents) = reloaded;
     tracing::info!(?reloaded, "configuration reloaded");
-    for failure in fleet.sync(agents).await {
-        tracing::error!(error = %failure, "after the reload");
-    }
     Ok(Json(reloaded))
 }

@@ -1,0 +1,240 @@
+//! One running mesh, assembled from a configuration directory: the state directory and its
+//! instance lock, the services ([`Mesh`]), the operator's token, the HTTP listener and the
+//! fleet of agents. `openlegion start` is a thin layer over this (logging, the REPL,
+//! signals), and tests can start a whole mesh in-process with it.
+//!
+//! What it does not own: how the process is told to stop (the caller cancels
+//! [`Instance::shutdown_token`]) and where logs go.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{Caller, hash_token, mint_token};
+use crate::config::{Config, ConfigError};
+use crate::fleet::{Fleet, FleetError};
+use crate::mesh::{Mesh, MeshError, Reloaded};
+use crate::server::{self, AppState};
+use crate::state::StateDir;
+use crate::vault::Vault;
+
+/// Why a mesh did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error("a mesh is already running on {} (pid {pid})", state_dir.display())]
+    AlreadyRunning { state_dir: PathBuf, pid: String },
+    #[error("cannot prepare the state directory {}: {source}", state_dir.display())]
+    StateDir {
+        state_dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Mesh(#[from] MeshError),
+    /// An agent needs a container engine and none answers: nothing is left running.
+    #[error("{0}")]
+    NoDocker(FleetError),
+}
+
+/// Why stopping was not clean (the mesh is stopped regardless).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StopError {
+    #[error("the HTTP server failed: {0}")]
+    Server(#[source] std::io::Error),
+    #[error("the HTTP server task failed: {0}")]
+    ServerTask(#[source] tokio::task::JoinError),
+    #[error("cannot checkpoint the database (every write is committed regardless): {0}")]
+    Checkpoint(#[source] crate::store::StoreError),
+}
+
+/// A mesh listening and running its agents.
+#[derive(Debug)]
+pub struct Instance {
+    pub mesh: Arc<Mesh>,
+    pub fleet: Arc<Fleet>,
+    /// Where a client on this machine reaches the listener (`http://127.0.0.1:PORT`).
+    pub url: String,
+    /// The operator's bearer token for this run (also in the state directory, mode 0600).
+    pub operator_token: String,
+    /// The agents that did not start (the others run).
+    pub start_failures: Vec<FleetError>,
+    app: Router,
+    server: JoinHandle<std::io::Result<()>>,
+    shutdown: CancellationToken,
+    state: StateDir,
+    /// The instance lock, held for as long as this value lives.
+    _lock: File,
+}
+
+impl Instance {
+    /// Takes the state directory's lock, opens the mesh, listens on `mesh.host:mesh.port`
+    /// and starts the agents of agents.yaml. Fails, leaving nothing behind, when another
+    /// mesh holds the state directory or when agents need a container engine and none
+    /// answers; any other agent that cannot start is reported in
+    /// [`start_failures`](Self::start_failures).
+    pub async fn start(config: Config, vault: Vault) -> Result<Self, StartError> {
+        let state = StateDir::new(config.state_dir());
+        let prepare = |source| StartError::StateDir {
+            state_dir: state.root().to_owned(),
+            source,
+        };
+        state.create().map_err(prepare)?;
+        let Some(lock) = state.lock().map_err(prepare)? else {
+            return Err(StartError::AlreadyRunning {
+                state_dir: state.root().to_owned(),
+                pid: StateDir::read_trimmed(&state.pid_file()).unwrap_or_else(|_| "?".into()),
+            });
+        };
+        StateDir::write_private(&state.pid_file(), &std::process::id().to_string())
+            .map_err(prepare)?;
+
+        let shutdown = CancellationToken::new();
+        let mesh = Mesh::open(&config, vault, shutdown.clone()).await?;
+        let operator_token = mint_token();
+        StateDir::write_private(&state.operator_token_file(), &operator_token).map_err(prepare)?;
+        mesh.tokens
+            .insert(hash_token(&operator_token), Caller::Operator);
+
+        let addr = SocketAddr::new(config.mesh.mesh.host, config.mesh.mesh.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Listen { addr, source })?;
+        let url = connectable(listener.local_addr().map_err(prepare)?);
+        StateDir::write_private(&state.addr_file(), &url).map_err(prepare)?;
+        tracing::info!(%url, state_dir = %state.root().display(), agents = mesh.registry.snapshot().len(), "mesh listening");
+
+        let max_body = config.mesh.mesh.max_body_mb as usize * 1024 * 1024;
+        let fleet = Arc::new(Fleet::new(Arc::clone(&mesh), config, shutdown.clone()));
+        let app = server::app(
+            AppState::new(Arc::clone(&mesh), Arc::clone(&fleet)),
+            max_body,
+        );
+        fleet.set_app(app.clone());
+        let server = tokio::spawn(server::serve(listener, app.clone(), shutdown.clone()));
+
+        let mut start_failures = fleet.start_all().await;
+        if let Some(i) = start_failures
+            .iter()
+            .position(|f| matches!(f, FleetError::NoDocker { .. }))
+        {
+            shutdown.cancel();
+            let _ = server.await;
+            fleet.stop_all().await;
+            remove_run_files(&state);
+            return Err(StartError::NoDocker(start_failures.swap_remove(i)));
+        }
+        Ok(Self {
+            mesh,
+            fleet,
+            url,
+            operator_token,
+            start_failures,
+            app,
+            server,
+            shutdown,
+            state,
+            _lock: lock,
+        })
+    }
+
+    /// Cancel it to stop the mesh: the listener drains, then [`stopped`](Self::stopped)
+    /// stops the agents.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// The HTTP API, for in-process requests (`tower::ServiceExt::oneshot`).
+    pub fn app(&self) -> Router {
+        self.app.clone()
+    }
+
+    /// Re-reads permissions.json and agents.yaml, then starts the agents the reload added
+    /// and stops those it dropped. A broken file is refused and the configuration in force
+    /// stays; the agents that failed to start or stop are returned with the result.
+    pub async fn reload(&self) -> Result<(Reloaded, Vec<FleetError>), MeshError> {
+        reload(&self.mesh, &self.fleet).await
+    }
+
+    /// Waits for the shutdown token, then stops the agents, checkpoints the database and
+    /// removes the run files (pid, address, operator token). The lock goes last.
+    pub async fn stopped(self) -> Result<(), StopError> {
+        self.shutdown.cancelled().await;
+        let served = self.server.await;
+        self.fleet.stop_all().await;
+        let flushed = self.mesh.store.flush().await;
+        remove_run_files(&self.state);
+        served
+            .map_err(StopError::ServerTask)?
+            .map_err(StopError::Server)?;
+        flushed.map_err(StopError::Checkpoint)?;
+        tracing::info!("mesh stopped");
+        Ok(())
+    }
+}
+
+/// The reload both `SIGHUP` and `POST /mesh/reload` perform (what
+/// [`Instance::reload`] does, for callers holding only the parts).
+pub async fn reload(mesh: &Mesh, fleet: &Fleet) -> Result<(Reloaded, Vec<FleetError>), MeshError> {
+    let (reloaded, agents) = mesh.reload().await?;
+    let failures = fleet.sync(agents).await;
+    for failure in &failures {
+        tracing::error!(error = %failure, "after the reload");
+    }
+    Ok((reloaded, failures))
+}
+
+fn remove_run_files(state: &StateDir) {
+    for file in [
+        state.addr_file(),
+        state.operator_token_file(),
+        state.pid_file(),
+    ] {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+/// The URL a client on this machine uses to reach a listener bound to `addr`.
+fn connectable(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        }
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// Loads the configuration directory and the vault (`.env` beside it and the
+/// `OPENLEGION_CRED_*` variables of this process), as `start` does.
+pub fn load(config_dir: &std::path::Path) -> Result<(Config, Vault), LoadError> {
+    let config = Config::load(config_dir)?;
+    let vault = Vault::load(&config.dotenv_path(), std::env::vars())?;
+    Ok((config, vault))
+}
+
+/// A configuration or vault that cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
+}
