@@ -2,7 +2,7 @@
 #
 # Installs docker.io, runsc (gVisor), busybox-static (the shell of the minimal agent image)
 # and mmdebstrap (the base of the full one) if missing; registers runsc in daemon.json
-# (notes/isolation.md §3: `--network=none`, and `--host-uds=all` so the agent's socket in
+# (with `--network=none`, and `--host-uds=all` so the agent's socket in
 # the bind-mounted directory works both ways); starts dockerd if none answers and waits for
 # it; and, at exit, removes the containers and volumes the tests labelled, whatever a failed
 # test left behind.

@@ -20,7 +20,7 @@ pub const MAX_LABEL_BYTES: usize = 64;
 /// Highest salience a fact reaches by being used.
 pub const MAX_SALIENCE: f64 = 10.0;
 
-/// Tuning of the store. The defaults are the original's (notes §4.11) where it had one.
+/// Tuning of the store. The defaults are the Python original's where it had one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemoryConfig {
     /// Length of the embedder's vectors (384 for all-MiniLM-L6-v2).
@@ -117,7 +117,7 @@ impl Saved {
 
 /// Salience after a use: `min(1 + ln(1 + uses) · r, 10)` with recency
 /// `r = max(0.1, 1 − 0.05 · days since the previous use)` — grows with use, less so for a
-/// fact that had not been used for long (notes §4.11, acceptance case 52).
+/// fact that had not been used for long (the original's formula).
 pub fn boosted_salience(access_count: u64, days_since_last: f64) -> f64 {
     let recency = (1.0 - 0.05 * days_since_last.max(0.0)).max(0.1);
     (1.0 + (1.0 + access_count as f64).ln() * recency).min(MAX_SALIENCE)

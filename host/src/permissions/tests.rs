@@ -1,4 +1,4 @@
-//! The acceptance cases of the original's test_mesh / test_permissions (reference §5.2).
+//! The acceptance cases of the Python original's test_mesh / test_permissions suites.
 
 use serde_json::json;
 

@@ -1,6 +1,6 @@
 //! End-to-end tests: real `openlegion` mesh processes on loopback, driven over HTTP and
-//! through the CLI. Modules by topic; acceptance cases cite their number in
-//! notes/reference.md §5.2.
+//! through the CLI. Modules by topic; tests that reproduce an acceptance case of the Python
+//! original name it by what it checks.
 
 mod acl;
 mod agents;

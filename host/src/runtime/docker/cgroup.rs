@@ -1,5 +1,5 @@
 //! The kill path that does not need the engine: when Docker stops answering (a wedged
-//! runtime can block even `docker rm -f`, see notes/isolation.md §3), SIGKILL every process
+//! runtime, runsc in particular, can block even `docker rm -f` for minutes), SIGKILL every process
 //! in the container's cgroup directly.
 
 use std::path::PathBuf;

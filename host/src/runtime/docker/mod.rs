@@ -8,8 +8,8 @@
 //! `/data` that outlives the container. Everything it creates is labelled
 //! `openlegion.*`, so cleanup never touches what is not ours.
 //!
-//! Every engine call has a deadline: an engine that stops answering (it happens, see
-//! notes/isolation.md on runsc) must not hang the mesh.
+//! Every engine call has a deadline: an engine that stops answering (it happens under
+//! runsc when a sandbox wedges) must not hang the mesh.
 
 mod cgroup;
 mod image;
