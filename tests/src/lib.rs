@@ -12,6 +12,7 @@ mod fleet;
 mod mesh;
 mod models;
 mod skills;
+mod skip;
 
 pub use bins::binary;
 pub use client::{Client, Reply};
@@ -22,3 +23,4 @@ pub use fleet::{
 pub use mesh::{MeshOptions, MeshProcess, cli};
 pub use models::local_models_dir;
 pub use skills::{compilers, fixture, template};
+pub use skip::{skip, skip_log};

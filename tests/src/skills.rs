@@ -45,39 +45,78 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// Builds an SDK template (`python` or `javascript`) with its own build script, which
 /// installs its pinned compiler on first use. Returns its `dist/<name>/` directory, or
-/// `None` (after a loud message) when the compiler cannot be installed outside CI.
+/// `None` (after a counted skip) when the compiler's prerequisite (python3 with venv, or
+/// npm) is absent outside CI. A build that fails where they are present fails the test.
 pub fn template(language: &str) -> Option<PathBuf> {
     static LOCK: Mutex<()> = Mutex::new(());
     let _one_at_a_time = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let needs: &[Prerequisite] = match language {
+        "python" => &[PYTHON],
+        _ => &[NPM],
+    };
+    if !prerequisites_present(&format!("the {language} template"), needs) {
+        return None;
+    }
     let dir = repo().join("skills-sdk").join(language);
-    let out = Command::new("bash").arg(dir.join("build.sh")).output();
-    match out {
-        Ok(out) if out.status.success() => Some(dir.join("dist/text-tools")),
-        other => {
-            let why = match other {
-                Ok(out) => String::from_utf8_lossy(&out.stderr).into_owned(),
-                Err(e) => e.to_string(),
-            };
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "building the {language} template failed in CI:\n{why}"
-            );
-            eprintln!(
-                "\n*** SKIPPED: the {language} skill compiler is not available here ({why}) ***\n"
-            );
-            None
+    let out = Command::new("bash")
+        .arg(dir.join("build.sh"))
+        .output()
+        .expect("run bash");
+    assert!(
+        out.status.success(),
+        "building the {language} template failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(dir.join("dist/text-tools"))
+}
+
+/// A program a skill compiler installs itself with: how to check it and how to get it.
+struct Prerequisite {
+    what: &'static str,
+    check: &'static str,
+    hint: &'static str,
+}
+
+const PYTHON: Prerequisite = Prerequisite {
+    what: "python3 with venv (componentize-py installs into a venv from PyPI)",
+    check: "python3 -c 'import venv, ensurepip'",
+    hint: "apt-get install python3-venv",
+};
+
+const NPM: Prerequisite = Prerequisite {
+    what: "npm (componentize-qjs installs from the npm registry)",
+    check: "command -v npm",
+    hint: "apt-get install npm",
+};
+
+/// Whether every prerequisite is on this machine; skips `test` (loudly, counted) for the
+/// first absent one.
+fn prerequisites_present(test: &str, needs: &[Prerequisite]) -> bool {
+    for need in needs {
+        let present = Command::new("sh")
+            .args(["-c", need.check])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !present {
+            crate::skip::skip(test, &format!("{} is absent", need.what), need.hint);
+            return false;
         }
     }
+    true
 }
 
 /// The pinned skill compilers (`skills-sdk/compilers.sh`) and the pre-warmed Rust template,
-/// installed on first use into the project's cache; returns the directory to hand agents as `SKILL_COMPILERS`, or `None`
-/// (after a loud message) when they cannot be installed outside CI.
+/// installed on first use into the project's cache; returns the directory to hand agents as
+/// `SKILL_COMPILERS`, or `None` (after a counted skip) when their prerequisites are absent
+/// outside CI. An install that fails where they are present fails the test.
 pub fn compilers() -> Option<PathBuf> {
     static INSTALLED: Mutex<Option<PathBuf>> = Mutex::new(None);
     let mut installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(dir) = installed.as_ref() {
         return Some(dir.clone());
+    }
+    if !prerequisites_present("the skill compilers", &[PYTHON, NPM]) {
+        return None;
     }
     let sdk = repo().join("skills-sdk");
     let out = Command::new("bash")
@@ -87,29 +126,19 @@ pub fn compilers() -> Option<PathBuf> {
              && ensure_rust_template && echo \"$SKILL_COMPILERS_CACHE\"",
         )
         .arg(&sdk)
-        .output();
-    match out {
-        Ok(out) if out.status.success() => {
-            let printed = String::from_utf8_lossy(&out.stdout);
-            let dir = Path::new(printed.trim())
-                .canonicalize()
-                .expect("the compilers directory exists");
-            *installed = Some(dir.clone());
-            Some(dir)
-        }
-        other => {
-            let why = match other {
-                Ok(out) => String::from_utf8_lossy(&out.stderr).into_owned(),
-                Err(e) => e.to_string(),
-            };
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "installing the skill compilers failed in CI:\n{why}"
-            );
-            eprintln!("\n*** SKIPPED: the skill compilers are not available here ({why}) ***\n");
-            None
-        }
-    }
+        .output()
+        .expect("run bash");
+    assert!(
+        out.status.success(),
+        "installing the skill compilers failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let dir = Path::new(printed.trim())
+        .canonicalize()
+        .expect("the compilers directory exists");
+    *installed = Some(dir.clone());
+    Some(dir)
 }
 
 impl MeshProcess {

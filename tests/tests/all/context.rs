@@ -25,11 +25,11 @@ fn messages(request: &RecordedRequest) -> Vec<Value> {
 }
 
 /// Agent `a` with a window of [`WINDOW`] tokens and a memory embedding through the local
-/// model; `None` (after a loud message) where the model cannot be installed outside CI.
-async fn mesh_with_window(mock: &MockLlm) -> Option<MeshProcess> {
-    let models = local_models_dir()?;
+/// model.
+async fn mesh_with_window(mock: &MockLlm) -> MeshProcess {
+    let models = local_models_dir();
     let agents = format!("agents:\n  a:\n    role: a\n    context_window: {WINDOW}\n");
-    Some(memory_mesh_with(mock, &models, &agents).await)
+    memory_mesh_with(mock, &models, &agents).await
 }
 
 /// Tokens of the request the agent sends with an empty conversation (system prompt and
@@ -55,9 +55,7 @@ async fn baseline(mesh: &MeshProcess, mock: &MockLlm) -> usize {
 #[tokio::test]
 async fn a_long_chat_flushes_at_60_then_compacts_at_70_keeping_the_last_four_messages() {
     let mock = MockLlm::start().await;
-    let Some(mesh) = mesh_with_window(&mock).await else {
-        return;
-    };
+    let mesh = mesh_with_window(&mock).await;
     let base = baseline(&mesh, &mock).await;
     // Two messages bring the conversation to 65 % of the window, a third to over 90 %.
     let share = (WINDOW * 65 / 100 - base) / 2;
@@ -171,9 +169,7 @@ async fn a_long_chat_flushes_at_60_then_compacts_at_70_keeping_the_last_four_mes
 #[tokio::test]
 async fn no_request_is_larger_than_the_window() {
     let mock = MockLlm::start().await;
-    let Some(mesh) = mesh_with_window(&mock).await else {
-        return;
-    };
+    let mesh = mesh_with_window(&mock).await;
     // One message of 1.5 windows: nothing older to compact, so it is cut to fit.
     let huge = format!("START {} END", "lorem ipsum ".repeat(WINDOW * 6 / 12));
     mock.push_for(MODEL_NAME, Turn::text("That was long."));

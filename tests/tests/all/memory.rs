@@ -48,9 +48,7 @@ fn no_touch(limit: usize) -> SearchOptions {
 
 #[tokio::test]
 async fn precomputed_vectors_are_the_models() {
-    let Some(models) = local_models_dir() else {
-        return;
-    };
+    let models = local_models_dir();
     let (_mesh, embedder) = mesh_and_embedder(&models).await;
     let path = data("vectors.json");
     let mut file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -87,9 +85,7 @@ async fn precomputed_vectors_are_the_models() {
 
 #[tokio::test]
 async fn agent_memory_through_the_mesh_dedups_and_finds_by_meaning() {
-    let Some(models) = local_models_dir() else {
-        return;
-    };
+    let models = local_models_dir();
     let (_mesh, embedder) = mesh_and_embedder(&models).await;
     let dir = tempfile::tempdir().unwrap();
     let store = MemoryStore::open(
@@ -138,9 +134,7 @@ async fn agent_memory_through_the_mesh_dedups_and_finds_by_meaning() {
 
 #[tokio::test]
 async fn hybrid_search_beats_keywords_on_the_labelled_set() {
-    let Some(models) = local_models_dir() else {
-        return;
-    };
+    let models = local_models_dir();
     let set = EvalSet::bundled();
     assert!(set.facts.len() >= 50 && set.queries.len() >= 20);
     let (_mesh, embedder) = mesh_and_embedder(&models).await;

@@ -112,9 +112,7 @@ async fn wait_new_agent(mesh: &MeshProcess, old: i32) {
 
 #[tokio::test]
 async fn whiskerino_is_remembered_across_a_reset_and_a_restart() {
-    let Some(models) = local_models_dir() else {
-        return;
-    };
+    let models = local_models_dir();
     let mock = MockLlm::start().await;
     let mesh = memory_mesh(&mock, &models).await;
     let (saved, _) = call(
@@ -199,9 +197,7 @@ async fn whiskerino_is_remembered_across_a_reset_and_a_restart() {
 
 #[tokio::test]
 async fn hostile_input_gets_clear_answers_and_the_agent_keeps_working() {
-    let Some(models) = local_models_dir() else {
-        return;
-    };
+    let models = local_models_dir();
     let mock = MockLlm::start().await;
     let mesh = memory_mesh(&mock, &models).await;
 
@@ -327,9 +323,7 @@ async fn hostile_input_gets_clear_answers_and_the_agent_keeps_working() {
 
 #[tokio::test]
 async fn a_corrupt_memory_db_is_moved_aside_reported_and_memory_works_after() {
-    let Some(models) = local_models_dir() else {
-        return;
-    };
+    let models = local_models_dir();
     let mock = MockLlm::start().await;
     let mesh = memory_mesh(&mock, &models).await;
     let data = mesh.agent_data("a");
@@ -423,9 +417,7 @@ async fn a_corrupt_memory_db_is_moved_aside_reported_and_memory_works_after() {
 
 #[tokio::test]
 async fn memory_search_sees_a_workspace_file_edited_after_the_index_was_built() {
-    let Some(models) = local_models_dir() else {
-        return;
-    };
+    let models = local_models_dir();
     let mock = MockLlm::start().await;
     let mesh = memory_mesh(&mock, &models).await;
     let workspace = mesh.agent_data("a").join("workspace");

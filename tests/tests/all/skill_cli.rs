@@ -24,24 +24,21 @@ fn skill(config: &Path, args: &[&str]) -> Output {
     cli(config, &all)
 }
 
-/// Builds `project`; `false` (after a loud message) when the compilers cannot be installed
-/// here, which CI never accepts.
+/// Builds `project`; `false` (after a counted skip) when the compilers' prerequisites are
+/// absent here, which CI never accepts. A build that fails where they are present fails
+/// the test.
 fn built(config: &Path, project: &Path) -> bool {
-    let out = skill(config, &["build", &project.display().to_string()]);
-    if out.status.success() {
-        return true;
+    if openlegion_tests::compilers().is_none() {
+        return false;
     }
+    let out = skill(config, &["build", &project.display().to_string()]);
     assert!(
-        std::env::var_os("CI").is_none(),
-        "skill build failed in CI:\n{}",
-        text(&out)
-    );
-    eprintln!(
-        "\n*** SKIPPED: building {} failed here (no compilers?):\n{} ***\n",
+        out.status.success(),
+        "building {} failed:\n{}",
         project.display(),
         text(&out)
     );
-    false
+    true
 }
 
 #[tokio::test]
