@@ -154,9 +154,9 @@ impl Learnings {
         }
         let path = self.dir.join(name);
         let written = std::fs::create_dir_all(&self.dir).and_then(|()| {
-            let tmp = path.with_extension("md.tmp");
-            std::fs::write(&tmp, &text)?;
-            std::fs::rename(&tmp, &path)
+            let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+            std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+            tmp.persist(&path).map(drop).map_err(|e| e.error)
         });
         if let Err(e) = written {
             tracing::warn!(path = %path.display(), error = %e, "cannot record a learning");

@@ -18,6 +18,7 @@
 //! This crate never links wasmtime: skills run inside agents, not in the mesh.
 
 pub mod agent_link;
+pub mod atomic_file;
 pub mod auth;
 pub mod config;
 pub mod costs;

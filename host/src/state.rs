@@ -11,8 +11,8 @@
 //! | `mesh.log` | the log of a mesh started with `start -d` |
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -84,16 +84,7 @@ impl StateDir {
 
     /// Writes `contents` to `path` atomically with mode 0600.
     pub fn write_private(path: &Path, contents: &str) -> io::Result<()> {
-        let tmp = path.with_extension("tmp");
-        let _ = std::fs::remove_file(&tmp);
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(contents.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
+        crate::atomic_file::write(path, contents.as_bytes())
     }
 
     pub fn read_trimmed(path: &Path) -> io::Result<String> {

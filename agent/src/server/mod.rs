@@ -34,7 +34,7 @@ pub fn app(agent: Arc<Agent>) -> Router {
 
 /// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
 fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
 }
 
 async fn require_token(State(agent): State<Arc<Agent>>, request: Request, next: Next) -> Response {

@@ -13,7 +13,6 @@ mod mesh;
 mod parse;
 mod permissions_file;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use agents::{AgentConfig, AgentsFile, Budget, Resources, Thinking, parse_memory_limit};
@@ -179,28 +178,13 @@ pub fn save_agents(path: &Path, agents: &AgentsFile) -> Result<(), ConfigError> 
         field: "(document)".into(),
         message: e.to_string(),
     })?;
-    let write_err = |source| ConfigError::Write {
+    let text = format!(
+        "# Agents of this OpenLegion installation (written by `openlegion agent`).\n{yaml}"
+    );
+    crate::atomic_file::write(path, text.as_bytes()).map_err(|source| ConfigError::Write {
         path: path.to_owned(),
         source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile_in(dir).map_err(write_err)?;
-    tmp.1
-        .write_all(
-            format!(
-                "# Agents of this OpenLegion installation (written by `openlegion agent`).\n{yaml}"
-            )
-            .as_bytes(),
-        )
-        .and_then(|()| tmp.1.sync_all())
-        .map_err(write_err)?;
-    std::fs::rename(&tmp.0, path).map_err(write_err)
-}
-
-fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    let path = dir.join(format!(".{AGENTS_FILE}.{}.tmp", std::process::id()));
-    let file = std::fs::File::create(&path)?;
-    Ok((path, file))
+    })
 }
 
 #[cfg(test)]
