@@ -19,6 +19,7 @@ mod memory;
 mod message;
 mod permissions;
 mod proxy;
+pub mod strict_yaml;
 mod task;
 mod time;
 

@@ -12,7 +12,6 @@
 //! budget refuses alias bombs. Agents write manifests at run time, so every error names
 //! the file, the line and the field.
 
-use std::cell::RefCell;
 use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -71,30 +70,12 @@ impl Manifest {
 
     /// Parses `text`, the contents of `path`.
     pub fn from_yaml(path: &Path, text: &str) -> Result<Self, HostError> {
-        let mut options = serde_saphyr::Options::default();
-        options.strict_booleans = true;
-        options.with_snippet = false;
-        let field = RefCell::new(String::new());
-        let parsed = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
-            serde_path_to_error::deserialize(de).map_err(|e| {
-                *field.borrow_mut() = e.path().to_string();
-                e.into_inner()
-            })
-        });
-        parsed.map_err(|e| {
-            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            let field = field.into_inner();
-            HostError::Manifest {
-                path: path.to_owned(),
-                line,
-                column,
-                field: if field.is_empty() || field == "." {
-                    "(document)".into()
-                } else {
-                    field
-                },
-                message: first_line_without_position(&e.to_string()),
-            }
+        openlegion_protocol::strict_yaml::from_str(text).map_err(|e| HostError::Manifest {
+            path: path.to_owned(),
+            line: e.line,
+            column: e.column,
+            field: e.field,
+            message: e.message,
         })
     }
 
@@ -111,16 +92,6 @@ impl Manifest {
             return Some(("description", e));
         }
         None
-    }
-}
-
-/// serde-saphyr's message without its snippet and its " at line L, column C" (the error
-/// reports the position itself).
-fn first_line_without_position(message: &str) -> String {
-    let line = message.lines().next().unwrap_or_default().trim();
-    match line.rfind(" at line ") {
-        Some(at) => line[..at].to_owned(),
-        None => line.to_owned(),
     }
 }
 

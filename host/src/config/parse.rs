@@ -1,38 +1,24 @@
 //! Strict YAML and JSON parsing with error locations.
 //!
-//! YAML goes through serde-saphyr with strict booleans (`yes` is a string, not `true`) and
-//! its default budget, which refuses alias bombs ("billion laughs") and absurd nesting
-//! before they cost memory. Both parsers report the dotted path of the failing field via
-//! serde_path_to_error.
+//! YAML goes through `openlegion_protocol::strict_yaml` (strict booleans, a budget against
+//! alias bombs), the reader skill manifests use too. Both parsers report the dotted path of
+//! the failing field via serde_path_to_error.
 
-use std::cell::RefCell;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
 use super::ConfigError;
 
-/// Parses `text` (the contents of `path`) as YAML into `T`.
+/// Parses `text` (the contents of `path`) as YAML into `T`, with the strict reader every
+/// config file shares.
 pub(crate) fn yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigError> {
-    let mut options = serde_saphyr::Options::default();
-    options.strict_booleans = true;
-    options.with_snippet = false;
-    let field = RefCell::new(String::new());
-    let parsed = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            *field.borrow_mut() = e.path().to_string();
-            e.into_inner()
-        })
-    });
-    parsed.map_err(|e| {
-        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        ConfigError::Parse {
-            path: path.to_owned(),
-            line,
-            column,
-            field: field_or_document(field.into_inner()),
-            message: first_line(&e.to_string()),
-        }
+    openlegion_protocol::strict_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        line: e.line,
+        column: e.column,
+        field: e.field,
+        message: e.message,
     })
 }
 
@@ -58,10 +44,6 @@ fn field_or_document(path: String) -> String {
     } else {
         path
     }
-}
-
-fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or_default().trim().to_owned()
 }
 
 /// serde_json appends " at line L column C"; we report the position ourselves.

@@ -69,7 +69,7 @@ pub(super) fn manifest_name(dir: &Path) -> Result<String> {
     struct Named {
         name: String,
     }
-    let named: Named = serde_saphyr::from_str(&text)
+    let named: Named = openlegion_protocol::strict_yaml::from_str(&text)
         .with_context(|| format!("{}: no valid `name:`", path.display()))?;
     check_name(&named.name).with_context(|| path.display().to_string())?;
     Ok(named.name)
