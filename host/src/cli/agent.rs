@@ -15,7 +15,7 @@ use openlegion_protocol::AgentId;
 use reqwest::Method;
 use serde_json::json;
 
-use super::client::OperatorClient;
+use super::client::{MeshRefused, OperatorClient};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AgentCommand {
@@ -139,7 +139,12 @@ async fn remove(config: &Config, name: &str, purge: bool) -> Result<ExitCode> {
             }
             match client.call(Method::DELETE, url, None).await {
                 Ok(_) => true,
-                Err(e) if e.to_string().contains("HTTP 404") => false,
+                Err(e)
+                    if e.downcast_ref::<MeshRefused>()
+                        .is_some_and(|r| r.status == 404) =>
+                {
+                    false
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -4,11 +4,20 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use openlegion_host::config::Config;
 use openlegion_host::state::StateDir;
 use reqwest::{Method, Url};
 use serde_json::Value;
+
+/// The mesh answered with an error status; callers that act on an outcome (404: no such
+/// agent) match `status`, not the message.
+#[derive(Debug, thiserror::Error)]
+#[error("{detail} (HTTP {status})")]
+pub(crate) struct MeshRefused {
+    pub(crate) status: u16,
+    pub(crate) detail: String,
+}
 
 #[derive(Debug)]
 pub(crate) struct OperatorClient {
@@ -104,7 +113,11 @@ impl OperatorClient {
                 || json.to_string(),
                 |d| d.as_str().map_or_else(|| d.to_string(), str::to_owned),
             );
-            bail!("{detail} (HTTP {})", status.as_u16());
+            return Err(MeshRefused {
+                status: status.as_u16(),
+                detail,
+            }
+            .into());
         }
         Ok(json)
     }
@@ -128,7 +141,7 @@ impl OperatorClient {
                 .ok()
                 .and_then(|v| v["detail"].as_str().map(str::to_owned))
                 .unwrap_or(text);
-            bail!("{detail} (HTTP {status})");
+            return Err(MeshRefused { status, detail }.into());
         }
         Ok(resp)
     }

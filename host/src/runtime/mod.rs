@@ -57,9 +57,34 @@ pub enum RuntimeError {
     Stop { agent: String, problem: String },
     #[error("agent {agent} is not running")]
     NotRunning { agent: String },
-    /// The container engine did not answer in time or refused.
+    /// The container engine refused a call; `source` keeps its status code.
+    #[error("{what}: {source}")]
+    EngineCall {
+        what: &'static str,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// The container engine did not answer a call in time.
+    #[error("{what}: the Docker engine did not answer within {seconds}s")]
+    EngineTimeout { what: &'static str, seconds: u64 },
+    /// Something else about the engine or an image is wrong (the message says what).
     #[error("{0}")]
     Engine(String),
+}
+
+impl RuntimeError {
+    /// The HTTP status of the engine's answer, when the engine answered with an error:
+    /// outcomes are matched on it (404: no such container, image or volume; 304: already
+    /// stopped; 409: not running), never on the wording of its message.
+    pub fn engine_status(&self) -> Option<u16> {
+        match self {
+            RuntimeError::EngineCall {
+                source: bollard::errors::Error::DockerResponseServerError { status_code, .. },
+                ..
+            } => Some(*status_code),
+            _ => None,
+        }
+    }
 }
 
 /// One way of running agents.

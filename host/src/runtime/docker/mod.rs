@@ -52,20 +52,25 @@ fn engine(e: impl std::fmt::Display) -> RuntimeError {
 }
 
 /// Runs an engine call under a deadline.
-async fn deadline<T, E: std::fmt::Display>(
-    what: &str,
+async fn deadline<T>(
+    what: &'static str,
     limit: Duration,
-    call: impl std::future::Future<Output = Result<T, E>>,
+    call: impl std::future::Future<Output = Result<T, bollard::errors::Error>>,
 ) -> Result<T, RuntimeError> {
     match tokio::time::timeout(limit, call).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(engine(format!("{what}: {e}"))),
-        Err(_) => Err(engine(format!(
-            "{what}: the Docker engine did not answer within {}s",
-            limit.as_secs()
-        ))),
+        Ok(Err(source)) => Err(RuntimeError::EngineCall { what, source }),
+        Err(_) => Err(RuntimeError::EngineTimeout {
+            what,
+            seconds: limit.as_secs(),
+        }),
     }
 }
+
+/// HTTP statuses of the engine's answers that the backend acts on.
+const NOT_FOUND: u16 = 404;
+const NOT_MODIFIED: u16 = 304;
+const CONFLICT: u16 = 409;
 
 /// The engine's socket: `DOCKER_HOST` when it names a Unix socket (rootless Docker sets
 /// it), else the system engine's.
@@ -283,7 +288,7 @@ impl DockerBackend {
 
     async fn remove(&self, agent: &str) -> Result<(), RuntimeError> {
         let name = self.container_name(agent);
-        let gone = |e: &RuntimeError| e.to_string().contains("No such container");
+        let gone = |e: &RuntimeError| e.engine_status() == Some(NOT_FOUND);
         let stop = StopContainerOptionsBuilder::default()
             .t(GRACE_SECONDS)
             .build();
@@ -294,8 +299,10 @@ impl DockerBackend {
             self.docker.stop_container(&name, Some(stop)),
         )
         .await;
+        // 304: it had stopped already.
         if let Err(e) = &stopped
             && !gone(e)
+            && e.engine_status() != Some(NOT_MODIFIED)
         {
             tracing::warn!(agent, error = %e, "stop failed; killing the container");
             let kill = KillContainerOptionsBuilder::default()
@@ -309,7 +316,7 @@ impl DockerBackend {
             .await;
             if let Err(e) = killed
                 && !gone(&e)
-                && !e.to_string().contains("is not running")
+                && e.engine_status() != Some(CONFLICT)
             {
                 let id = self
                     .containers
@@ -408,7 +415,8 @@ impl DockerBackend {
             .await
             {
                 Ok(created) => return Ok(created.id),
-                Err(e) if attempt == 0 && e.to_string().contains("No such image") => {
+                // 404 from create: the image is gone (a missing container is no error here).
+                Err(e) if attempt == 0 && e.engine_status() == Some(NOT_FOUND) => {
                     self.images.lock().await.remove(&spec.image);
                 }
                 Err(e) => return Err(e),
@@ -503,7 +511,7 @@ impl RuntimeBackend for DockerBackend {
             )
             .await
             {
-                Err(e) if !e.to_string().contains("no such volume") => Err(e),
+                Err(e) if e.engine_status() != Some(NOT_FOUND) => Err(e),
                 _ => Ok(()),
             }
         })
