@@ -5,28 +5,43 @@ mod init;
 mod run;
 mod trial;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The agent takes no arguments when the mesh starts it (its configuration is its
+/// environment); the subcommands are for `openlegion skill` and image builds.
+#[derive(clap::Parser)]
+#[command(name = "openlegion-agent", version, about)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Compiles the skills in DIR into the shared function cache (used by image builds).
+    Precompile { dir: PathBuf },
+    /// Loads the skills in DIR once, so that their compiled code is cached.
+    Warm { dir: PathBuf },
+    /// Runs one skill outside any agent: lists its tools, or calls TOOL with ARGS_JSON.
+    Try {
+        dir: PathBuf,
+        tool: Option<String>,
+        args_json: Option<String>,
+    },
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["precompile", dir] => {
-            return exit("precompile", run::precompile(std::path::Path::new(dir)));
-        }
-        ["warm", dir] => return exit("warm", run::warm(std::path::Path::new(dir))),
-        ["try", dir, rest @ ..] if rest.len() <= 2 => {
-            return trial::main(
-                std::path::Path::new(dir),
-                rest.first().copied(),
-                rest.get(1).copied(),
-            );
-        }
-        _ => {}
+    let args = <Args as clap::Parser>::parse();
+    match args.command {
+        Some(Command::Precompile { dir }) => return exit("precompile", run::precompile(&dir)),
+        Some(Command::Warm { dir }) => return exit("warm", run::warm(&dir)),
+        Some(Command::Try {
+            dir,
+            tool,
+            args_json,
+        }) => return trial::main(&dir, tool.as_deref(), args_json.as_deref()),
+        None => {}
     }
     match init::run_as_init_if_pid1() {
         Ok(Some(code)) => return code,
