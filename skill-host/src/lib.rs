@@ -35,6 +35,7 @@ mod invoke;
 mod load;
 mod manifest;
 mod registry;
+mod skill_dir;
 mod skill_host;
 mod state;
 pub mod testing;
@@ -59,9 +60,9 @@ pub use host::process::{
 pub use host::skills::{
     DenySkills, MAX_SOURCE_BYTES, MAX_TOOLS_JSON_BYTES, SkillSource, SkillsCap,
 };
-pub use load::{CacheOutcome, DirLock, LoadReport};
+pub use load::{DirLock, LoadReport};
 pub use manifest::Manifest;
-pub use registry::{SkillInfo, ToolInfo};
+pub use registry::{CacheOutcome, SkillInfo, ToolInfo};
 pub use skill_host::{MAX_ANSWER_BYTES, MAX_ARGS_BYTES, SkillHost, WeakSkillHost};
 pub use validate::check_authored;
 pub use workspace::resolve_path;

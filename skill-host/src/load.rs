@@ -17,11 +17,11 @@ use crate::error::HostError;
 use crate::functions::FunctionReuse;
 use crate::invoke;
 use crate::manifest::{MAX_MANIFEST_BYTES, Manifest, name_problem};
-use crate::registry::{LoadedSkill, ToolInfo};
+use crate::registry::{CacheOutcome, LoadedSkill, ToolInfo};
+use crate::skill_dir::{DirState, MANIFEST_FILE, Stamp, WASM_FILE, read_failed, skill_dirs};
 use crate::skill_host::SkillHost;
 use crate::state::SkillContext;
 use crate::validate;
-use crate::watch::{DirState, Stamp};
 
 /// Largest component accepted (a Python component is ~18 MB).
 const MAX_COMPONENT_BYTES: u64 = 64 * 1024 * 1024;
@@ -29,22 +29,6 @@ const MAX_COMPONENT_BYTES: u64 = 64 * 1024 * 1024;
 const MAX_TOOLS: usize = 128;
 const MAX_TOOL_DESCRIPTION_CHARS: usize = 4096;
 const MAX_SCHEMA_BYTES: usize = 64 * 1024;
-
-/// The component and manifest file names inside a skill directory.
-pub(crate) const WASM_FILE: &str = "skill.wasm";
-pub(crate) const MANIFEST_FILE: &str = "skill.yaml";
-
-/// Where a loaded component's compiled code came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CacheOutcome {
-    /// Already linked in this host (the same bytes were loaded before).
-    Memory,
-    /// A `.cwasm` from the cache directory.
-    Disk,
-    /// Compiled now (and stored for next time).
-    Compiled,
-}
 
 /// What a successful load did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -353,27 +337,6 @@ impl SkillHost {
     }
 }
 
-/// The subdirectories of `root` that hold a `skill.wasm`, sorted.
-pub(crate) async fn skill_dirs(root: &Path) -> Result<Vec<PathBuf>, HostError> {
-    let owned = root.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let root = owned;
-        let entries = std::fs::read_dir(&root).map_err(|source| HostError::Read {
-            path: root.clone(),
-            source,
-        })?;
-        let mut dirs: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.join(WASM_FILE).is_file())
-            .collect();
-        dirs.sort();
-        Ok(dirs)
-    })
-    .await
-    .map_err(|e| read_failed(root, e))?
-}
-
 /// Reads `path` off the async threads, refusing files over `max` bytes.
 async fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, HostError> {
     let owned = path.to_owned();
@@ -391,12 +354,4 @@ async fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, HostError> {
     })
     .await
     .map_err(|e| read_failed(path, e))?
-}
-
-/// A blocking read task that panicked or was cancelled (the runtime shutting down).
-fn read_failed(path: &Path, error: tokio::task::JoinError) -> HostError {
-    HostError::Read {
-        path: path.to_owned(),
-        source: std::io::Error::other(error),
-    }
 }

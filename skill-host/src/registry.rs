@@ -16,9 +16,20 @@ use crate::bindings::SkillPre;
 use crate::capability::Capability;
 use crate::config::Limits;
 use crate::error::HostError;
-use crate::load::CacheOutcome;
 use crate::manifest::Manifest;
 use crate::state::{CallState, SkillContext};
+
+/// Where a loaded component's compiled code came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheOutcome {
+    /// Already linked in this host (the same bytes were loaded before).
+    Memory,
+    /// A `.cwasm` from the cache directory.
+    Disk,
+    /// Compiled now (and stored for next time).
+    Compiled,
+}
 
 /// A tool as the model sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use tokio::sync::Semaphore;
@@ -17,8 +17,8 @@ use crate::error::{HostError, ToolError};
 use crate::functions::FunctionCache;
 use crate::host::truncate_at_char;
 use crate::registry::{Registry, SkillInfo, ToolInfo};
+use crate::skill_dir::DirState;
 use crate::state::CallState;
-use crate::watch::DirState;
 use crate::{engine, host, invoke};
 
 /// Largest arguments object a call may pass (the model writes them; a megabyte of JSON is
@@ -271,5 +271,25 @@ impl fmt::Debug for SkillHost {
             .field("capabilities", &self.inner.caps)
             .field("skills", &skills)
             .finish_non_exhaustive()
+    }
+}
+
+/// The last load of each skill directory, which the loader records and the watcher reads.
+impl SkillHost {
+    pub(crate) fn dirs(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<PathBuf, DirState>> {
+        self.inner
+            .dirs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn dir_state(&self, dir: &Path) -> Option<DirState> {
+        self.dirs().get(dir).cloned()
+    }
+
+    pub(crate) fn set_dir_state(&self, dir: &Path, state: DirState) {
+        self.dirs().insert(dir.to_owned(), state);
     }
 }

@@ -6,49 +6,12 @@
 //! atomic replace by rename changes the inode even when size and time match).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError};
-use std::time::SystemTime;
+use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
-use crate::load::{MANIFEST_FILE, WASM_FILE, skill_dirs};
+use crate::skill_dir::{Stamp, WASM_FILE, skill_dirs};
 use crate::skill_host::SkillHost;
-
-/// What one of a skill directory's files looked like.
-type FileStamp = Option<(u64, SystemTime, u64)>;
-
-/// What a skill directory's two files looked like when last loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Stamp {
-    wasm: FileStamp,
-    manifest: FileStamp,
-}
-
-impl Stamp {
-    pub(crate) fn of(dir: &Path) -> Self {
-        Stamp {
-            wasm: file_stamp(&dir.join(WASM_FILE)),
-            manifest: file_stamp(&dir.join(MANIFEST_FILE)),
-        }
-    }
-}
-
-fn file_stamp(path: &Path) -> FileStamp {
-    let meta = std::fs::metadata(path).ok()?;
-    #[cfg(unix)]
-    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
-    #[cfg(not(unix))]
-    let inode = 0;
-    Some((meta.len(), meta.modified().ok()?, inode))
-}
-
-/// The last load from a skill directory: what its files looked like, and the skill it
-/// loaded (the one still serving, if the last attempt failed).
-#[derive(Debug, Clone)]
-pub(crate) struct DirState {
-    pub(crate) stamp: Stamp,
-    pub(crate) skill: Option<String>,
-}
 
 impl SkillHost {
     /// Polls `root` every `reload_interval`: loads new skill directories, reloads changed
@@ -136,20 +99,5 @@ impl SkillHost {
                 }
             }
         }
-    }
-
-    fn dirs(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<PathBuf, DirState>> {
-        self.inner
-            .dirs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn dir_state(&self, dir: &Path) -> Option<DirState> {
-        self.dirs().get(dir).cloned()
-    }
-
-    pub(crate) fn set_dir_state(&self, dir: &Path, state: DirState) {
-        self.dirs().insert(dir.to_owned(), state);
     }
 }
