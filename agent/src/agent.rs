@@ -153,7 +153,12 @@ impl Agent {
     ) -> TurnOutcome {
         let mut session = self.session.lock().await;
         self.set_state(AgentState::Working, None);
-        let who = origin.map_or_else(|| "User".to_owned(), |o| format!("User ({})", o.label()));
+        let who = match origin {
+            Some(o) if o.kind != openlegion_protocol::OriginKind::Operator => {
+                format!("User ({})", o.label())
+            }
+            _ => "User".to_owned(),
+        };
         journal::append(&self.config.workspace_dir(), &format!("{who}: {message}"));
         let mut messages = vec![self.system()];
         messages.append(&mut session.messages);
