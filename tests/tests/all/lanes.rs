@@ -176,3 +176,48 @@ async fn untrusted_input_reaches_the_model_as_delimited_data() {
         "never in the system prompt"
     );
 }
+
+#[tokio::test]
+async fn queued_items_survive_a_mesh_sigkill_and_run_after_the_restart() {
+    let mock = MockLlm::start().await;
+    let mut mesh = agent_mesh(&mock, "agents:\n  a:\n    role: a\n", json!({})).await;
+    mock.push_for(MODEL_NAME, Turn::hang());
+    let op = mesh.operator();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let item = op
+            .post(
+                "/mesh/lanes/a",
+                &json!({"kind": "chat", "message": format!("m{i}")}),
+            )
+            .await
+            .expect(202);
+        ids.push(item["id"].as_str().unwrap().to_owned());
+    }
+    mesh.kill9();
+    mock.reset();
+    for i in 0..3 {
+        mock.push_for(MODEL_NAME, Turn::text(format!("r{i}")));
+    }
+    mesh.restart().await;
+    mesh.wait_agent("a").await;
+    let op = mesh.operator();
+    for (i, id) in ids.iter().enumerate() {
+        let done = op
+            .get(&format!("/mesh/lanes/items/{id}?wait=60"))
+            .await
+            .expect(200);
+        // The first was running at the crash: it runs again (at-least-once).
+        assert_eq!(
+            done["outcome"]["reply"]["response"],
+            format!("r{i}"),
+            "{done}"
+        );
+    }
+    let prompts: Vec<String> = mock
+        .requests_for(MODEL_NAME)
+        .iter()
+        .map(|r| last_user(&r.body))
+        .collect();
+    assert_eq!(prompts, ["m0", "m1", "m2"], "in order, none lost");
+}
