@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use openlegion_protocol::{
-    AgentMessage, AgentState, AgentStatus, TaskAssignment, TaskResult, TaskStatus,
+    AgentMessage, AgentState, AgentStatus, Origin, TaskAssignment, TaskResult, TaskStatus,
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
@@ -53,6 +53,10 @@ pub struct Agent {
     last_result: Mutex<Option<TaskResult>>,
     /// Cancels whatever runs now (chat turn or task).
     cancel: Mutex<CancellationToken>,
+    /// The tokens of the tasks running now, by task id (children of `cancel`).
+    task_tokens: Mutex<std::collections::HashMap<String, CancellationToken>>,
+    /// Tasks running through [`run_task_now`](Self::run_task_now), for `/status`.
+    running_tasks: AtomicU64,
     started: Instant,
     /// The long-term memory; `None` only when it could not be opened at all.
     memory: Option<Arc<Memory>>,
@@ -81,6 +85,8 @@ impl Agent {
             counters: Mutex::new(Counters::default()),
             last_result: Mutex::new(None),
             cancel: Mutex::new(CancellationToken::new()),
+            task_tokens: Mutex::new(std::collections::HashMap::new()),
+            running_tasks: AtomicU64::new(0),
             started: Instant::now(),
             memory: None,
         }
@@ -137,18 +143,26 @@ impl Agent {
         self.cancel.lock().expect("cancel lock").clone()
     }
 
-    /// One chat turn. Turns are serialised: a second message waits for the first.
+    /// One chat turn from `origin` (none: the operator). Turns are serialised: a second
+    /// message waits for the first.
     pub async fn chat(
         &self,
         message: &str,
+        origin: Option<&Origin>,
         events: Option<mpsc::Sender<TurnEvent>>,
     ) -> TurnOutcome {
         let mut session = self.session.lock().await;
         self.set_state(AgentState::Working, None);
-        journal::append(&self.config.workspace_dir(), &format!("User: {message}"));
+        let who = match origin {
+            Some(o) if o.kind != openlegion_protocol::OriginKind::Operator => {
+                format!("User ({})", o.label())
+            }
+            _ => "User".to_owned(),
+        };
+        journal::append(&self.config.workspace_dir(), &format!("{who}: {message}"));
         let mut messages = vec![self.system()];
         messages.append(&mut session.messages);
-        messages.push(json!({"role": "user", "content": message}));
+        messages.push(json!({"role": "user", "content": crate::origin::frame(message, origin)}));
         let outcome = self
             .runner
             .run(
@@ -205,17 +219,66 @@ impl Agent {
         Ok(())
     }
 
+    /// Runs `task` now and returns its result (`POST /task/run`): the mesh's lanes call
+    /// this, and decide themselves how many run at once, so it is never refused as busy.
+    /// Counted and kept as the last result like a task started with
+    /// [`start_task`](Self::start_task).
+    pub async fn run_task_now(&self, task: &TaskAssignment) -> TaskResult {
+        self.running_tasks.fetch_add(1, Ordering::Relaxed);
+        self.set_state(AgentState::Working, Some(task.task_id.clone()));
+        let result = self.run_task(task).await;
+        let left = self.running_tasks.fetch_sub(1, Ordering::Relaxed) - 1;
+        let mut c = self.counters.lock().expect("counters lock");
+        if result.status == TaskStatus::Complete {
+            c.tasks_completed += 1;
+        } else {
+            c.tasks_failed += 1;
+        }
+        if left == 0 {
+            c.current_task = None;
+            c.state = Some(AgentState::Idle);
+        }
+        drop(c);
+        *self.last_result.lock().expect("result lock") = Some(result.clone());
+        result
+    }
+
+    /// Cancels the task `task_id` alone; `false` if no such task runs.
+    pub fn cancel_task(&self, task_id: &str) -> bool {
+        match self
+            .task_tokens
+            .lock()
+            .expect("task tokens lock")
+            .get(task_id)
+        {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
     async fn run_task(&self, task: &TaskAssignment) -> TaskResult {
         let started = Instant::now();
-        let prompt = format!(
-            "Task `{}` ({}). Input:\n{}\n\nContext:\n{}\n\nDo the task with your tools. End with your result; if it is data, give it as one JSON object.",
-            task.task_id,
-            task.task_type,
+        let body = format!(
+            "Input:\n{}\n\nContext:\n{}",
             serde_json::to_string_pretty(&task.input_data).unwrap_or_default(),
             serde_json::to_string_pretty(&task.context).unwrap_or_default(),
         );
+        let prompt = format!(
+            "Task `{}` ({}). {}\n\nDo the task with your tools. End with your result; if it is data, give it as one JSON object.",
+            task.task_id,
+            task.task_type,
+            crate::origin::frame(&body, task.origin.as_ref()),
+        );
         let mut messages = vec![self.system(), json!({"role": "user", "content": prompt})];
-        let cancel = self.token();
+        // Its own token under the agent's, so one task can be cancelled alone.
+        let cancel = self.token().child_token();
+        self.task_tokens
+            .lock()
+            .expect("task tokens lock")
+            .insert(task.task_id.clone(), cancel.clone());
         let mut context = Context::new(Arc::clone(&self.context_env));
         let run = self.runner.run(
             &mut messages,
@@ -252,6 +315,10 @@ impl Agent {
             TaskStatus::Complete => None,
             _ => outcome.as_ref().and_then(|o| o.stopped.clone()),
         };
+        self.task_tokens
+            .lock()
+            .expect("task tokens lock")
+            .remove(&task.task_id);
         journal::append(
             &self.config.workspace_dir(),
             &format!(

@@ -23,6 +23,7 @@ mod journal;
 pub mod learnings;
 pub mod memory;
 pub mod mesh_client;
+mod origin;
 mod prompt;
 pub mod server;
 pub mod skills;

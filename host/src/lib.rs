@@ -27,6 +27,7 @@ pub mod fetch;
 pub mod fleet;
 pub mod http_client;
 pub mod instance;
+pub mod lanes;
 pub mod mesh;
 pub mod permissions;
 pub mod proxy;

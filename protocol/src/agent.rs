@@ -95,6 +95,9 @@ pub struct AgentInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub message: String,
+    /// Where the turn came from; none means the operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::Origin>,
 }
 
 /// The reply to `POST /chat`.

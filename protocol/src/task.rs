@@ -69,6 +69,9 @@ pub struct TaskAssignment {
     pub max_retries: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_budget: Option<TokenBudget>,
+    /// Where the task came from; none means the operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::Origin>,
 }
 
 fn task_id() -> String {

@@ -31,6 +31,7 @@ pub(super) fn routes() -> Router<Arc<Agent>> {
         .route("/chat/stream", post(chat_stream))
         .route("/chat/reset", post(reset))
         .route("/task", post(task))
+        .route("/task/run", post(run_task))
         .route("/result", get(result))
         .route("/cancel", post(cancel))
         .route("/message", post(message))
@@ -92,7 +93,9 @@ async fn chat(
     parsed: Result<Json<ChatMessage>, JsonRejection>,
 ) -> Result<Json<ChatResponse>, Rejected> {
     let msg = body(parsed)?;
-    Ok(Json(chat_response(agent.chat(&msg.message, None).await)))
+    Ok(Json(chat_response(
+        agent.chat(&msg.message, msg.origin.as_ref(), None).await,
+    )))
 }
 
 /// SSE: `tool_start`, `tool_result`, `text_delta` as they happen, then `done`.
@@ -114,7 +117,9 @@ async fn chat_stream(
                 }
             })
         };
-        let outcome = agent.chat(&msg.message, Some(events_tx)).await;
+        let outcome = agent
+            .chat(&msg.message, msg.origin.as_ref(), Some(events_tx))
+            .await;
         let _ = forward.await;
         let mut done = json!(chat_response(outcome));
         done["type"] = "done".into();
@@ -141,6 +146,16 @@ async fn task(
     }))
 }
 
+/// Runs a task and answers with its `TaskResult` when it ends (the mesh's lanes use this:
+/// they decide how many tasks run at once, so it is never refused as busy).
+async fn run_task(
+    State(agent): Shared,
+    parsed: Result<Json<TaskAssignment>, JsonRejection>,
+) -> Result<Json<openlegion_protocol::TaskResult>, Rejected> {
+    let task = body(parsed)?;
+    Ok(Json(agent.run_task_now(&task).await))
+}
+
 async fn result(State(agent): Shared) -> Response {
     match agent.last_result() {
         Some(r) => Json(r).into_response(),
@@ -152,9 +167,33 @@ async fn result(State(agent): Shared) -> Response {
     }
 }
 
-async fn cancel(State(agent): Shared) -> Json<Value> {
-    agent.cancel();
-    Json(json!({"status": "cancelled"}))
+/// `POST /cancel`: with `{"task_id"}`, that task alone; otherwise whatever runs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    task_id: Option<String>,
+}
+
+async fn cancel(State(agent): Shared, body: axum::body::Bytes) -> Result<Json<Value>, Rejected> {
+    let parsed: CancelBody = if body.iter().all(u8::is_ascii_whitespace) {
+        CancelBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| Rejected {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: format!("cancel body: {e}"),
+        })?
+    };
+    match parsed.task_id {
+        Some(id) if !agent.cancel_task(&id) => Err(Rejected {
+            status: StatusCode::NOT_FOUND,
+            detail: format!("task {id} is not running"),
+        }),
+        Some(id) => Ok(Json(json!({"status": "cancelled", "task_id": id}))),
+        None => {
+            agent.cancel();
+            Ok(Json(json!({"status": "cancelled"})))
+        }
+    }
 }
 
 async fn message(

@@ -75,6 +75,29 @@ pub struct AgentConfig {
     /// The container image this agent needs, overriding `runtime.image` of mesh.yaml.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<super::AgentImage>,
+    /// This agent's lane: how many items run at once and how many may wait.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lanes: Option<LaneConfig>,
+}
+
+/// `lanes:` of one agent.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LaneConfig {
+    /// Items running at once: chat turns still take turns in the agent's one session, so
+    /// more than 1 lets tasks run beside the chat and beside each other.
+    pub concurrency: u32,
+    /// Unfinished items (queued and running) the lane holds before it refuses (429).
+    pub max: u32,
+}
+
+impl Default for LaneConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 1,
+            max: 100,
+        }
+    }
 }
 
 /// Reasoning effort requested from models that support it.
@@ -155,6 +178,20 @@ impl AgentConfig {
                 {
                     return Err((field, format!("{v} is not a non-negative amount of USD")));
                 }
+            }
+        }
+        if let Some(l) = &self.lanes {
+            if !(1..=64).contains(&l.concurrency) {
+                return Err((
+                    "lanes.concurrency",
+                    format!("{} is not a count of 1 to 64", l.concurrency),
+                ));
+            }
+            if !(1..=100_000).contains(&l.max) {
+                return Err((
+                    "lanes.max",
+                    format!("{} is not a bound of 1 to 100000", l.max),
+                ));
             }
         }
         if let Some(w) = self.context_window

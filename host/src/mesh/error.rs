@@ -61,6 +61,9 @@ pub enum MeshError {
     /// (500)
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A lane refused or lost an item (429 when full).
+    #[error(transparent)]
+    Lane(#[from] crate::lanes::LaneError),
     /// A fetch refused by policy (400) or failed upstream (502).
     #[error(transparent)]
     Fetch(#[from] crate::fetch::FetchError),

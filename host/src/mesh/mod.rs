@@ -59,6 +59,8 @@ pub struct Mesh {
     pub proxy: Arc<Proxy>,
     /// Connections to agents' APIs.
     pub links: Arc<AgentLinks>,
+    /// Each agent's queue of turns.
+    pub lanes: Arc<crate::lanes::Lanes>,
     vault: Arc<Vault>,
     http_policy: config::HttpSection,
     /// What the fleet last saw of each agent it runs (`starting`, `running`, `unreachable`,
@@ -100,6 +102,19 @@ fn matrix_of(config: Option<&config::PermissionsFile>, path: &std::path::Path) -
             tracing::warn!(path = %path.display(), "no permissions file: every agent is denied everything");
             PermissionMatrix::deny_all()
         }
+    }
+}
+
+fn set_lane_limits(lanes: &crate::lanes::Lanes, agents: &config::AgentsFile) {
+    for (id, agent) in &agents.agents {
+        let l = agent.lanes.unwrap_or_default();
+        lanes.set_limits(
+            id.as_str(),
+            crate::lanes::LaneLimits {
+                concurrency: l.concurrency,
+                max: l.max,
+            },
+        );
     }
 }
 
@@ -154,6 +169,14 @@ impl Mesh {
             Arc::clone(&permissions),
             Arc::clone(&inboxes),
         ));
+        let lanes = crate::lanes::Lanes::open(
+            store.clone(),
+            Arc::clone(&registry) as Arc<dyn crate::lanes::Directory>,
+            Arc::clone(&links),
+            shutdown.clone(),
+        )
+        .await?;
+        set_lane_limits(&lanes, &config.agents);
         let costs = Costs::new(
             store.clone(),
             Arc::new(SystemClock),
@@ -179,6 +202,7 @@ impl Mesh {
             messages,
             proxy,
             links,
+            lanes,
             vault,
             http_policy: config.mesh.http.clone(),
             run_states: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -220,6 +244,7 @@ impl Mesh {
                 self.registry.register_self(id, &req).await?;
                 self.pubsub.subscribe_configured(id.as_str()).await?;
                 self.inboxes.wake([id.as_str()]);
+                self.lanes.wake(id.as_str());
                 Ok(RegisterResponse {
                     registered: true,
                     agent_id: id.to_string(),
@@ -303,6 +328,7 @@ impl Mesh {
         self.pubsub.forget_agent(agent);
         self.blackboard.forget_agent(agent);
         self.inboxes.wake([agent]);
+        self.lanes.wake(agent);
         Ok(())
     }
 
@@ -318,6 +344,7 @@ impl Mesh {
             .replace(matrix_of(perms.as_ref(), &perms_path));
         let agents_added = self.registry.seed(&agents).await?;
         self.proxy.set_agents(agents.clone());
+        set_lane_limits(&self.lanes, &agents);
         let reloaded = Reloaded {
             permissions_file: perms.is_some(),
             permission_entries: entries,

@@ -299,3 +299,13 @@ fn check_url(url: &str) -> Result<String, MeshError> {
     }
     Ok(url.trim_end_matches('/').to_owned())
 }
+
+impl crate::lanes::Directory for Registry {
+    fn url(&self, agent: &str) -> Option<String> {
+        Registry::url(self, agent)
+    }
+
+    fn exists(&self, agent: &str) -> bool {
+        Registry::exists(self, agent)
+    }
+}

@@ -66,7 +66,11 @@ impl From<MeshError> for ApiError {
             MeshError::Invalid(ProtocolError::ValueTooLarge { .. }) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            MeshError::InboxFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+            MeshError::InboxFull { .. } | MeshError::Lane(crate::lanes::LaneError::Full { .. }) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            MeshError::Lane(crate::lanes::LaneError::UnknownItem { .. }) => StatusCode::NOT_FOUND,
+            MeshError::Lane(crate::lanes::LaneError::Store(s)) => return store_error(s),
             MeshError::Blackboard(
                 BlackboardError::Conflict { .. } | BlackboardError::HistoryExists { .. },
             ) => StatusCode::CONFLICT,

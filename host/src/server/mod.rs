@@ -9,6 +9,7 @@ mod api;
 mod auth;
 mod blackboard;
 mod error;
+mod lanes;
 mod messages;
 mod pubsub;
 
@@ -66,6 +67,7 @@ pub fn app(state: AppState, max_body: usize) -> Router {
         .merge(blackboard::routes())
         .merge(pubsub::routes())
         .merge(messages::routes())
+        .merge(lanes::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")

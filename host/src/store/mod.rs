@@ -13,6 +13,7 @@
 pub mod blackboard;
 mod checkpointer;
 pub mod inbox;
+pub mod lanes;
 mod readers;
 pub mod registry;
 mod schema;

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Schema version this build writes.
-const VERSION: i64 = 2;
+const VERSION: i64 = 3;
 
 const V1: &str = "
 CREATE TABLE blackboard (
@@ -91,6 +91,25 @@ CREATE INDEX usage_by_agent_time ON usage(agent_id, created_at);
 CREATE INDEX usage_by_time ON usage(created_at);
 ";
 
+/// Version 3: lanes, each agent's ordered queue of turns (chat messages and tasks) with
+/// the outcome of the finished ones, looked up by id after a restart.
+const V3: &str = "
+CREATE TABLE lane_items (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,   -- the order of the lane
+    id          TEXT NOT NULL UNIQUE,                -- lane_… ticket id
+    agent_id    TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    work        TEXT NOT NULL,                       -- Work JSON (chat message or task)
+    origin      TEXT NOT NULL,                       -- Origin JSON
+    state       TEXT NOT NULL,                       -- queued | running | finished
+    outcome     TEXT,                                -- Outcome JSON once finished
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    enqueued_at INTEGER NOT NULL,
+    started_at  INTEGER,
+    finished_at INTEGER
+);
+CREATE INDEX lane_items_by_agent ON lane_items(agent_id, state, seq);
+";
+
 pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     conn.execute_batch("PRAGMA foreign_keys=ON;")?;
     let found: i64 = conn
@@ -111,6 +130,9 @@ pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     }
     if found < 2 {
         conn.execute_batch(&format!("BEGIN; {V2} PRAGMA user_version = 2; COMMIT;"))?;
+    }
+    if found < 3 {
+        conn.execute_batch(&format!("BEGIN; {V3} PRAGMA user_version = 3; COMMIT;"))?;
     }
     Ok(())
 }

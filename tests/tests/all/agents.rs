@@ -398,7 +398,12 @@ async fn a_task_runs_in_the_background_and_leaves_a_result() {
     op.get("/mesh/agents/a/api/result").await.expect(404);
     let task = json!({"task_type": "count_leads", "input_data": {"region": "EU"}, "timeout": 60});
     let accepted = op.post("/mesh/agents/a/api/task", &task).await.expect(200);
-    assert_eq!(accepted, json!({"accepted": true, "status": "executing"}));
+    // Through the agent's lane now: queued, with the lane item to follow.
+    assert_eq!(
+        (accepted["accepted"].clone(), accepted["status"].clone()),
+        (json!(true), json!("queued"))
+    );
+    assert!(accepted["lane_item"].as_str().unwrap().starts_with("lane_"));
     let mut result = Value::Null;
     for _ in 0..200 {
         let reply = op.get("/mesh/agents/a/api/result").await;

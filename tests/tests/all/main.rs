@@ -16,6 +16,7 @@ mod durability;
 mod embeddings;
 mod hostile;
 mod identity;
+mod lanes;
 mod learnings;
 mod llm_proxy;
 mod memory;
