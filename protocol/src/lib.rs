@@ -11,6 +11,7 @@
 
 mod agent;
 mod blackboard;
+mod browser;
 mod cron;
 mod error;
 mod ids;
@@ -30,6 +31,11 @@ pub use agent::{
 };
 pub use blackboard::{
     BlackboardEntry, ClaimRequest, WatchRequest, is_history_key, validate_key, validate_value,
+};
+pub use browser::{
+    BlockedRequest, BrowserAction, BrowserReply, MAX_BROWSER_JSON_BYTES, MAX_BROWSER_PNG_BYTES,
+    MAX_BROWSER_SCRIPT_BYTES, MAX_BROWSER_SNAPSHOT_CHARS, MAX_BROWSER_TARGET_BYTES,
+    MAX_BROWSER_TEXT_CHARS, MAX_BROWSER_TYPE_BYTES, MAX_BROWSER_URL_BYTES,
 };
 pub use cron::CronJob;
 pub use error::ProtocolError;
