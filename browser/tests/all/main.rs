@@ -88,6 +88,16 @@ fn chromium_present(test: &str) -> bool {
         "{test}: no Chromium in CI (install Debian's chromium)"
     );
     eprintln!("\n*** SKIPPED {test}: no Chromium installed (apt-get install chromium) ***\n");
+    // Counted with the end-to-end tests' skips (see tests/src/skip.rs; this crate does not
+    // depend on that one).
+    if let Some(log) = std::env::var_os("OPENLEGION_SKIP_LOG") {
+        use std::io::Write;
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|mut f| f.write_all(format!("{test}: no Chromium installed\n").as_bytes()));
+    }
     false
 }
 
