@@ -21,6 +21,16 @@ const CHAT_TIMEOUT: Duration = Duration::from_secs(300);
 /// A mesh running agent `a` on the process backend with the compilers of `compilers`,
 /// allowed to compile skills if `allow`.
 async fn mesh(mock: &MockLlm, compilers: Option<&Path>, allow: bool) -> MeshProcess {
+    mesh_of(mock, compilers, allow, "agents:\n  a:\n    role: a\n").await
+}
+
+/// [`mesh`] with agents.yaml `agents_yaml` (agent `a`).
+async fn mesh_of(
+    mock: &MockLlm,
+    compilers: Option<&Path>,
+    allow: bool,
+    agents_yaml: &str,
+) -> MeshProcess {
     let runtime = format!(
         "runtime:\n  isolation: process\n  agent_binary: {}\n  allow_skill_compile: {allow}\n",
         binary("openlegion-agent", "openlegion-agent").display()
@@ -28,14 +38,7 @@ async fn mesh(mock: &MockLlm, compilers: Option<&Path>, allow: bool) -> MeshProc
     let env = compilers
         .map(|dir| vec![("SKILL_COMPILERS".into(), dir.display().to_string())])
         .unwrap_or_default();
-    agent_mesh_env(
-        mock,
-        "agents:\n  a:\n    role: a\n",
-        json!({}),
-        &runtime,
-        env,
-    )
-    .await
+    agent_mesh_env(mock, agents_yaml, json!({}), &runtime, env).await
 }
 
 async fn chat(mesh: &MeshProcess, message: &str) -> Value {
@@ -422,7 +425,10 @@ async fn a_created_skill_survives_a_restart_without_being_compiled_again() {
 async fn a_new_version_replaces_a_skill_while_a_call_of_the_old_one_is_in_flight() {
     let Some(compilers) = compilers() else { return };
     let mock = MockLlm::start().await;
-    let mesh = mesh(&mock, Some(&compilers), true).await;
+    // Two turns at once (a task beside the chat): with the default of one, the chat that
+    // replaces the skill would wait in the lane behind the task it must overtake.
+    let agents = "agents:\n  a:\n    role: a\n    lanes:\n      concurrency: 2\n";
+    let mesh = mesh_of(&mock, Some(&compilers), true, agents).await;
     let data = mesh.agent_data("a");
     let tools = json!([{"name": "version", "description": "Which version answers.",
                         "parameters": {"type": "object"}}]);
