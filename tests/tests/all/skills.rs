@@ -76,7 +76,8 @@ async fn runaway_tools_are_stopped_and_the_agent_carries_on() {
 async fn a_skill_is_hot_reloaded_while_a_call_is_in_flight() {
     let mock = MockLlm::start().await;
     let mesh = agent_mesh(&mock, "agents:\n  a:\n    role: a\n", json!({})).await;
-    let yaml = manifest("versioned", "timeout_ms: 10000");
+    // The fixture busy-waits, so a fast machine burns fuel quickly: give it ample.
+    let yaml = manifest("versioned", "timeout_ms: 10000, fuel: 1000000000000");
     mesh.install_skill("a", "versioned", &fixture("reload-v1"), &yaml);
     mesh.wait_tool("a", "version").await;
     let skills = mesh
