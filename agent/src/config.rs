@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use openlegion_protocol::AgentId;
+use openlegion_protocol::{AgentId, env};
 
 /// Why the environment cannot start an agent.
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +96,7 @@ fn number<T: TryFrom<u64>>(
 /// `/proc/<pid>/environ` by a command the agent runs (as the same user).
 fn read_token_file(file: &str) -> Result<String, ConfigError> {
     let invalid = |problem: String| ConfigError::Invalid {
-        name: "MESH_AUTH_TOKEN_FILE",
+        name: env::MESH_AUTH_TOKEN_FILE,
         value: file.to_owned(),
         problem,
     };
@@ -112,13 +112,17 @@ fn read_token_file(file: &str) -> Result<String, ConfigError> {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let id = var("AGENT_ID").ok_or(ConfigError::Missing { name: "AGENT_ID" })?;
+        let id = var(env::AGENT_ID).ok_or(ConfigError::Missing {
+            name: env::AGENT_ID,
+        })?;
         let agent_id = AgentId::new_agent(&id).map_err(|e| ConfigError::Invalid {
-            name: "AGENT_ID",
+            name: env::AGENT_ID,
             value: id.clone(),
             problem: e.to_string(),
         })?;
-        let mesh_raw = var("MESH_URL").ok_or(ConfigError::Missing { name: "MESH_URL" })?;
+        let mesh_raw = var(env::MESH_URL).ok_or(ConfigError::Missing {
+            name: env::MESH_URL,
+        })?;
         let mesh = match mesh_raw.strip_prefix("unix:") {
             Some(path) => MeshAddr::Unix(PathBuf::from(path.trim_start_matches("//"))),
             None if mesh_raw.starts_with("http://") => {
@@ -126,13 +130,13 @@ impl Config {
             }
             None => {
                 return Err(ConfigError::Invalid {
-                    name: "MESH_URL",
+                    name: env::MESH_URL,
                     value: mesh_raw,
                     problem: "expected http://host:port or unix:/path/to/mesh.sock".into(),
                 });
             }
         };
-        let token = match (var("MESH_AUTH_TOKEN"), var("MESH_AUTH_TOKEN_FILE")) {
+        let token = match (var(env::MESH_AUTH_TOKEN), var(env::MESH_AUTH_TOKEN_FILE)) {
             (Some(token), _) => token,
             (None, Some(file)) => read_token_file(&file)?,
             (None, None) => {
@@ -141,35 +145,35 @@ impl Config {
                 });
             }
         };
-        let socket = var("AGENT_SOCKET").map(PathBuf::from);
-        let tcp = var("AGENT_LISTEN");
+        let socket = var(env::AGENT_SOCKET).map(PathBuf::from);
+        let tcp = var(env::AGENT_LISTEN);
         if socket.is_none() && tcp.is_none() {
             return Err(ConfigError::Missing {
                 name: "AGENT_SOCKET (or AGENT_LISTEN)",
             });
         }
-        let data_dir = var("DATA_DIR").map_or_else(|| PathBuf::from("/data"), PathBuf::from);
-        let skill_cache_dir = var("SKILL_CACHE_DIR").map_or_else(
+        let data_dir = var(env::DATA_DIR).map_or_else(|| PathBuf::from("/data"), PathBuf::from);
+        let skill_cache_dir = var(env::SKILL_CACHE_DIR).map_or_else(
             || data_dir.parent().unwrap_or(&data_dir).join("skill-cache"),
             PathBuf::from,
         );
         Ok(Self {
             agent_id,
-            role: var("AGENT_ROLE").unwrap_or_else(|| "assistant".into()),
+            role: var(env::AGENT_ROLE).unwrap_or_else(|| "assistant".into()),
             mesh,
             token,
             data_dir,
             skill_cache_dir,
-            skill_cache_seed: var("SKILL_CACHE_SEED_DIR").map(PathBuf::from),
-            project_brief: var("PROJECT_BRIEF").map(PathBuf::from),
+            skill_cache_seed: var(env::SKILL_CACHE_SEED_DIR).map(PathBuf::from),
+            project_brief: var(env::PROJECT_BRIEF).map(PathBuf::from),
             socket,
             tcp,
-            instructions: var("INITIAL_INSTRUCTIONS").unwrap_or_default(),
-            max_tokens: number("LLM_MAX_TOKENS", 4096, 1..=1_000_000)?,
-            chat_max_rounds: number("CHAT_MAX_TOOL_ROUNDS", 30, 1..=1000)?,
-            task_max_iterations: number("TASK_MAX_ITERATIONS", 20, 1..=500)?,
-            llm_timeout: number("LLM_TIMEOUT_SECONDS", 300, 10..=7200)?,
-            context_window: number("CONTEXT_WINDOW", 128_000, 1_000..=10_000_000)?,
+            instructions: var(env::INITIAL_INSTRUCTIONS).unwrap_or_default(),
+            max_tokens: number(env::LLM_MAX_TOKENS, 4096, 1..=1_000_000)?,
+            chat_max_rounds: number(env::CHAT_MAX_TOOL_ROUNDS, 30, 1..=1000)?,
+            task_max_iterations: number(env::TASK_MAX_ITERATIONS, 20, 1..=500)?,
+            llm_timeout: number(env::LLM_TIMEOUT_SECONDS, 300, 10..=7200)?,
+            context_window: number(env::CONTEXT_WINDOW, 128_000, 1_000..=10_000_000)?,
         })
     }
 

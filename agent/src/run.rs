@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 /// On the process backend the agent is the mesh's child: it must not outlive the mesh (a
 /// crashed mesh would otherwise leave agents running that nothing supervises).
 fn exit_with_parent() -> Result<()> {
-    if std::env::var_os("OPENLEGION_EXIT_WITH_PARENT").is_none() {
+    if std::env::var_os(openlegion_protocol::env::EXIT_WITH_PARENT).is_none() {
         return Ok(());
     }
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)

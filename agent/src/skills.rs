@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use openlegion_protocol::{FetchRequest, FetchResponse};
 use openlegion_skill_host::{
     Capabilities, Capability, HostConfig, HttpCap, HttpRequest, HttpResponse, Manifest, MemoryCap,
     MeshCap, SkillHost,
@@ -129,45 +130,31 @@ impl MeshCap for Bridge {
 #[async_trait::async_trait]
 impl HttpCap for Bridge {
     async fn fetch(&self, _skill: &str, request: HttpRequest) -> Result<HttpResponse, String> {
-        let body = json!({
-            "method": request.method,
-            "url": request.url,
-            "headers": request.headers,
-            "body": request.body,
-            "timeout_ms": request.timeout.as_millis() as u64,
-        });
+        let body = FetchRequest {
+            method: request.method,
+            url: request.url,
+            headers: request.headers,
+            body: request.body,
+            timeout_ms: Some(request.timeout.as_millis() as u64),
+        };
         let answer = self
             .mesh
             .call(
                 Method::POST,
                 "/mesh/http",
-                Some(&body),
+                Some(&serde_json::to_value(&body).map_err(|e| e.to_string())?),
                 request.timeout + Duration::from_secs(10),
             )
             .await
             .map_err(text)?;
-        serde_json::from_value::<FetchAnswer>(answer)
-            .map(FetchAnswer::into_response)
-            .map_err(|e| format!("bad answer from the mesh: {e}"))
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct FetchAnswer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-    truncated: bool,
-}
-
-impl FetchAnswer {
-    fn into_response(self) -> HttpResponse {
-        HttpResponse {
-            status: self.status,
-            headers: self.headers,
-            body: self.body,
-            truncated: self.truncated,
-        }
+        let answer: FetchResponse =
+            serde_json::from_value(answer).map_err(|e| format!("bad answer from the mesh: {e}"))?;
+        Ok(HttpResponse {
+            status: answer.status,
+            headers: answer.headers,
+            body: answer.body,
+            truncated: answer.truncated,
+        })
     }
 }
 

@@ -11,42 +11,14 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+pub use openlegion_protocol::{FetchRequest, FetchResponse};
 use reqwest::Url;
-use serde::{Deserialize, Serialize};
 
 use crate::config::HttpSection;
 
 const MAX_REDIRECTS: usize = 5;
 const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 const MAX_TIMEOUT_MS: u64 = 120_000;
-
-/// An agent's request.
-#[derive(Debug, Clone, Deserialize)]
-pub struct FetchRequest {
-    #[serde(default = "get")]
-    pub method: String,
-    pub url: String,
-    #[serde(default)]
-    pub headers: Vec<(String, String)>,
-    #[serde(default)]
-    pub body: Option<String>,
-    #[serde(default)]
-    pub timeout_ms: Option<u64>,
-}
-
-fn get() -> String {
-    "GET".into()
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct FetchResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-    pub truncated: bool,
-    /// The URL that answered, after redirects.
-    pub url: String,
-}
 
 /// Why a request was refused or failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

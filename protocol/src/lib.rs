@@ -13,7 +13,9 @@ mod agent;
 mod blackboard;
 mod browser;
 mod cron;
+pub mod env;
 mod error;
+mod fetch;
 mod ids;
 pub mod limits;
 mod memory;
@@ -39,6 +41,7 @@ pub use browser::{
 };
 pub use cron::CronJob;
 pub use error::ProtocolError;
+pub use fetch::{FetchRequest, FetchResponse};
 pub use ids::{AgentId, RESERVED_AGENT_IDS, new_id};
 pub use memory::MemoryFact;
 pub use message::{AgentMessage, MeshEvent, MessageType, Priority};

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use openlegion_protocol::AgentId;
+use openlegion_protocol::{AgentId, env};
 use tokio_util::sync::CancellationToken;
 
 use futures_util::StreamExt;
@@ -264,9 +264,9 @@ impl Fleet {
         .join("\n\n");
         let run = &inside.run_dir;
         let mut env: Vec<(String, String)> = [
-            ("AGENT_ID", id.to_string()),
+            (env::AGENT_ID, id.to_string()),
             (
-                "AGENT_ROLE",
+                env::AGENT_ROLE,
                 if cfg.role.is_empty() {
                     "assistant".into()
                 } else {
@@ -274,18 +274,24 @@ impl Fleet {
                 },
             ),
             (
-                "MESH_URL",
+                env::MESH_URL,
                 format!("unix:{}", run.join("mesh.sock").display()),
             ),
-            ("MESH_AUTH_TOKEN", token.to_owned()),
-            ("DATA_DIR", inside.data_dir.display().to_string()),
-            ("AGENT_SOCKET", run.join("agent.sock").display().to_string()),
-            ("SKILL_CACHE_DIR", run.join("cache").display().to_string()),
+            (env::MESH_AUTH_TOKEN, token.to_owned()),
+            (env::DATA_DIR, inside.data_dir.display().to_string()),
             (
-                "PROJECT_BRIEF",
+                env::AGENT_SOCKET,
+                run.join("agent.sock").display().to_string(),
+            ),
+            (
+                env::SKILL_CACHE_DIR,
+                run.join("cache").display().to_string(),
+            ),
+            (
+                env::PROJECT_BRIEF,
                 run.join("PROJECT.md").display().to_string(),
             ),
-            ("ALLOWED_CAPABILITIES", capabilities.join(",")),
+            (env::ALLOWED_CAPABILITIES, capabilities.join(",")),
             ("HOME", inside.data_dir.display().to_string()),
             ("PATH", "/usr/local/bin:/usr/bin:/bin".into()),
             ("TZ", "UTC".into()),
@@ -295,20 +301,20 @@ impl Fleet {
         .collect();
         env.extend(inside.env);
         if !instructions.is_empty() {
-            env.push(("INITIAL_INSTRUCTIONS".into(), instructions));
+            env.push((env::INITIAL_INSTRUCTIONS.into(), instructions));
         }
         if let Some(n) = cfg.max_iterations {
-            env.push(("TASK_MAX_ITERATIONS".into(), n.to_string()));
+            env.push((env::TASK_MAX_ITERATIONS.into(), n.to_string()));
         }
         if let Some(n) = config.mesh.llm.max_tokens {
-            env.push(("LLM_MAX_TOKENS".into(), n.to_string()));
+            env.push((env::LLM_MAX_TOKENS.into(), n.to_string()));
         }
         let model = cfg
             .model
             .as_ref()
             .or(config.mesh.llm.default_model.as_ref());
         let window = window::context_window(cfg.context_window, model.map(String::as_str));
-        env.push(("CONTEXT_WINDOW".into(), window.to_string()));
+        env.push((env::CONTEXT_WINDOW.into(), window.to_string()));
         if let Ok(level) = std::env::var("RUST_LOG") {
             env.push(("RUST_LOG".into(), level));
         }

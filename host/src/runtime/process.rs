@@ -108,21 +108,24 @@ impl RuntimeBackend for ProcessBackend {
             data_dir: spec.data_dir.clone(),
             run_dir: spec.run_dir.clone(),
             // The agent dies with the mesh: nothing else would supervise it.
-            env: [("OPENLEGION_EXIT_WITH_PARENT".to_owned(), "1".to_owned())]
-                .into_iter()
-                // Where the skill compilers are, and compiled code made ahead of time by
-                // `openlegion-agent warm` (a container's image says both itself).
-                .chain(
-                    ["SKILL_COMPILERS", "SKILL_CACHE_SEED_DIR"]
-                        .into_iter()
-                        .filter_map(|name| {
-                            std::env::var(name)
-                                .ok()
-                                .filter(|v| !v.is_empty())
-                                .map(|v| (name.to_owned(), v))
-                        }),
-                )
-                .collect(),
+            env: [(
+                openlegion_protocol::env::EXIT_WITH_PARENT.to_owned(),
+                "1".to_owned(),
+            )]
+            .into_iter()
+            // Where the skill compilers are, and compiled code made ahead of time by
+            // `openlegion-agent warm` (a container's image says both itself).
+            .chain(
+                ["SKILL_COMPILERS", "SKILL_CACHE_SEED_DIR"]
+                    .into_iter()
+                    .filter_map(|name| {
+                        std::env::var(name)
+                            .ok()
+                            .filter(|v| !v.is_empty())
+                            .map(|v| (name.to_owned(), v))
+                    }),
+            )
+            .collect(),
         }
     }
 

@@ -268,7 +268,7 @@ impl DockerBackend {
         let token = spec
             .env
             .iter()
-            .find(|(k, _)| k == "MESH_AUTH_TOKEN")
+            .find(|(k, _)| k == openlegion_protocol::env::MESH_AUTH_TOKEN)
             .map(|(_, v)| v.as_str())
             .ok_or_else(|| engine("the agent has no mesh token"))?;
         let path = spec.run_dir.join(TOKEN_FILE);
@@ -388,7 +388,7 @@ impl DockerBackend {
             env: Some(
                 spec.env
                     .iter()
-                    .filter(|(k, _)| k != "MESH_AUTH_TOKEN")
+                    .filter(|(k, _)| k != openlegion_protocol::env::MESH_AUTH_TOKEN)
                     .map(|(k, v)| format!("{k}={v}"))
                     .chain([format!("MESH_AUTH_TOKEN_FILE={RUN}/{TOKEN_FILE}")])
                     .collect(),
