@@ -82,7 +82,10 @@ impl Turns {
             (
                 format!("message\0{}\0{}", message.from_agent, message.id),
                 message_text(message),
-                Origin::agent(message.from_agent.clone()),
+                match message.from_agent.as_str() {
+                    "operator" => Origin::operator(),
+                    from => Origin::agent(from),
+                },
             )
         };
         let agent_id = AgentId::parse(agent).ok()?;
