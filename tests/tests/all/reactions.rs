@@ -200,3 +200,51 @@ fn job_number(prompt: &str) -> u32 {
         .collect();
     digits.parse().unwrap()
 }
+
+#[tokio::test]
+async fn a_message_to_a_full_lane_waits_in_the_inbox_and_runs_once_there_is_room() {
+    let mock = MockLlm::start().await;
+    let mesh = agent_mesh(
+        &mock,
+        "agents:\n  b:\n    role: helper\n    lanes:\n      max: 1\n",
+        json!({"a": {"can_message": ["b"]}}),
+    )
+    .await;
+    mesh.wait_agent("b").await;
+    let a = mesh.agent("a").await;
+    mock.push_for(
+        MODEL_NAME,
+        Turn::text("first done").delayed(Duration::from_secs(4)),
+    );
+    mock.push_for(MODEL_NAME, Turn::text("second done"));
+    let send = |text: &str| json!({"to": "b", "type": "query", "payload": {"text": text}});
+    a.post("/mesh/message", &send("first")).await.expect(200);
+    prompts(&mock, 1).await;
+    a.post("/mesh/message", &send("second")).await.expect(200);
+    // The lane holds the running first turn: the second is refused (counted) and waits.
+    let op = mesh.operator();
+    let mut refused = json!(0);
+    for _ in 0..50 {
+        let lanes = op.get("/mesh/lanes").await.expect(200);
+        refused = lanes["lanes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["agent"] == "b")
+            .map_or(json!(0), |l| l["refused"].clone());
+        if refused.as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused.as_u64().unwrap() >= 1, "refusal counted: {refused}");
+    let waiting = op.get("/mesh/agents").await.expect(200)["b"]["inbox"].clone();
+    assert_eq!(waiting, 1, "the message is still in the inbox");
+    let seen = prompts(&mock, 2).await;
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen[0].contains("first") && seen[1].contains("second"),
+        "{seen:?}"
+    );
+    drained(&mesh, "b").await;
+}
