@@ -143,3 +143,129 @@ fn message_text(message: &AgentMessage) -> String {
         Value::Object(p.clone())
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use openlegion_protocol::{MeshEvent, OriginKind};
+    use serde_json::{Map, json};
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::agent_link::AgentLinks;
+    use crate::store::Store;
+
+    /// No agent is reachable: the lanes never run anything in these tests.
+    #[derive(Debug)]
+    struct Nowhere;
+
+    impl crate::lanes::Directory for Nowhere {
+        fn url(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn exists(&self, _: &str) -> bool {
+            true
+        }
+    }
+
+    async fn turns(dir: &tempfile::TempDir) -> Turns {
+        let store = Store::open(&dir.path().join("mesh.db")).unwrap();
+        let lanes = Lanes::open(
+            store,
+            Arc::new(Nowhere),
+            Arc::new(AgentLinks::default()),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        Turns::new(lanes)
+    }
+
+    fn object(v: Value) -> Map<String, Value> {
+        let Value::Object(m) = v else { panic!() };
+        m
+    }
+
+    fn event(topic: &str) -> AgentMessage {
+        let ev = MeshEvent {
+            id: "evt_1".into(),
+            topic: topic.into(),
+            source: "p".into(),
+            payload: object(json!({"level": "red"})),
+            timestamp: chrono::Utc::now(),
+        };
+        let payload = object(serde_json::to_value(ev).unwrap());
+        AgentMessage::new(TRUSTED_ID, "b", MessageType::Event, payload)
+    }
+
+    #[tokio::test]
+    async fn messages_and_events_become_turns_keyed_by_their_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let turns = turns(&dir).await;
+        let msg = AgentMessage::new("a", "b", MessageType::Query, object(json!({"text": "hi"})));
+        let t = turns.turn_for("b", &msg).unwrap();
+        assert_eq!(t.submission.origin, Origin::agent("a"));
+        assert_eq!(
+            t.submission.work,
+            Work::Chat {
+                message: "hi".into()
+            }
+        );
+        assert_eq!(
+            t.id,
+            turns.turn_for("b", &msg).unwrap().id,
+            "stable per message"
+        );
+        let mut other = msg.clone();
+        other.id = "msg_other".into();
+        assert_ne!(t.id, turns.turn_for("b", &other).unwrap().id);
+        assert_ne!(t.id, turns.turn_for("c", &msg).unwrap().id);
+
+        let e = turns.turn_for("b", &event("alerts")).unwrap();
+        assert_eq!(e.submission.origin.kind, OriginKind::Event);
+        assert_eq!(e.submission.origin.source, "alerts");
+        let Work::Chat { message } = &e.submission.work else {
+            panic!()
+        };
+        assert!(
+            message.contains("published by p") && message.contains("red"),
+            "{message}"
+        );
+        // Another copy of the same event (a new inbox message) is the same turn.
+        assert_eq!(e.id, turns.turn_for("b", &event("alerts")).unwrap().id);
+
+        let notice = AgentMessage::new(
+            TRUSTED_ID,
+            "b",
+            MessageType::Event,
+            object(json!({"event": "blackboard_changed", "key": "k", "text": "[Blackboard: k]"})),
+        );
+        assert!(
+            turns.turn_for("b", &notice).is_none(),
+            "blackboard notices stay log-only"
+        );
+    }
+
+    #[tokio::test]
+    async fn log_reactions_start_no_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let turns = turns(&dir).await;
+        let agents: AgentsFile = serde_json::from_value(json!({"agents": {
+            "b": {"role": "x", "on_message": "log"},
+            "c": {"role": "y", "on_event": "log"},
+        }}))
+        .unwrap();
+        turns.configure(&agents);
+        let msg = AgentMessage::new("a", "b", MessageType::Query, object(json!({"q": 1})));
+        assert!(turns.turn_for("b", &msg).is_none());
+        assert!(turns.turn_for("b", &event("t")).is_some());
+        assert!(turns.turn_for("c", &msg).is_some());
+        assert!(turns.turn_for("c", &event("t")).is_none());
+        let Work::Chat { message } = turns.turn_for("c", &msg).unwrap().submission.work else {
+            panic!()
+        };
+        assert!(
+            message.starts_with("Message (query, id msg_") && message.contains("\"q\":1"),
+            "{message}"
+        );
+    }
+}
