@@ -78,6 +78,24 @@ pub struct AgentConfig {
     /// This agent's lane: how many items run at once and how many may wait.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lanes: Option<LaneConfig>,
+    /// What a message from another agent does: start a turn (default) or only reach the
+    /// agent's daily log and inbox.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_message: Option<Reaction>,
+    /// The same for events on the topics this agent subscribes to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_event: Option<Reaction>,
+}
+
+/// What a delivered message or event does to its agent (`on_message:`, `on_event:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reaction {
+    /// A turn through the agent's lane, the message framed as from its source.
+    #[default]
+    Turn,
+    /// Only delivered (daily log, inbox): the agent acts on it when something else wakes it.
+    Log,
 }
 
 /// `lanes:` of one agent.
@@ -208,7 +226,35 @@ impl AgentConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_memory_limit;
+    use super::{AgentsFile, Reaction, parse_memory_limit};
+
+    #[test]
+    fn on_message_and_on_event_parse_strictly() {
+        let path = std::path::Path::new("config/agents.yaml");
+        let f: AgentsFile = crate::config::parse::yaml(
+            path,
+            "agents:\n  a:\n    role: x\n    on_message: log\n    on_event: turn\n  b:\n    role: y\n",
+        )
+        .unwrap();
+        let (a, b) = (
+            &f.agents.values().next().unwrap(),
+            f.agents.values().nth(1).unwrap(),
+        );
+        assert_eq!(
+            (a.on_message, a.on_event),
+            (Some(Reaction::Log), Some(Reaction::Turn))
+        );
+        assert_eq!(b.on_message.unwrap_or_default(), Reaction::Turn);
+        let bad = crate::config::parse::yaml::<AgentsFile>(
+            path,
+            "agents:\n  a:\n    role: x\n    on_event: sleep\n",
+        )
+        .unwrap_err()
+        .to_string();
+        for part in ["agents.yaml:4:", "on_event", "sleep", "turn", "log"] {
+            assert!(bad.contains(part), "{part} missing from: {bad}");
+        }
+    }
 
     #[test]
     fn memory_sizes() {

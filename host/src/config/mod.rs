@@ -15,7 +15,9 @@ mod permissions_file;
 
 use std::path::{Path, PathBuf};
 
-pub use agents::{AgentConfig, AgentsFile, Budget, Resources, Thinking, parse_memory_limit};
+pub use agents::{
+    AgentConfig, AgentsFile, Budget, Reaction, Resources, Thinking, parse_memory_limit,
+};
 pub use error::ConfigError;
 pub use mesh::{
     AgentImage, ChannelSection, HttpSection, Isolation, LlmSection, MeshFile, MeshSection, Price,

@@ -242,12 +242,7 @@ impl Lanes {
             }
             Ok(None) => {
                 self.forget(&id);
-                *self
-                    .refused
-                    .lock()
-                    .expect("lanes lock")
-                    .entry(agent.clone())
-                    .or_default() += 1;
+                self.count_refusal(&agent);
                 Err(LaneError::Full { agent, max })
             }
             Err(e) => {
@@ -255,6 +250,52 @@ impl Lanes {
                 Err(e.into())
             }
         }
+    }
+
+    /// Queues one fire-and-forget item under the caller's `id` unless an item with that id
+    /// exists already (queued, running or finished): a redelivered message runs one turn.
+    /// `Ok(true)`: queued now; `Ok(false)`: it was there before.
+    pub async fn submit_once(
+        self: &Arc<Self>,
+        id: &str,
+        sub: Submission,
+    ) -> Result<bool, LaneError> {
+        let agent = sub.agent.to_string();
+        let max = self.limits(&agent).max;
+        let work = serde_json::to_string(&sub.work).expect("work serialises");
+        let origin = serde_json::to_string(&sub.origin).expect("an origin serialises");
+        let (who, item) = (agent.clone(), id.to_owned());
+        let queued = self
+            .store
+            .write(move |c| {
+                if rows::get(c, &item)?.is_some() {
+                    return Ok::<_, StoreError>(Some(false));
+                }
+                let seq = rows::enqueue(c, &who, &item, &work, &origin, max, now_micros())?;
+                Ok(seq.map(|_| true))
+            })
+            .await?;
+        match queued {
+            Some(fresh) => {
+                if fresh {
+                    self.wake(&agent);
+                }
+                Ok(fresh)
+            }
+            None => {
+                self.count_refusal(&agent);
+                Err(LaneError::Full { agent, max })
+            }
+        }
+    }
+
+    fn count_refusal(&self, agent: &str) {
+        *self
+            .refused
+            .lock()
+            .expect("lanes lock")
+            .entry(agent.to_owned())
+            .or_default() += 1;
     }
 
     /// A handle on item `id` (also after a restart): its outcome is sent once it ends.

@@ -5,6 +5,10 @@
 //! with `GET /mesh/inbox`). A 4xx other than 408/429 means the agent refuses that message:
 //! it is marked dead (logged, kept for pulling) so it cannot block the queue behind it.
 //! Delivery is at-least-once; agents de-duplicate by message id.
+//!
+//! A message or event that starts a turn (see [`super::turns`]) is queued in the agent's
+//! lane before it is pushed, once per message id; while the lane is full the message
+//! stays first in the inbox (still pullable) and is tried again every second.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,11 +19,15 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::registry::Registry;
+use super::turns::Turns;
 use crate::agent_link::{AgentLink, AgentLinks};
 use crate::store::{Store, StoreError, inbox};
 
 /// Upper bound on one delivery attempt, whatever the message's ttl says.
 const MAX_ATTEMPT: Duration = Duration::from_secs(30);
+
+/// How soon a message whose agent's lane was full is offered to the lane again.
+const LANE_RETRY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -31,6 +39,7 @@ struct Inner {
     store: Store,
     registry: Arc<Registry>,
     links: Arc<AgentLinks>,
+    turns: Arc<Turns>,
     workers: Mutex<HashMap<String, Arc<Notify>>>,
     shutdown: CancellationToken,
 }
@@ -46,6 +55,7 @@ impl Delivery {
         store: Store,
         registry: Arc<Registry>,
         links: Arc<AgentLinks>,
+        turns: Arc<Turns>,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
@@ -53,6 +63,7 @@ impl Delivery {
                 store,
                 registry,
                 links,
+                turns,
                 workers: Mutex::new(HashMap::new()),
                 shutdown,
             }),
@@ -117,6 +128,21 @@ async fn worker(inner: Arc<Inner>, agent: String, notify: Arc<Notify>) {
         };
         let seq = queued.seq;
         let link = inner.links.link(&agent, &url);
+        if let Some(turn) = inner.turns.turn_for(&agent, &queued.message)
+            && let Err(e) = inner.turns.start(turn).await
+        {
+            // Full lane (counted there) or a store error: the message waits at the head.
+            tracing::debug!(agent, seq, error = %e, "cannot queue the message's turn yet");
+            let why = e.to_string();
+            let _ = inner
+                .store
+                .write(move |c| inbox::record_failure(c, seq, &why))
+                .await;
+            tokio::select! {
+                () = tokio::time::sleep(LANE_RETRY) => continue,
+                () = inner.shutdown.cancelled() => return,
+            }
+        }
         let result = match attempt(&link, &queued.message).await {
             Attempt::Delivered => {
                 delays = backoff();

@@ -15,6 +15,7 @@ mod messages;
 mod permissions;
 mod pubsub;
 mod registry;
+mod turns;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use messages::{Messages, Routed};
 pub use permissions::Permissions;
 pub use pubsub::{PubSub, Published};
 pub use registry::Registry;
+pub use turns::Turns;
 
 use crate::agent_link::AgentLinks;
 use crate::auth::{Caller, Tokens};
@@ -61,6 +63,8 @@ pub struct Mesh {
     pub links: Arc<AgentLinks>,
     /// Each agent's queue of turns.
     pub lanes: Arc<crate::lanes::Lanes>,
+    /// Which delivered messages and events start a turn.
+    pub turns: Arc<Turns>,
     vault: Arc<Vault>,
     http_policy: config::HttpSection,
     /// What the fleet last saw of each agent it runs (`starting`, `running`, `unreachable`,
@@ -137,10 +141,21 @@ impl Mesh {
         let registry = Arc::new(Registry::load(store.clone(), Arc::clone(&tokens)).await?);
         registry.seed(&config.agents).await?;
         let links = Arc::new(AgentLinks::default());
+        let lanes = crate::lanes::Lanes::open(
+            store.clone(),
+            Arc::clone(&registry) as Arc<dyn crate::lanes::Directory>,
+            Arc::clone(&links),
+            shutdown.clone(),
+        )
+        .await?;
+        set_lane_limits(&lanes, &config.agents);
+        let turns = Arc::new(Turns::new(Arc::clone(&lanes)));
+        turns.configure(&config.agents);
         let delivery = Delivery::new(
             store.clone(),
             Arc::clone(&registry),
             Arc::clone(&links),
+            Arc::clone(&turns),
             shutdown.clone(),
         );
         let inboxes = Arc::new(Inboxes::new(
@@ -169,14 +184,6 @@ impl Mesh {
             Arc::clone(&permissions),
             Arc::clone(&inboxes),
         ));
-        let lanes = crate::lanes::Lanes::open(
-            store.clone(),
-            Arc::clone(&registry) as Arc<dyn crate::lanes::Directory>,
-            Arc::clone(&links),
-            shutdown.clone(),
-        )
-        .await?;
-        set_lane_limits(&lanes, &config.agents);
         let costs = Costs::new(
             store.clone(),
             Arc::new(SystemClock),
@@ -203,6 +210,7 @@ impl Mesh {
             proxy,
             links,
             lanes,
+            turns,
             vault,
             http_policy: config.mesh.http.clone(),
             run_states: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -345,6 +353,7 @@ impl Mesh {
         let agents_added = self.registry.seed(&agents).await?;
         self.proxy.set_agents(agents.clone());
         set_lane_limits(&self.lanes, &agents);
+        self.turns.configure(&agents);
         let reloaded = Reloaded {
             permissions_file: perms.is_some(),
             permission_entries: entries,

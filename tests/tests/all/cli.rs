@@ -57,7 +57,9 @@ fn start_detached_then_drive_and_stop() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already running"));
 
-    assert!(ok(&cli(&config, &["status"])).contains(&format!("pid {pid}")));
+    let status = ok(&cli(&config, &["status"]));
+    assert!(status.contains(&format!("pid {pid}")), "{status}");
+    assert!(status.contains("lanes: all idle"), "{status}");
 
     ok(&cli(
         &config,

@@ -22,6 +22,7 @@ mod llm_proxy;
 mod memory;
 mod memory_tools;
 mod pubsub;
+mod reactions;
 mod routing;
 mod skill_cli;
 mod skills;
