@@ -21,7 +21,7 @@
 
 mod dispatch;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use openlegion_protocol::{AgentId, ChatResponse, Origin, TaskAssignment, TaskResult, new_id};
@@ -166,6 +166,9 @@ pub struct Lanes {
     trackers: Mutex<HashMap<String, Arc<Tracker>>>,
     workers: Mutex<HashMap<String, Arc<Notify>>>,
     refused: Mutex<HashMap<String, u64>>,
+    /// Ids given to `submit_once` that were refused and are being offered again: a retried
+    /// item counts as one refusal, however many times it is offered.
+    refused_once: Mutex<HashSet<String>>,
     shutdown: CancellationToken,
 }
 
@@ -192,6 +195,7 @@ impl Lanes {
             trackers: Mutex::new(HashMap::new()),
             workers: Mutex::new(HashMap::new()),
             refused: Mutex::new(HashMap::new()),
+            refused_once: Mutex::new(HashSet::new()),
             shutdown,
         });
         for (agent, ..) in lanes.store.read(rows::summary).await? {
@@ -277,13 +281,21 @@ impl Lanes {
             .await?;
         match queued {
             Some(fresh) => {
+                self.refused_once.lock().expect("lanes lock").remove(id);
                 if fresh {
                     self.wake(&agent);
                 }
                 Ok(fresh)
             }
             None => {
-                self.count_refusal(&agent);
+                if self
+                    .refused_once
+                    .lock()
+                    .expect("lanes lock")
+                    .insert(id.to_owned())
+                {
+                    self.count_refusal(&agent);
+                }
                 Err(LaneError::Full { agent, max })
             }
         }

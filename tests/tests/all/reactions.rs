@@ -246,5 +246,14 @@ async fn a_message_to_a_full_lane_waits_in_the_inbox_and_runs_once_there_is_room
         seen[0].contains("first") && seen[1].contains("second"),
         "{seen:?}"
     );
+    // Offered again every second while the first turn ran, it still counts once.
+    let lanes = op.get("/mesh/lanes").await.expect(200);
+    let b = lanes["lanes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["agent"] == "b")
+        .cloned();
+    assert_eq!(b.map_or(json!(0), |l| l["refused"].clone()), 1, "{lanes}");
     drained(&mesh, "b").await;
 }
