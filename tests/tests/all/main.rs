@@ -25,6 +25,7 @@ mod pubsub;
 mod routing;
 mod skill_cli;
 mod skills;
+mod webhooks;
 
 use serde_json::Value;
 
