@@ -161,6 +161,13 @@ async fn signed_deliveries_reach_the_agent_once_and_bad_ones_never_reach_the_llm
     assert_eq!(status, 413, "{answer}");
     mesh.operator().get("/mesh/status").await.expect(200);
 
+    // The seen delivery ids are in the mesh's database: a restart does not reopen the window.
+    let mut mesh = mesh;
+    mesh.restart().await;
+    let (status, again, _) = post(&mesh, &path, body.clone(), &signed).await;
+    assert_eq!((status, again["status"].clone()), (200, json!("duplicate")));
+    assert_eq!(mock.requests_for(MODEL_NAME).len(), 1);
+
     ok(&mesh, &["webhook", "remove", "gh"]);
     let (status, _, _) = post(&mesh, &path, body, &signed).await;
     assert_eq!(status, 404, "a removed hook is gone from the running mesh");
