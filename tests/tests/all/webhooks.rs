@@ -163,6 +163,7 @@ async fn signed_deliveries_reach_the_agent_once_and_bad_ones_never_reach_the_llm
 
     // The seen delivery ids are in the mesh's database: a restart does not reopen the window.
     let mut mesh = mesh;
+    assert!(mesh.terminate().success());
     mesh.restart().await;
     let (status, again, _) = post(&mesh, &path, body.clone(), &signed).await;
     assert_eq!((status, again["status"].clone()), (200, json!("duplicate")));
