@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use openlegion_host::webhooks::signature::sign;
 use openlegion_mock_llm::{MockLlm, Turn};
-use openlegion_tests::{MODEL_NAME, MeshProcess, agent_mesh_env, binary};
+use openlegion_tests::{MODEL_NAME, MeshOptions, MeshProcess, agent_mesh_env, binary};
 use serde_json::{Value, json};
 
 const SECRET: &str = "It's a Secret to Everybody";
@@ -233,4 +233,40 @@ fn a_malformed_webhooks_json_stops_the_start_naming_file_line_and_field() {
         err.contains("webhooks.json:3:") && err.contains(&format!("hooks.{id}.rate_per_minute")),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_full_lane_answers_429_and_a_refused_delivery_id_may_be_retried() {
+    // The agent is not started (isolation external), so the first item stays queued.
+    let mesh = MeshProcess::start(MeshOptions {
+        agents_yaml: "agents:\n  a:\n    role: a\n    lanes:\n      max: 1\n".into(),
+        ..MeshOptions::default()
+    })
+    .await;
+    let id = "hook_fedcba9876543210fedcba9876543210";
+    mesh.write_config(
+        "webhooks.json",
+        &json!({"hooks": {id: {
+            "id": id, "name": "busy", "agent": "a", "created_at": "2026-01-01T00:00:00Z"
+        }}})
+        .to_string(),
+    );
+    let path = format!("/webhook/hook/{id}");
+    let with = |d: &str| [("idempotency-key", d.to_owned())];
+    let (status, _, _) = post(&mesh, &path, b"one".to_vec(), &with("k-1")).await;
+    assert_eq!(status, 202);
+    for _ in 0..2 {
+        let (status, answer, retry) = post(&mesh, &path, b"two".to_vec(), &with("k-2")).await;
+        assert_eq!(
+            status, 429,
+            "not a duplicate: a refused id is forgotten: {answer}"
+        );
+        assert!(
+            answer["detail"]
+                .as_str()
+                .unwrap()
+                .contains("lane of a is full")
+        );
+        assert_eq!(retry.as_deref(), Some("1"));
+    }
 }
