@@ -23,6 +23,7 @@ use crate::mesh::{Mesh, MeshError, Reloaded};
 use crate::server::{self, AppState};
 use crate::state::StateDir;
 use crate::vault::Vault;
+use crate::webhooks::Webhooks;
 
 /// Why a mesh did not start.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,9 @@ pub enum StartError {
     },
     #[error(transparent)]
     Mesh(#[from] MeshError),
+    /// config/webhooks.json is malformed.
+    #[error(transparent)]
+    Webhooks(ConfigError),
     /// An agent needs a container engine and none answers: nothing is left running.
     #[error("{0}")]
     NoDocker(FleetError),
@@ -102,8 +106,17 @@ impl Instance {
         StateDir::write_private(&state.pid_file(), &std::process::id().to_string())
             .map_err(prepare)?;
 
+        let hooks = Webhooks::load(&config.dir).map_err(StartError::Webhooks)?;
+        let hooks_vault = vault.clone();
         let shutdown = CancellationToken::new();
         let mesh = Mesh::open(&config, vault, shutdown.clone()).await?;
+        let webhooks = Webhooks::new(
+            hooks,
+            hooks_vault,
+            Arc::clone(&mesh.lanes),
+            Arc::clone(&mesh.registry),
+            mesh.store.clone(),
+        );
         let operator_token = mint_token();
         StateDir::write_private(&state.operator_token_file(), &operator_token).map_err(prepare)?;
         mesh.tokens
@@ -122,7 +135,8 @@ impl Instance {
         let app = server::app(
             AppState::new(Arc::clone(&mesh), Arc::clone(&fleet)),
             max_body,
-        );
+        )
+        .merge(crate::webhooks::routes(webhooks));
         fleet.set_app(app.clone());
         let server = tokio::spawn(server::serve(listener, app.clone(), shutdown.clone()));
 

@@ -36,3 +36,4 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod vault;
+pub mod webhooks;

@@ -12,6 +12,7 @@ mod skill;
 mod start;
 mod status;
 mod stop;
+mod webhook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,6 +81,9 @@ enum Command {
     /// Write skills: new, build, test, install, list.
     #[command(subcommand)]
     Skill(skill::SkillCommand),
+    /// Manage webhooks: add, list, remove.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -105,5 +109,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Costs { period } => runtime.block_on(costs::run(&cli.config, period)),
         Command::Skill(cmd) => runtime.block_on(skill::run(&cli.config, cmd)),
+        Command::Webhook(cmd) => webhook::run(&cli.config, cmd),
     }
 }

@@ -13,6 +13,8 @@ mod mesh;
 mod parse;
 mod permissions_file;
 
+pub(crate) use parse::json as parse_json;
+
 use std::path::{Path, PathBuf};
 
 pub use agents::{

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Schema version this build writes.
-const VERSION: i64 = 3;
+const VERSION: i64 = 4;
 
 const V1: &str = "
 CREATE TABLE blackboard (
@@ -110,6 +110,18 @@ CREATE TABLE lane_items (
 CREATE INDEX lane_items_by_agent ON lane_items(agent_id, state, seq);
 ";
 
+/// Version 4: the webhook deliveries seen in the last 24 hours (replay protection), by
+/// hook and delivery id.
+const V4: &str = "
+CREATE TABLE webhook_deliveries (
+    hook_id     TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    seen_at     INTEGER NOT NULL,                    -- unix microseconds
+    PRIMARY KEY (hook_id, delivery_id)
+) WITHOUT ROWID;
+CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries(seen_at);
+";
+
 pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     conn.execute_batch("PRAGMA foreign_keys=ON;")?;
     let found: i64 = conn
@@ -133,6 +145,9 @@ pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     }
     if found < 3 {
         conn.execute_batch(&format!("BEGIN; {V3} PRAGMA user_version = 3; COMMIT;"))?;
+    }
+    if found < 4 {
+        conn.execute_batch(&format!("BEGIN; {V4} PRAGMA user_version = 4; COMMIT;"))?;
     }
     Ok(())
 }

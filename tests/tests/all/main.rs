@@ -26,6 +26,7 @@ mod reactions;
 mod routing;
 mod skill_cli;
 mod skills;
+mod webhooks;
 
 use serde_json::Value;
 
