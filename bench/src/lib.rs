@@ -9,6 +9,21 @@ use anyhow::{Context, Result, bail};
 
 pub mod platform;
 
+/// The URL of a mesh started with `--config DIR/config`, once it has written
+/// `DIR/.openlegion/mesh.addr` (within 30 s), after `settle` more for its routes to come up.
+pub fn mesh_url(dir: &Path, settle: Duration) -> Result<String> {
+    let addr = dir.join(".openlegion/mesh.addr");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !addr.exists() {
+        if std::time::Instant::now() > deadline {
+            bail!("the mesh did not start");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(settle);
+    Ok(std::fs::read_to_string(addr)?.trim().to_owned())
+}
+
 /// Throughput and latency of one scenario, as wrk measured it.
 #[derive(Debug, Clone)]
 pub struct Measured {

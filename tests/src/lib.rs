@@ -20,7 +20,7 @@ pub use fake_agent::FakeAgent;
 pub use fleet::{
     MODEL, MODEL_NAME, TEST_LABEL, agent_mesh, agent_mesh_env, agent_mesh_with, container_runtime,
 };
-pub use mesh::{MeshOptions, MeshProcess, cli};
+pub use mesh::{MeshOptions, MeshProcess, cli, start_refuses};
 pub use models::local_models_dir;
 pub use skills::{compilers, fixture, template};
 pub use skip::{skip, skip_log};

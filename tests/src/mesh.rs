@@ -254,6 +254,29 @@ impl MeshProcess {
     }
 }
 
+/// Runs `openlegion --config DIR start` and expects it to refuse within 20 s.
+pub fn start_refuses(dir: &Path) -> String {
+    let mut child = Command::new(binary("openlegion-host", "openlegion"))
+        .arg("--config")
+        .arg(dir)
+        .arg("start")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the mesh started with a broken config");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Runs the `openlegion` CLI with `--config dir`.
 pub fn cli(dir: &Path, args: &[&str]) -> Output {
     Command::new(binary("openlegion-host", "openlegion"))

@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Parser;
 use openlegion_bench::{Measured, machine, rss_kib, wrk};
 use serde_json::{Value, json};
@@ -62,16 +62,7 @@ fn start_mesh(bin: &Path, dir: &Path) -> Result<Mesh> {
         .stderr(Stdio::inherit())
         .spawn()
         .with_context(|| format!("start {}", bin.display()))?;
-    let addr = dir.join(".openlegion/mesh.addr");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !addr.exists() {
-        if Instant::now() > deadline {
-            bail!("the mesh did not start");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(100));
-    let url = std::fs::read_to_string(addr)?.trim().to_owned();
+    let url = openlegion_bench::mesh_url(dir, Duration::from_millis(100))?;
     let operator = std::fs::read_to_string(dir.join(".openlegion/operator.token"))?
         .trim()
         .to_owned();

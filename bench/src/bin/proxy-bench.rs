@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Parser;
 use futures_util::StreamExt;
 use openlegion_bench::{machine, wrk};
@@ -75,16 +75,7 @@ fn start_mesh(bin: &Path, dir: &Path, mock: &str) -> Result<(Proc, String, Strin
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;
-    let addr = dir.join(".openlegion/mesh.addr");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !addr.exists() {
-        if Instant::now() > deadline {
-            bail!("the mesh did not start");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(100));
-    let url = std::fs::read_to_string(addr)?.trim().to_owned();
+    let url = openlegion_bench::mesh_url(dir, Duration::from_millis(100))?;
     let operator = std::fs::read_to_string(dir.join(".openlegion/operator.token"))?
         .trim()
         .to_owned();

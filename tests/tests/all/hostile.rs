@@ -3,10 +3,9 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use openlegion_tests::{MeshOptions, MeshProcess, binary};
+use openlegion_tests::{MeshOptions, MeshProcess, start_refuses};
 use serde_json::json;
 
 fn board() -> MeshOptions {
@@ -176,29 +175,6 @@ async fn dot_dot_keys_are_refused_however_they_are_spelt() {
         .await
         .expect(200);
     assert_eq!(keys, json!([]), "nothing was written");
-}
-
-/// Runs `openlegion --config DIR start` and expects it to refuse within 20 s.
-fn start_refuses(dir: &std::path::Path) -> String {
-    let mut child = Command::new(binary("openlegion-host", "openlegion"))
-        .arg("--config")
-        .arg(dir)
-        .arg("start")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("the mesh started with a broken config");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

@@ -6,20 +6,7 @@ use std::time::Duration;
 
 use openlegion_mock_llm::{MockLlm, Turn};
 use openlegion_tests::{MODEL_NAME, MeshProcess, agent_mesh};
-use serde_json::{Value, json};
-
-/// The text of the last user message of a request the model received.
-fn last_user(body: &Value) -> String {
-    body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "user")
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_owned()
-}
+use serde_json::json;
 
 /// Waits until the model has received `n` requests; returns their last user messages.
 async fn prompts(mock: &MockLlm, n: usize) -> Vec<String> {
@@ -31,7 +18,7 @@ async fn prompts(mock: &MockLlm, n: usize) -> Vec<String> {
     }
     mock.requests_for(MODEL_NAME)
         .iter()
-        .map(|r| last_user(&r.body))
+        .map(|r| r.last_user_text())
         .collect()
 }
 

@@ -2,28 +2,12 @@
 //! agent process and the scripted mock LLM. Signatures, replays, body limit, rate limit and
 //! a malformed webhooks.json.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use openlegion_host::webhooks::signature::sign;
 use openlegion_mock_llm::{MockLlm, Turn};
-use openlegion_tests::{MODEL_NAME, MeshOptions, MeshProcess, agent_mesh_env, binary};
+use openlegion_tests::{MODEL_NAME, MeshOptions, MeshProcess, agent_mesh_env, start_refuses};
 use serde_json::{Value, json};
 
 const SECRET: &str = "It's a Secret to Everybody";
-
-/// The text of the last user message of a request the model received.
-fn last_user(body: &Value) -> String {
-    body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "user")
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_owned()
-}
 
 /// Runs the CLI and returns its standard output, failing on a non-zero exit.
 fn ok(mesh: &MeshProcess, args: &[&str]) -> String {
@@ -140,7 +124,7 @@ async fn signed_deliveries_reach_the_agent_once_and_bad_ones_never_reach_the_llm
     let prompts: Vec<String> = mock
         .requests_for(MODEL_NAME)
         .iter()
-        .map(|r| last_user(&r.body))
+        .map(|r| r.last_user_text())
         .collect();
     assert_eq!(prompts.len(), 1, "delivered once: {prompts:?}");
     assert!(
@@ -206,25 +190,7 @@ fn a_malformed_webhooks_json_stops_the_start_naming_file_line_and_field() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(binary("openlegion-host", "openlegion"))
-        .arg("--config")
-        .arg(&config)
-        .arg("start")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("the mesh started with a broken webhooks.json");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = start_refuses(&config);
     assert!(
         err.contains("webhooks.json:3:") && err.contains(&format!("hooks.{id}.rate_per_minute")),
         "{err}"
