@@ -20,7 +20,7 @@ use crate::auth::{Caller, hash_token, mint_token};
 use crate::config::{Config, ConfigError};
 use crate::fleet::{Fleet, FleetError};
 use crate::mesh::{Mesh, MeshError, Reloaded};
-use crate::server::{self, AppState};
+use crate::server::{self, AppState, ReloadHook};
 use crate::state::StateDir;
 use crate::vault::Vault;
 use crate::webhooks::Webhooks;
@@ -132,8 +132,15 @@ impl Instance {
 
         let max_body = config.mesh.mesh.max_body_mb as usize * 1024 * 1024;
         let fleet = Arc::new(Fleet::new(Arc::clone(&mesh), config, shutdown.clone()));
+        let hook = {
+            let (mesh, fleet) = (Arc::clone(&mesh), Arc::clone(&fleet));
+            ReloadHook::new(move || {
+                let (mesh, fleet) = (Arc::clone(&mesh), Arc::clone(&fleet));
+                Box::pin(async move { reload(&mesh, &fleet).await.map(|(r, _)| r) })
+            })
+        };
         let app = server::app(
-            AppState::new(Arc::clone(&mesh), Arc::clone(&fleet)),
+            AppState::new(Arc::clone(&mesh), Arc::clone(&fleet), hook),
             max_body,
         )
         .merge(crate::webhooks::routes(webhooks));

@@ -10,9 +10,11 @@
 //! - `allowed_apis` is exact membership (no `*`);
 //! - the id `mesh` is trusted and allowed everything.
 //!
-//! The matrix is immutable; reloading builds a new one and swaps it in.
+//! The matrix is immutable; reloading builds a new one and swaps it into the live
+//! [`Permissions`] that every service holds.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use glob::{MatchOptions, Pattern};
 use openlegion_protocol::AgentPermissions;
@@ -159,6 +161,29 @@ impl PermissionMatrix {
             || self
                 .entry(agent)
                 .is_some_and(|e| e.perms.allowed_apis.iter().any(|a| a == api))
+    }
+}
+
+/// Holds the current [`PermissionMatrix`]. Readers take an `Arc` snapshot, so a reload never
+/// changes the rules under a request that is half way through its checks.
+#[derive(Debug)]
+pub struct Permissions {
+    current: RwLock<Arc<PermissionMatrix>>,
+}
+
+impl Permissions {
+    pub fn new(matrix: PermissionMatrix) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(matrix)),
+        }
+    }
+
+    pub fn current(&self) -> Arc<PermissionMatrix> {
+        Arc::clone(&self.current.read().expect("permissions lock"))
+    }
+
+    pub fn replace(&self, matrix: PermissionMatrix) {
+        *self.current.write().expect("permissions lock") = Arc::new(matrix);
     }
 }
 

@@ -10,9 +10,9 @@ use serde_json::{Map, Value, json};
 
 use super::MeshError;
 use super::inbox::Inboxes;
-use super::permissions::Permissions;
 use crate::auth::Caller;
 use crate::permissions::Glob;
+use crate::permissions::Permissions;
 use crate::store::blackboard::{self as rows, BlackboardError};
 use crate::store::registry as reg_rows;
 use crate::store::{Store, now_micros};

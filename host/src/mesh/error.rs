@@ -64,6 +64,9 @@ pub enum MeshError {
     /// A lane refused or lost an item (429 when full).
     #[error(transparent)]
     Lane(#[from] crate::lanes::LaneError),
+    /// The LLM proxy refused the request (403 or 400).
+    #[error(transparent)]
+    Proxy(#[from] crate::proxy::ProxyError),
     /// A fetch refused by policy (400) or failed upstream (502).
     #[error(transparent)]
     Fetch(#[from] crate::fetch::FetchError),

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::MeshError;
 use super::inbox::Inboxes;
-use super::permissions::Permissions;
 use super::registry::Registry;
 use crate::auth::Caller;
+use crate::permissions::Permissions;
 
 #[derive(Debug)]
 pub struct Messages {

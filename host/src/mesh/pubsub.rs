@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::MeshError;
 use super::inbox::Inboxes;
-use super::permissions::Permissions;
 use crate::auth::Caller;
+use crate::permissions::Permissions;
 use crate::permissions::TRUSTED_ID;
 use crate::store::Store;
 use crate::store::registry as rows;

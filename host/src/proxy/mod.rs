@@ -6,6 +6,7 @@
 //! failover, charge the real cost, and answer in the original's shapes. Every error text
 //! passes the vault's redactor first.
 
+mod error;
 mod failover;
 pub mod health;
 mod params;
@@ -20,6 +21,7 @@ use openlegion_protocol::{ApiProxyRequest, ApiProxyResponse};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+pub use error::ProxyError;
 pub use failover::{Failover, Relay};
 use health::ModelHealth;
 
@@ -27,7 +29,7 @@ use crate::auth::Caller;
 use crate::config::{AgentsFile, LlmSection};
 use crate::costs::{Costs, Limits, Reservation};
 use crate::embeddings::{self, LocalEmbeddings};
-use crate::mesh::{MeshError, Permissions};
+use crate::permissions::Permissions;
 use crate::vault::{ModelRef, Vault, parse_model};
 
 /// Largest `params`, serialised (the original's 4 MiB).
@@ -127,7 +129,7 @@ impl Proxy {
         caller: &Caller,
         requested: Option<&str>,
         embedding: bool,
-    ) -> Result<ModelRef, MeshError> {
+    ) -> Result<ModelRef, ProxyError> {
         let agents = self.agents.read().expect("agents lock");
         let own = match caller {
             Caller::Agent(id) => agents.agents.get(id),
@@ -142,12 +144,12 @@ impl Proxy {
         let wanted = requested
             .map(str::to_owned)
             .or(fallback)
-            .ok_or(MeshError::BadField {
+            .ok_or(ProxyError::BadField {
                 field: "params.model",
                 problem: "no model given and none configured (llm.default_model in mesh.yaml)"
                     .into(),
             })?;
-        let model = parse_model(&wanted).map_err(|e| MeshError::BadField {
+        let model = parse_model(&wanted).map_err(|e| ProxyError::BadField {
             field: "params.model",
             problem: e.to_string(),
         })?;
@@ -176,7 +178,7 @@ impl Proxy {
         if allowed.contains(&model.id()) {
             Ok(model)
         } else {
-            Err(MeshError::Forbidden {
+            Err(ProxyError::Forbidden {
                 agent: caller.id().into(),
                 action: "use model",
                 target: model.id(),
@@ -184,7 +186,7 @@ impl Proxy {
         }
     }
 
-    fn check_service(&self, caller: &Caller, req: &ApiProxyRequest) -> Result<(), MeshError> {
+    fn check_service(&self, caller: &Caller, req: &ApiProxyRequest) -> Result<(), ProxyError> {
         if caller.is_operator()
             || self
                 .permissions
@@ -193,7 +195,7 @@ impl Proxy {
         {
             Ok(())
         } else {
-            Err(MeshError::Forbidden {
+            Err(ProxyError::Forbidden {
                 agent: caller.id().into(),
                 action: "access",
                 target: req.service.clone(),
@@ -207,7 +209,7 @@ impl Proxy {
         &self,
         caller: &Caller,
         req: &ApiProxyRequest,
-    ) -> Result<Prepared, Result<ApiProxyResponse, MeshError>> {
+    ) -> Result<Prepared, Result<ApiProxyResponse, ProxyError>> {
         let size = serde_json::to_vec(&req.params).map_or(0, |v| v.len());
         if size > MAX_PARAMS_BYTES {
             let msg = format!("params are {size} bytes; the limit is {MAX_PARAMS_BYTES}");
@@ -280,7 +282,7 @@ impl Proxy {
         &self,
         caller: &Caller,
         req: ApiProxyRequest,
-    ) -> Result<ApiProxyResponse, MeshError> {
+    ) -> Result<ApiProxyResponse, ProxyError> {
         self.check_service(caller, &req)?;
         match (req.service.as_str(), req.action.as_str()) {
             ("llm", "chat") => self.chat(caller, &req).await,
@@ -302,7 +304,7 @@ impl Proxy {
         &self,
         caller: &Caller,
         req: &ApiProxyRequest,
-    ) -> Result<ApiProxyResponse, MeshError> {
+    ) -> Result<ApiProxyResponse, ProxyError> {
         let prepared = match self.prepare(caller, req) {
             Ok(p) => p,
             Err(refusal) => return refusal,
@@ -334,7 +336,7 @@ impl Proxy {
         &self,
         caller: &Caller,
         req: &ApiProxyRequest,
-    ) -> Result<ApiProxyResponse, MeshError> {
+    ) -> Result<ApiProxyResponse, ProxyError> {
         let (model, inputs, single) = match params::embed(&req.params) {
             Ok(p) => p,
             Err(e) => return Ok(reply::refusal(e.to_string(), "invalid_request", Some(400))),
@@ -383,7 +385,7 @@ impl Proxy {
         &self,
         caller: &Caller,
         req: ApiProxyRequest,
-    ) -> Result<mpsc::Receiver<Value>, MeshError> {
+    ) -> Result<mpsc::Receiver<Value>, ProxyError> {
         self.check_service(caller, &req)?;
         let (tx, rx) = mpsc::channel(64);
         if (req.service.as_str(), req.action.as_str()) != ("llm", "chat") {

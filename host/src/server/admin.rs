@@ -7,10 +7,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::AppState;
 use super::error::ApiError;
+use super::{AppState, ReloadHook};
 use crate::auth::Caller;
-use crate::fleet::Fleet;
 use crate::mesh::{Mesh, MeshError, MeshStatus, Reloaded};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -38,8 +37,7 @@ async fn status(
 }
 
 async fn reload(
-    State(mesh): State<Arc<Mesh>>,
-    State(fleet): State<Arc<Fleet>>,
+    State(hook): State<ReloadHook>,
     caller: Caller,
 ) -> Result<Json<Reloaded>, ApiError> {
     if !caller.is_operator() {
@@ -48,7 +46,7 @@ async fn reload(
         }
         .into());
     }
-    let (reloaded, _failures) = crate::instance::reload(&mesh, &fleet).await.inspect_err(
+    let reloaded = hook.run().await.inspect_err(
         |e| tracing::warn!(error = %e, "reload refused; keeping the configuration in force"),
     )?;
     tracing::info!(?reloaded, "configuration reloaded");

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::mesh::MeshError;
+use crate::proxy::ProxyError;
 use crate::store::StoreError;
 use crate::store::blackboard::BlackboardError;
 use openlegion_protocol::ProtocolError;
@@ -59,7 +60,9 @@ fn store_error(e: &StoreError) -> ApiError {
 impl From<MeshError> for ApiError {
     fn from(e: MeshError) -> Self {
         let status = match &e {
-            MeshError::Forbidden { .. } | MeshError::OperatorOnly { .. } => StatusCode::FORBIDDEN,
+            MeshError::Forbidden { .. }
+            | MeshError::OperatorOnly { .. }
+            | MeshError::Proxy(ProxyError::Forbidden { .. }) => StatusCode::FORBIDDEN,
             MeshError::KeyNotFound { .. }
             | MeshError::UnknownTarget { .. }
             | MeshError::UnknownAgent { .. } => StatusCode::NOT_FOUND,
@@ -79,12 +82,20 @@ impl From<MeshError> for ApiError {
                 | crate::fetch::FetchError::Resolve { .. }
                 | crate::fetch::FetchError::TooManyRedirects,
             ) => StatusCode::BAD_GATEWAY,
-            MeshError::Blackboard(BlackboardError::Store(s)) | MeshError::Store(s) => {
+            MeshError::Blackboard(BlackboardError::Store(s))
+            | MeshError::Store(s)
+            | MeshError::Proxy(ProxyError::Store(s)) => {
                 return store_error(s);
             }
             _ => StatusCode::BAD_REQUEST,
         };
         Self::new(status, e.to_string())
+    }
+}
+
+impl From<ProxyError> for ApiError {
+    fn from(e: ProxyError) -> Self {
+        MeshError::from(e).into()
     }
 }
 

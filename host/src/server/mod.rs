@@ -19,6 +19,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::StatusCode;
 use axum::serve::ListenerExt;
+use futures_util::future::BoxFuture;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -26,8 +27,34 @@ pub use error::ApiError;
 
 use crate::auth::Tokens;
 use crate::fleet::Fleet;
-use crate::mesh::{Blackboard, Inboxes, Mesh, Messages, PubSub};
+use crate::mesh::{Blackboard, Inboxes, Mesh, MeshError, Messages, PubSub, Reloaded};
 use crate::proxy::Proxy;
+
+/// What `POST /mesh/reload` runs. The server does not know every subsystem that reads a
+/// config file (agents, permissions, hooks, …); whoever assembles the mesh does, and hands
+/// the server this.
+#[derive(Clone)]
+pub struct ReloadHook(
+    Arc<dyn Fn() -> BoxFuture<'static, Result<Reloaded, MeshError>> + Send + Sync>,
+);
+
+impl ReloadHook {
+    pub fn new(
+        reload: impl Fn() -> BoxFuture<'static, Result<Reloaded, MeshError>> + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(reload))
+    }
+
+    pub(crate) async fn run(&self) -> Result<Reloaded, MeshError> {
+        (self.0)().await
+    }
+}
+
+impl std::fmt::Debug for ReloadHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReloadHook")
+    }
+}
 
 /// The state handlers draw on; each takes only the part it needs.
 #[derive(Debug, Clone, FromRef)]
@@ -40,10 +67,11 @@ pub struct AppState {
     inboxes: Arc<Inboxes>,
     proxy: Arc<Proxy>,
     fleet: Arc<Fleet>,
+    reload: ReloadHook,
 }
 
 impl AppState {
-    pub fn new(mesh: Arc<Mesh>, fleet: Arc<Fleet>) -> Self {
+    pub fn new(mesh: Arc<Mesh>, fleet: Arc<Fleet>, reload: ReloadHook) -> Self {
         Self {
             tokens: Arc::clone(&mesh.tokens),
             blackboard: Arc::clone(&mesh.blackboard),
@@ -53,6 +81,7 @@ impl AppState {
             proxy: Arc::clone(&mesh.proxy),
             fleet,
             mesh,
+            reload,
         }
     }
 }

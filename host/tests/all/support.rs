@@ -12,16 +12,16 @@ use tower::ServiceExt;
 
 /// What goes into the mesh's config directory.
 #[derive(Debug, Clone)]
-pub struct Options {
-    pub agents_yaml: String,
+pub(crate) struct Options {
+    pub(crate) agents_yaml: String,
     /// The `permissions` object of permissions.json.
-    pub permissions: Value,
+    pub(crate) permissions: Value,
     /// Sections appended to mesh.yaml (`llm:` …).
-    pub mesh_yaml: String,
+    pub(crate) mesh_yaml: String,
     /// The vault's variables (`OPENLEGION_CRED_*`), instead of this process's environment.
-    pub env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
     /// Other files of the config directory (`webhooks.json` …): name and contents.
-    pub files: Vec<(String, String)>,
+    pub(crate) files: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -37,7 +37,7 @@ impl Default for Options {
 }
 
 impl Options {
-    pub fn with_permissions(permissions: Value) -> Self {
+    pub(crate) fn with_permissions(permissions: Value) -> Self {
         Self {
             permissions,
             ..Self::default()
@@ -47,26 +47,26 @@ impl Options {
 
 /// A started mesh and the directory it lives in.
 #[derive(Debug)]
-pub struct TestMesh {
-    pub instance: Instance,
+pub(crate) struct TestMesh {
+    pub(crate) instance: Instance,
     /// The operator's token.
-    pub op: String,
+    pub(crate) op: String,
     dir: tempfile::TempDir,
 }
 
 /// A response, its body parsed as JSON where it is JSON (`Value::Null` otherwise).
 #[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Value,
-    pub raw: Bytes,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
+    pub(crate) raw: Bytes,
 }
 
 impl Reply {
     /// The body, after checking the status.
     #[track_caller]
-    pub fn expect(self, status: u16) -> Value {
+    pub(crate) fn expect(self, status: u16) -> Value {
         assert_eq!(
             self.status.as_u16(),
             status,
@@ -77,13 +77,13 @@ impl Reply {
     }
 
     /// The `detail` of an error body.
-    pub fn detail(&self) -> &str {
+    pub(crate) fn detail(&self) -> &str {
         self.body["detail"].as_str().unwrap_or_default()
     }
 }
 
 impl TestMesh {
-    pub async fn start(options: Options) -> Self {
+    pub(crate) async fn start(options: Options) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config");
         std::fs::create_dir(&config).unwrap();
@@ -111,12 +111,12 @@ impl TestMesh {
         Self { instance, op, dir }
     }
 
-    pub fn config_dir(&self) -> std::path::PathBuf {
+    pub(crate) fn config_dir(&self) -> std::path::PathBuf {
         self.dir.path().join("config")
     }
 
     /// Sends one request; `body` is sent as JSON unless it is `Value::Null`.
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -132,7 +132,7 @@ impl TestMesh {
     }
 
     /// Sends one request with a body as it is.
-    pub async fn raw(
+    pub(crate) async fn raw(
         &self,
         method: Method,
         path: &str,
@@ -151,7 +151,7 @@ impl TestMesh {
     }
 
     /// Sends a request as built by the caller.
-    pub async fn send(&self, request: Request<Body>) -> Reply {
+    pub(crate) async fn send(&self, request: Request<Body>) -> Reply {
         let response = self.instance.app().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
@@ -164,25 +164,25 @@ impl TestMesh {
         }
     }
 
-    pub async fn get(&self, path: &str, token: &str) -> Reply {
+    pub(crate) async fn get(&self, path: &str, token: &str) -> Reply {
         self.call(Method::GET, path, Some(token), Value::Null).await
     }
 
-    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+    pub(crate) async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
         self.call(Method::POST, path, Some(token), body).await
     }
 
-    pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+    pub(crate) async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
         self.call(Method::PUT, path, Some(token), body).await
     }
 
-    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+    pub(crate) async fn delete(&self, path: &str, token: &str) -> Reply {
         self.call(Method::DELETE, path, Some(token), Value::Null)
             .await
     }
 
     /// Registers agent `id` as the operator and returns its bearer token.
-    pub async fn agent(&self, id: &str) -> String {
+    pub(crate) async fn agent(&self, id: &str) -> String {
         let body = self
             .post("/mesh/register", &self.op, json!({ "agent_id": id }))
             .await
@@ -190,7 +190,7 @@ impl TestMesh {
         body["token"].as_str().expect("a token").to_owned()
     }
 
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.instance.shutdown_token().cancel();
         self.instance.stopped().await.unwrap();
     }
