@@ -5,49 +5,6 @@ use serde_json::{Map, Value};
 
 use crate::ids::new_id;
 
-/// A token and cost allowance attached to a task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TokenBudget {
-    #[serde(default = "default_max_tokens")]
-    pub max_tokens: u64,
-    #[serde(default)]
-    pub used_tokens: u64,
-    #[serde(default = "default_max_cost")]
-    pub max_cost_usd: f64,
-    #[serde(default)]
-    pub estimated_cost_usd: f64,
-}
-
-impl Default for TokenBudget {
-    fn default() -> Self {
-        Self {
-            max_tokens: default_max_tokens(),
-            used_tokens: 0,
-            max_cost_usd: default_max_cost(),
-            estimated_cost_usd: 0.0,
-        }
-    }
-}
-
-impl TokenBudget {
-    /// Whether `tokens` more fit: `used + tokens <= max` (the boundary is allowed).
-    pub fn can_spend(&self, tokens: u64) -> bool {
-        self.used_tokens.saturating_add(tokens) <= self.max_tokens
-    }
-
-    pub fn record_usage(&mut self, tokens: u64) {
-        self.used_tokens = self.used_tokens.saturating_add(tokens);
-    }
-}
-
-fn default_max_tokens() -> u64 {
-    500_000
-}
-
-fn default_max_cost() -> f64 {
-    5.0
-}
-
 /// `POST /task` on an agent: one unit of work with its input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskAssignment {
@@ -67,8 +24,6 @@ pub struct TaskAssignment {
     pub timeout: u64,
     #[serde(default)]
     pub max_retries: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_budget: Option<TokenBudget>,
     /// Where the task came from; none means the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<crate::Origin>,
@@ -116,17 +71,6 @@ pub struct TaskResult {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn token_budget_boundary() {
-        let b = TokenBudget {
-            max_tokens: 10_000,
-            ..TokenBudget::default()
-        };
-        assert!(b.can_spend(5_000));
-        assert!(b.can_spend(10_000));
-        assert!(!b.can_spend(10_001));
-    }
 
     #[test]
     fn assignment_defaults() {
