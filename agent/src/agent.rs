@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use openlegion_protocol::{
-    AgentMessage, AgentState, AgentStatus, Origin, TaskAssignment, TaskResult, TaskStatus,
+    AgentMessage, AgentState, AgentStatus, ChatEvent, Origin, TaskAssignment, TaskResult,
+    TaskStatus,
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
@@ -17,7 +18,7 @@ use crate::context::{Context, ContextEnv, FactStore};
 use crate::journal;
 use crate::memory::Memory;
 use crate::prompt::system_prompt;
-use crate::turn::{Runner, TurnEvent, TurnOutcome};
+use crate::turn::{Runner, TurnOutcome};
 
 /// A task is refused while another one runs.
 #[derive(Debug, thiserror::Error)]
@@ -149,7 +150,7 @@ impl Agent {
         &self,
         message: &str,
         origin: Option<&Origin>,
-        events: Option<mpsc::Sender<TurnEvent>>,
+        events: Option<mpsc::Sender<ChatEvent>>,
     ) -> TurnOutcome {
         let mut session = self.session.lock().await;
         self.set_state(AgentState::Working, None);

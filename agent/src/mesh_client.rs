@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt};
-use openlegion_protocol::{ApiProxyRequest, ApiProxyResponse};
+use openlegion_protocol::{ApiProxyRequest, ApiProxyResponse, ProxyEvent};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -143,11 +143,11 @@ impl MeshClient {
         serde_json::from_value(answer).map_err(|e| MeshError::Decode(e.to_string()))
     }
 
-    /// `POST /mesh/api/stream`: the `data:` payloads of the SSE answer, in order.
+    /// `POST /mesh/api/stream`: the events of the SSE answer, in order.
     pub async fn api_stream(
         &self,
         request: &ApiProxyRequest,
-    ) -> Result<impl Stream<Item = Result<Value, MeshError>> + Send + use<>, MeshError> {
+    ) -> Result<impl Stream<Item = Result<ProxyEvent, MeshError>> + Send + use<>, MeshError> {
         let resp = self
             .http
             .post(format!("{}/mesh/api/stream", self.base))

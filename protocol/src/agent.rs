@@ -109,3 +109,60 @@ pub struct ChatResponse {
     #[serde(default)]
     pub tokens_used: u64,
 }
+
+/// One `data:` payload of an agent's `POST /chat/stream`, as the turn happens. The stream
+/// ends with `done`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChatEvent {
+    /// A piece of the model's text.
+    TextDelta { content: String },
+    /// A tool is about to run with these arguments.
+    ToolStart {
+        name: String,
+        input: serde_json::Value,
+    },
+    /// What the tool answered (bounded, as the model sees it).
+    ToolResult { name: String, output: String },
+    /// The turn ended: the same reply as `POST /chat`.
+    Done(ChatResponse),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn chat_events_are_tagged_and_done_carries_the_reply() {
+        let events = [
+            ChatEvent::TextDelta {
+                content: "a".into(),
+            },
+            ChatEvent::ToolStart {
+                name: "exec".into(),
+                input: json!({"command": "ls"}),
+            },
+            ChatEvent::ToolResult {
+                name: "exec".into(),
+                output: "x".into(),
+            },
+            ChatEvent::Done(ChatResponse {
+                response: "done".into(),
+                tool_outputs: vec![json!({"tool": "exec"})],
+                tokens_used: 7,
+            }),
+        ];
+        let tags = ["text_delta", "tool_start", "tool_result", "done"];
+        for (event, tag) in events.into_iter().zip(tags) {
+            let wire = serde_json::to_value(&event).unwrap();
+            assert_eq!(wire["type"], tag);
+            assert_eq!(serde_json::from_value::<ChatEvent>(wire).unwrap(), event);
+        }
+        let done = json!({"type": "done", "response": "r", "tool_outputs": [], "tokens_used": 3});
+        let ChatEvent::Done(reply) = serde_json::from_value(done).unwrap() else {
+            panic!("a done event");
+        };
+        assert_eq!(reply.response, "r");
+    }
+}

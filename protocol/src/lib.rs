@@ -27,7 +27,7 @@ mod task;
 mod time;
 
 pub use agent::{
-    AgentInfo, AgentState, AgentStatus, ChatMessage, ChatResponse, RegisterRequest,
+    AgentInfo, AgentState, AgentStatus, ChatEvent, ChatMessage, ChatResponse, RegisterRequest,
     RegisterResponse,
 };
 pub use blackboard::{
@@ -45,5 +45,7 @@ pub use ids::{AgentId, RESERVED_AGENT_IDS, new_id};
 pub use message::{AgentMessage, MeshEvent, MessageType, Priority};
 pub use origin::{Origin, OriginKind};
 pub use permissions::AgentPermissions;
-pub use proxy::{ApiProxyRequest, ApiProxyResponse};
+pub use proxy::{
+    ApiProxyRequest, ApiProxyResponse, ChatData, EmbedData, ProxyEvent, ProxyToolCall,
+};
 pub use task::{TaskAssignment, TaskResult, TaskStatus};

@@ -7,8 +7,8 @@
 //! search by itself.
 
 use openlegion_memory::{EmbedError, Embedder};
-use openlegion_protocol::ApiProxyRequest;
-use serde_json::{Map, Value, json};
+use openlegion_protocol::{ApiProxyRequest, EmbedData};
+use serde_json::{Map, json};
 
 use crate::mesh_client::MeshClient;
 
@@ -44,11 +44,10 @@ impl Embedder for MeshEmbedder {
             let error = answer.error.unwrap_or_else(|| "no reason given".into());
             return Err(format!("the mesh cannot embed: {error}").into());
         }
-        let vectors = answer
-            .data
-            .and_then(|mut d| d.remove("embeddings"))
-            .unwrap_or(Value::Null);
-        serde_json::from_value(vectors)
-            .map_err(|e| format!("the mesh's embeddings are unreadable: {e}").into())
+        let data: EmbedData = answer
+            .data_as()
+            .map_err(|e| format!("the mesh's embeddings are unreadable: {e}"))?;
+        data.embeddings
+            .ok_or_else(|| "the mesh answered without embeddings".into())
     }
 }

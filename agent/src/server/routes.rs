@@ -12,13 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::{Stream, StreamExt};
-use openlegion_protocol::{AgentMessage, ChatMessage, ChatResponse, TaskAssignment};
+use openlegion_protocol::{AgentMessage, ChatEvent, ChatMessage, ChatResponse, TaskAssignment};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::agent::Agent;
-use crate::turn::{TurnEvent, TurnOutcome};
+use crate::turn::TurnOutcome;
 
 type Shared = State<Arc<Agent>>;
 
@@ -104,29 +104,17 @@ async fn chat_stream(
     parsed: Result<Json<ChatMessage>, JsonRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Rejected> {
     let msg = body(parsed)?;
-    let (tx, mut rx) = mpsc::channel::<Value>(256);
+    let (tx, mut rx) = mpsc::channel::<ChatEvent>(256);
     tokio::spawn(async move {
-        let (events_tx, mut events_rx) = mpsc::channel::<TurnEvent>(256);
-        let forward = {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                while let Some(event) = events_rx.recv().await {
-                    let _ = tx
-                        .send(serde_json::to_value(event).expect("events serialise"))
-                        .await;
-                }
-            })
-        };
         let outcome = agent
-            .chat(&msg.message, msg.origin.as_ref(), Some(events_tx))
+            .chat(&msg.message, msg.origin.as_ref(), Some(tx.clone()))
             .await;
-        let _ = forward.await;
-        let mut done = json!(chat_response(outcome));
-        done["type"] = "done".into();
-        let _ = tx.send(done).await;
+        let _ = tx.send(ChatEvent::Done(chat_response(outcome))).await;
     });
-    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
-        .map(|v| Ok(Event::default().data(v.to_string())));
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(|event| {
+        let data = serde_json::to_string(&event).expect("chat events serialise");
+        Ok(Event::default().data(data))
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

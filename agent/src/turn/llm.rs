@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use futures_util::StreamExt;
-use openlegion_protocol::ApiProxyRequest;
+use openlegion_protocol::{ApiProxyRequest, ProxyEvent, ProxyToolCall};
 use serde_json::{Map, Value, json};
 
 use crate::mesh_client::{MeshClient, MeshError};
@@ -32,17 +32,15 @@ pub(crate) struct Answer {
     pub(crate) input_tokens: u64,
 }
 
-fn call_of(v: &Value) -> Option<CallRequest> {
-    Some(CallRequest {
-        id: v.get("id")?.as_str()?.to_owned(),
-        name: v.get("name")?.as_str()?.to_owned(),
-        arguments: v
-            .get("arguments")
-            .and_then(Value::as_str)
-            .unwrap_or("{}")
-            .to_owned(),
-        error: v.get("error").and_then(Value::as_str).map(str::to_owned),
-    })
+impl From<ProxyToolCall> for CallRequest {
+    fn from(call: ProxyToolCall) -> Self {
+        Self {
+            id: call.id,
+            name: call.name,
+            arguments: call.arguments,
+            error: call.error,
+        }
+    }
 }
 
 /// Streams one completion of `messages` with `tools`, calling `on_text` for every piece of
@@ -81,44 +79,22 @@ pub(crate) async fn complete(
     let mut answer = Answer::default();
     while let Some(event) = events.next().await {
         let event = event.map_err(|e| format!("LLM stream broke: {e}"))?;
-        match event.get("type").and_then(Value::as_str) {
-            Some("text_delta") => {
-                if let Some(text) = event.get("content").and_then(Value::as_str) {
-                    on_text(text);
-                    answer.text.push_str(text);
-                }
+        match event {
+            ProxyEvent::TextDelta { content } => {
+                on_text(&content);
+                answer.text.push_str(&content);
             }
-            Some("tool_call") => {
-                if let Some(call) = call_of(&event) {
-                    answer.calls.push(call);
-                }
-            }
-            Some("done") => {
-                answer.tokens = event
-                    .get("tokens_used")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0);
-                answer.input_tokens = event
-                    .get("input_tokens")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0);
-                // `done` carries the complete answer; prefer it to what we pieced together.
-                if let Some(text) = event.get("content").and_then(Value::as_str) {
-                    answer.text = text.to_owned();
-                }
-                if let Some(calls) = event.get("tool_calls").and_then(Value::as_array) {
-                    answer.calls = calls.iter().filter_map(call_of).collect();
-                }
+            ProxyEvent::ToolCall(call) => answer.calls.push(call.into()),
+            ProxyEvent::Done(data) => {
+                // `done` carries the complete answer; it replaces what was pieced together.
+                answer.tokens = data.tokens_used;
+                answer.input_tokens = data.input_tokens;
+                answer.text = data.content;
+                answer.calls = data.tool_calls.into_iter().map(Into::into).collect();
                 return Ok(answer);
             }
-            Some("error") => {
-                let message = event
-                    .get("error")
-                    .and_then(Value::as_str)
-                    .unwrap_or("unknown error");
-                return Err(format!("LLM error: {message}"));
-            }
-            _ => tracing::debug!(%event, "ignoring an unknown stream event"),
+            ProxyEvent::Error { error, .. } => return Err(format!("LLM error: {error}")),
+            ProxyEvent::Unknown => tracing::debug!("ignoring an unknown stream event"),
         }
     }
     Err("LLM stream ended without a final event".into())

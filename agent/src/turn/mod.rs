@@ -9,6 +9,7 @@ pub(crate) mod llm;
 
 use std::sync::Arc;
 
+use openlegion_protocol::ChatEvent;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -23,15 +24,6 @@ use detector::{LoopDetector, Verdict};
 /// Largest tool result kept in the conversation; the rest is cut with a note, so one huge
 /// file does not blow the model's context.
 const MAX_RESULT_CHARS: usize = 50_000;
-
-/// What a streaming client sees of a turn.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum TurnEvent {
-    TextDelta { content: String },
-    ToolStart { name: String, input: Value },
-    ToolResult { name: String, output: String },
-}
 
 /// How a turn ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -106,7 +98,7 @@ impl Runner {
         messages: &mut Vec<Value>,
         context: &mut Context,
         max_rounds: u32,
-        events: Option<&mpsc::Sender<TurnEvent>>,
+        events: Option<&mpsc::Sender<ChatEvent>>,
         cancel: &CancellationToken,
     ) -> TurnOutcome {
         let mut detector = LoopDetector::default();
@@ -150,7 +142,7 @@ impl Runner {
             };
             let mut on_text = |piece: &str| {
                 if let Some(tx) = events {
-                    let _ = tx.try_send(TurnEvent::TextDelta {
+                    let _ = tx.try_send(ChatEvent::TextDelta {
                         content: piece.to_owned(),
                     });
                 }
@@ -192,7 +184,7 @@ impl Runner {
                     .unwrap_or(Value::String(call.arguments.clone()));
                 if let Some(tx) = events {
                     let _ = tx
-                        .send(TurnEvent::ToolStart {
+                        .send(ChatEvent::ToolStart {
                             name: call.name.clone(),
                             input: input.clone(),
                         })
@@ -215,7 +207,7 @@ impl Runner {
                 }
                 if let Some(tx) = events {
                     let _ = tx
-                        .send(TurnEvent::ToolResult {
+                        .send(ChatEvent::ToolResult {
                             name: call.name.clone(),
                             output: output.clone(),
                         })

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
-use openlegion_protocol::{ChatMessage, ChatResponse, Origin, TaskResult};
+use openlegion_protocol::{ChatEvent, ChatMessage, Origin, TaskResult};
 use serde_json::Value;
 
 use super::{Lanes, Outcome, Work};
@@ -141,13 +141,17 @@ async fn chat(
     let mut stream = resp.bytes_stream().eventsource();
     while let Some(event) = stream.next().await {
         let event = event.map_err(|e| Miss::Unreachable(e.to_string()))?;
-        let Ok(value) = serde_json::from_str::<Value>(&event.data) else {
-            continue;
+        // An event this mesh does not know (an agent of another release) is skipped: the
+        // turn goes on, and `done` still ends it.
+        let parsed = match serde_json::from_str::<ChatEvent>(&event.data) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                tracing::warn!(error = %e, data = %event.data, "skipping a chat event this mesh cannot read");
+                continue;
+            }
         };
-        let _ = events.send(value.clone());
-        if value["type"] == "done" {
-            let reply: ChatResponse = serde_json::from_value(value)
-                .map_err(|e| Miss::Unreachable(format!("a malformed done event: {e}")))?;
+        let _ = events.send(serde_json::to_value(&parsed).expect("chat events serialise"));
+        if let ChatEvent::Done(reply) = parsed {
             return Ok(Outcome::Replied { reply });
         }
     }

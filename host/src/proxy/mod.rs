@@ -17,8 +17,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use openlegion_llm::{ChatRequest, EmbedRequest, Usage};
-use openlegion_protocol::{ApiProxyRequest, ApiProxyResponse};
-use serde_json::{Value, json};
+use openlegion_protocol::{ApiProxyRequest, ApiProxyResponse, EmbedData, ProxyEvent};
 use tokio::sync::mpsc;
 
 pub use error::ProxyError;
@@ -322,11 +321,11 @@ impl Proxy {
                     "chat",
                     response.usage,
                 );
-                Ok(ApiProxyResponse {
-                    success: true,
-                    data: Some(reply::chat_data(&response, &model.id(), cost)),
-                    ..ApiProxyResponse::default()
-                })
+                Ok(ApiProxyResponse::with_data(&reply::chat_data(
+                    &response,
+                    &model.id(),
+                    cost,
+                )))
             }
             Err(e) => Ok(reply::llm_failure(&e, self.failover.vault.redactor())),
         }
@@ -361,19 +360,18 @@ impl Proxy {
                 let cost = self
                     .costs
                     .charge(None, caller.id(), &model.id(), "embed", used);
-                let data = if single {
-                    json!({ "embedding": response.embeddings.into_iter().next().unwrap_or_default(), "model": model.id(), "cost_usd": cost })
+                let mut data = EmbedData {
+                    model: model.id(),
+                    cost_usd: cost,
+                    ..EmbedData::default()
+                };
+                if single {
+                    data.embedding =
+                        Some(response.embeddings.into_iter().next().unwrap_or_default());
                 } else {
-                    json!({ "embeddings": response.embeddings, "model": model.id(), "cost_usd": cost })
-                };
-                let Value::Object(data) = data else {
-                    unreachable!("json! of an object")
-                };
-                Ok(ApiProxyResponse {
-                    success: true,
-                    data: Some(data),
-                    ..ApiProxyResponse::default()
-                })
+                    data.embeddings = Some(response.embeddings);
+                }
+                Ok(ApiProxyResponse::with_data(&data))
             }
             Err(e) => Ok(reply::llm_failure(&e, self.failover.vault.redactor())),
         }
@@ -385,7 +383,7 @@ impl Proxy {
         &self,
         caller: &Caller,
         req: ApiProxyRequest,
-    ) -> Result<mpsc::Receiver<Value>, ProxyError> {
+    ) -> Result<mpsc::Receiver<ProxyEvent>, ProxyError> {
         self.check_service(caller, &req)?;
         let (tx, rx) = mpsc::channel(64);
         if (req.service.as_str(), req.action.as_str()) != ("llm", "chat") {
@@ -421,12 +419,8 @@ impl Proxy {
         tokio::spawn(async move {
             while let Some(relay) = relay_rx.recv().await {
                 let event = match relay {
-                    Relay::TextDelta(text) => json!({ "type": "text_delta", "content": text }),
-                    Relay::ToolCall(call) => {
-                        let mut v = reply::tool_call(&call);
-                        v["type"] = "tool_call".into();
-                        v
-                    }
+                    Relay::TextDelta(content) => ProxyEvent::TextDelta { content },
+                    Relay::ToolCall(call) => ProxyEvent::ToolCall(reply::tool_call(&call)),
                     Relay::Done { response, model } => {
                         let cost = costs.charge(
                             reservation.take(),
@@ -435,9 +429,7 @@ impl Proxy {
                             "chat",
                             response.usage,
                         );
-                        let mut data = Value::Object(reply::chat_data(&response, &model, cost));
-                        data["type"] = "done".into();
-                        data
+                        ProxyEvent::Done(reply::chat_data(&response, &model, cost))
                     }
                     Relay::Failed(e) => reply::llm_failure_event(&e, &redactor),
                 };

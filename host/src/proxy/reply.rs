@@ -1,37 +1,33 @@
 //! The JSON an agent gets back from the proxy: response data, stream events and errors.
 
 use openlegion_llm::{ChatResponse, FailureKind, LlmError, ToolCall};
-use openlegion_protocol::ApiProxyResponse;
-use serde_json::{Map, Value, json};
+use openlegion_protocol::{ApiProxyResponse, ChatData, ProxyEvent, ProxyToolCall};
 
 use crate::vault::Redactor;
 
 /// A tool call as agents receive it; a call whose arguments are not a JSON object carries
 /// `error`, which the agent returns to the model as the tool's result.
-pub(super) fn tool_call(call: &ToolCall) -> Value {
-    let mut v = json!({ "id": call.id, "name": call.name, "arguments": call.arguments });
-    if let Err(problem) = call.parsed_arguments() {
-        v["error"] = Value::String(problem);
+pub(super) fn tool_call(call: &ToolCall) -> ProxyToolCall {
+    ProxyToolCall {
+        id: call.id.clone(),
+        name: call.name.clone(),
+        arguments: call.arguments.clone(),
+        error: call.parsed_arguments().err(),
     }
-    v
 }
 
 /// The data of a finished chat (`/mesh/api`), and the body of the stream's `done` event.
-pub(super) fn chat_data(response: &ChatResponse, model: &str, cost: f64) -> Map<String, Value> {
-    let data = json!({
-        "content": response.content,
-        "tool_calls": response.tool_calls.iter().map(tool_call).collect::<Vec<_>>(),
-        "tokens_used": response.usage.input_tokens + response.usage.output_tokens,
-        "input_tokens": response.usage.input_tokens,
-        "output_tokens": response.usage.output_tokens,
-        "model": model,
-        "cost_usd": cost,
-        "stop_reason": response.stop_reason,
-    });
-    let Value::Object(map) = data else {
-        unreachable!("json! of an object")
-    };
-    map
+pub(super) fn chat_data(response: &ChatResponse, model: &str, cost: f64) -> ChatData {
+    ChatData {
+        content: response.content.clone(),
+        tool_calls: response.tool_calls.iter().map(tool_call).collect(),
+        tokens_used: response.usage.input_tokens + response.usage.output_tokens,
+        input_tokens: response.usage.input_tokens,
+        output_tokens: response.usage.output_tokens,
+        model: model.to_owned(),
+        cost_usd: cost,
+        stop_reason: response.stop_reason.clone(),
+    }
 }
 
 /// A machine-readable class for agents choosing a recovery path.
@@ -70,13 +66,12 @@ pub(super) fn llm_failure(e: &LlmError, redactor: &Redactor) -> ApiProxyResponse
 }
 
 /// The stream's `error` event.
-pub(super) fn llm_failure_event(e: &LlmError, redactor: &Redactor) -> Value {
-    json!({
-        "type": "error",
-        "error": redactor.redact(&e.to_string()),
-        "error_type": error_type(e),
-        "status_code": status_of(e),
-    })
+pub(super) fn llm_failure_event(e: &LlmError, redactor: &Redactor) -> ProxyEvent {
+    ProxyEvent::Error {
+        error: redactor.redact(&e.to_string()).into_owned(),
+        error_type: Some(error_type(e).into()),
+        status_code: Some(status_of(e)),
+    }
 }
 
 /// A refusal by the mesh itself (bad params, budget, unknown service).
@@ -90,6 +85,10 @@ pub(super) fn refusal(message: String, error_type: &str, status: Option<u16>) ->
     }
 }
 
-pub(super) fn refusal_event(r: &ApiProxyResponse) -> Value {
-    json!({ "type": "error", "error": r.error, "error_type": r.error_type, "status_code": r.status_code })
+pub(super) fn refusal_event(r: &ApiProxyResponse) -> ProxyEvent {
+    ProxyEvent::Error {
+        error: r.error.clone().unwrap_or_default(),
+        error_type: r.error_type.clone(),
+        status_code: r.status_code,
+    }
 }

@@ -40,8 +40,10 @@ async fn stream(
     ApiJson(req): ApiJson<ApiProxyRequest>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let mut events = proxy.stream(&caller, req)?;
-    let stream = futures_util::stream::poll_fn(move |cx| events.poll_recv(cx))
-        .map(|event| Ok(Event::default().data(event.to_string())));
+    let stream = futures_util::stream::poll_fn(move |cx| events.poll_recv(cx)).map(|event| {
+        let data = serde_json::to_string(&event).expect("proxy events serialise");
+        Ok(Event::default().data(data))
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 

@@ -3,6 +3,7 @@
 
 use axum::http::{Method, StatusCode};
 use openlegion_mock_llm::{MockLlm, Turn};
+use openlegion_protocol::{ApiProxyResponse, ChatData, ProxyEvent};
 use serde_json::{Value, json};
 
 use crate::support::{Options, TestMesh};
@@ -37,8 +38,11 @@ async fn a_chat_is_proxied_with_the_mesh_key_recorded_and_costed() {
     let mesh = with_llm(&mock).await;
     let a = mesh.agent("a").await;
     let answer = mesh.post("/mesh/api", &a, chat("ping")).await.expect(200);
-    assert_eq!(answer["success"], true, "{answer}");
-    assert_eq!(answer["data"]["content"], "pong", "{answer}");
+    let answer: ApiProxyResponse = serde_json::from_value(answer).unwrap();
+    assert!(answer.success, "{answer:?}");
+    let data: ChatData = answer.data_as().unwrap();
+    assert_eq!(data.content, "pong");
+    assert_eq!(data.model, "openai/primary");
     let sent = mock.requests();
     assert_eq!(sent.len(), 1);
     assert_eq!(
@@ -74,16 +78,24 @@ async fn the_stream_is_server_sent_events_ending_in_done() {
             .unwrap()
             .starts_with("text/event-stream")
     );
-    let events: Vec<Value> = String::from_utf8_lossy(&reply.raw)
+    // Every event the mesh writes is one the agent's side of the contract reads.
+    let events: Vec<ProxyEvent> = String::from_utf8_lossy(&reply.raw)
         .lines()
         .filter_map(|l| l.strip_prefix("data:"))
-        .filter_map(|d| serde_json::from_str(d.trim()).ok())
+        .map(|d| serde_json::from_str(d.trim()).unwrap())
         .collect();
     let text: String = events
         .iter()
-        .filter_map(|e| e["content"].as_str().or(e["text"].as_str()))
+        .filter_map(|e| match e {
+            ProxyEvent::TextDelta { content } => Some(content.as_str()),
+            _ => None,
+        })
         .collect();
-    assert!(text.contains("streamed words"), "{events:?}");
+    assert_eq!(text, "streamed words", "{events:?}");
+    let Some(ProxyEvent::Done(done)) = events.last() else {
+        panic!("the stream ends with done: {events:?}");
+    };
+    assert_eq!(done.content, "streamed words");
     mesh.stop().await;
 }
 
