@@ -111,7 +111,10 @@ pub fn remove_cron(id: &str) -> Result<Value, String> {
 /// Sets this agent's heartbeat (`spec`: any of `schedule`, `timezone`, `probes`, `enabled`,
 /// `rules`); returns the heartbeat job.
 pub fn set_heartbeat(spec: &impl Serialize) -> Result<Value, String> {
-    decode("the heartbeat", &host::set_heartbeat(&encode("heartbeat", spec)?)?)
+    decode(
+        "the heartbeat",
+        &host::set_heartbeat(&encode("heartbeat", spec)?)?,
+    )
 }
 
 fn encode(what: &str, value: &impl Serialize) -> Result<String, String> {

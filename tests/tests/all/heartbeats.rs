@@ -103,6 +103,16 @@ async fn a_custom_probe_skill_drives_a_turn_with_the_heartbeat_rules() {
     )
     .await;
     mesh.wait_agent("b").await;
+    // The rules, dated in the past so that the workspace probe does not report them.
+    let workspace = mesh.agent_data("b").join("workspace");
+    let rules = workspace.join("HEARTBEAT.md");
+    std::fs::write(&rules, "# Heartbeat\nDrain queue.txt one item at a time.\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&rules)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
     mesh.install_skill(
         "b",
         "queue",
@@ -118,12 +128,6 @@ async fn a_custom_probe_skill_drives_a_turn_with_the_heartbeat_rules() {
         "an empty queue is not actionable"
     );
 
-    let workspace = mesh.agent_data("b").join("workspace");
-    std::fs::write(
-        workspace.join("HEARTBEAT.md"),
-        "# Heartbeat\nDrain queue.txt one item at a time.\n",
-    )
-    .unwrap();
     for _ in 0..10 {
         mock.push_for(MODEL_NAME, Turn::text("Draining."));
     }
