@@ -105,3 +105,55 @@ impl<'de> Deserialize<'de> for HeartbeatSetting {
         d.deserialize_any(Shapes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AgentsFile;
+
+    fn parse(yaml: &str) -> Result<AgentsFile, String> {
+        crate::config::parse::yaml::<AgentsFile>(std::path::Path::new("agents.yaml"), yaml)
+            .map_err(|e| e.to_string())
+    }
+
+    fn heartbeat(yaml: &str) -> HeartbeatConfig {
+        let file = parse(yaml).unwrap();
+        file.agents.values().next().unwrap().heartbeat.clone().unwrap().0
+    }
+
+    #[test]
+    fn a_map_the_originals_text_or_a_boolean() {
+        let h = heartbeat(
+            "agents:\n  a:\n    role: x\n    heartbeat:\n      schedule: \"*/5 9-17 * * 1-5\"\n      timezone: Europe/Berlin\n      probes: [signals, skills]\n",
+        );
+        assert_eq!(h.schedule, "*/5 9-17 * * 1-5");
+        assert_eq!(h.probes, ["signals", "skills"]);
+        assert!(h.enabled);
+        let h = heartbeat("agents:\n  a:\n    role: x\n    heartbeat: Check the build.\n");
+        assert_eq!(
+            (h.schedule.as_str(), h.rules.as_deref()),
+            (DEFAULT_HEARTBEAT_SCHEDULE, Some("Check the build."))
+        );
+        let h = heartbeat("agents:\n  a:\n    role: x\n    heartbeat: false\n");
+        assert!(!h.enabled);
+    }
+
+    #[test]
+    fn unknown_keys_and_probes_are_refused_with_their_place() {
+        let e = parse("agents:\n  a:\n    role: x\n    heartbeat:\n      shedule: every 5m\n")
+            .unwrap_err();
+        assert!(e.contains("agents.yaml:5:") && e.contains("shedule"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agents.yaml");
+        std::fs::write(
+            &path,
+            "agents:\n  a:\n    role: x\n    heartbeat: {probes: [disk, vibes]}\n",
+        )
+        .unwrap();
+        let e = crate::config::load_agents(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("agents.a.heartbeat.probes") && e.contains("\"vibes\" is not a probe"),
+            "{e}"
+        );
+    }
+}
