@@ -118,7 +118,14 @@ mod tests {
 
     fn heartbeat(yaml: &str) -> HeartbeatConfig {
         let file = parse(yaml).unwrap();
-        file.agents.values().next().unwrap().heartbeat.clone().unwrap().0
+        file.agents
+            .values()
+            .next()
+            .unwrap()
+            .heartbeat
+            .clone()
+            .unwrap()
+            .0
     }
 
     #[test]
