@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the built-in skills into components and lays them out as the agent loads them:
 #
-#   skills/dist/<name>/skill.wasm   the component (world openlegion:skill/skill@0.1.3)
+#   skills/dist/<name>/skill.wasm   the component (world openlegion:skill/skill@0.1.4)
 #   skills/dist/<name>/skill.yaml    its manifest, copied from skills/<name>/skill.yaml
 #
 # then checks each component's imports and exports (skills-sdk/check-component.sh).

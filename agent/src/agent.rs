@@ -118,6 +118,20 @@ impl Agent {
         crate::learnings::Learnings::new(&self.config.workspace_dir())
     }
 
+    /// Runs the heartbeat probes that look inside the agent (no LLM call).
+    pub async fn heartbeat_probes(
+        &self,
+        req: &crate::heartbeat::ProbeRequest,
+    ) -> crate::heartbeat::ProbeAnswer {
+        crate::heartbeat::run(
+            req,
+            &self.config.data_dir,
+            &self.config.workspace_dir(),
+            self.runner.tools.as_ref(),
+        )
+        .await
+    }
+
     /// The loaded skills, for `GET /skills`.
     pub fn skills(&self) -> Value {
         self.runner.tools.inventory()

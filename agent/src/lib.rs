@@ -13,12 +13,14 @@
 //! - [`tools`]: what the loop needs from the tools; [`skills`] runs them, `exec` runs
 //!   their shell commands inside the sandbox, and `authoring` compiles the skills the agent
 //!   writes, inside the sandbox too.
+//! - [`heartbeat`]: the heartbeat probes that run inside the agent, without the LLM.
 
 pub mod agent;
 mod authoring;
 pub mod config;
 pub mod context;
 mod exec;
+pub mod heartbeat;
 mod journal;
 pub mod learnings;
 pub mod memory;

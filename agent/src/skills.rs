@@ -125,6 +125,48 @@ impl MeshCap for Bridge {
             .map(|v| v.to_string())
             .map_err(text)
     }
+
+    async fn set_cron(&self, _skill: &str, spec_json: &str) -> Result<String, String> {
+        let spec: Value =
+            serde_json::from_str(spec_json).map_err(|e| format!("spec is not JSON: {e}"))?;
+        self.mesh
+            .post("/mesh/cron", &spec)
+            .await
+            .map(|v| v.to_string())
+            .map_err(text)
+    }
+
+    async fn list_cron(&self, _skill: &str) -> Result<String, String> {
+        self.mesh
+            .get("/mesh/cron")
+            .await
+            .map(|v| v.to_string())
+            .map_err(text)
+    }
+
+    async fn remove_cron(&self, _skill: &str, id: &str) -> Result<String, String> {
+        let path = MeshClient::path(&["mesh", "cron", id], &[]);
+        self.mesh
+            .call(Method::DELETE, &path, None, Duration::from_secs(30))
+            .await
+            .map(|v| v.to_string())
+            .map_err(text)
+    }
+
+    async fn set_heartbeat(&self, _skill: &str, spec_json: &str) -> Result<String, String> {
+        let spec: Value =
+            serde_json::from_str(spec_json).map_err(|e| format!("spec is not JSON: {e}"))?;
+        self.mesh
+            .call(
+                Method::PUT,
+                "/mesh/heartbeat",
+                Some(&spec),
+                Duration::from_secs(30),
+            )
+            .await
+            .map(|v| v.to_string())
+            .map_err(text)
+    }
 }
 
 #[async_trait::async_trait]
@@ -293,6 +335,14 @@ impl Toolbox for Skills {
 
     fn inventory(&self) -> Value {
         serde_json::to_value(self.host.skills()).unwrap_or(Value::Null)
+    }
+
+    fn probes(&self) -> Vec<String> {
+        self.host
+            .skills()
+            .into_iter()
+            .flat_map(|s| s.probes)
+            .collect()
     }
 }
 

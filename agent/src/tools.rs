@@ -40,4 +40,9 @@ pub trait Toolbox: Send + Sync {
     fn inventory(&self) -> Value {
         Value::Array(Vec::new())
     }
+
+    /// The tools that are heartbeat probes (run without the LLM on each heartbeat).
+    fn probes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

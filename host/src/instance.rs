@@ -22,6 +22,8 @@ use crate::fleet::{Fleet, FleetError};
 use crate::mesh::{Mesh, MeshError, Reloaded};
 use crate::server::{self, AppState, ReloadHook};
 use crate::state::StateDir;
+use crate::triggers::cron::{Cron, CronError};
+use crate::triggers::heartbeat::Heartbeats;
 use crate::vault::Vault;
 use crate::webhooks::Webhooks;
 
@@ -48,6 +50,12 @@ pub enum StartError {
     /// config/webhooks.json is malformed.
     #[error(transparent)]
     Webhooks(ConfigError),
+    /// config/cron.json is malformed (nothing was written over it).
+    #[error(transparent)]
+    Cron(ConfigError),
+    /// The scheduler could not start.
+    #[error("the cron scheduler: {0}")]
+    Scheduler(CronError),
     /// An agent needs a container engine and none answers: nothing is left running.
     #[error("{0}")]
     NoDocker(FleetError),
@@ -107,6 +115,7 @@ impl Instance {
             .map_err(prepare)?;
 
         let hooks = Webhooks::load(&config.dir).map_err(StartError::Webhooks)?;
+        let jobs = Cron::load(&config.dir).map_err(StartError::Cron)?;
         let hooks_vault = vault.clone();
         let shutdown = CancellationToken::new();
         let mesh = Mesh::open(&config, vault, shutdown.clone()).await?;
@@ -130,6 +139,22 @@ impl Instance {
         StateDir::write_private(&state.addr_file(), &url).map_err(prepare)?;
         tracing::info!(%url, state_dir = %state.root().display(), agents = mesh.registry.snapshot().len(), "mesh listening");
 
+        let heartbeats = Heartbeats::new(
+            mesh.store.clone(),
+            Arc::clone(&mesh.lanes),
+            Arc::clone(&mesh.inboxes),
+            Arc::clone(&mesh.registry),
+            Arc::clone(&mesh.links),
+        );
+        let cron = Cron::new(
+            &config.dir,
+            jobs,
+            &config.agents,
+            Arc::clone(&mesh.lanes),
+            Arc::clone(&mesh.registry),
+            heartbeats,
+            shutdown.clone(),
+        );
         let max_body = config.mesh.mesh.max_body_mb as usize * 1024 * 1024;
         let fleet = Arc::new(Fleet::new(Arc::clone(&mesh), config, shutdown.clone()));
         let hook = {
@@ -143,7 +168,12 @@ impl Instance {
             AppState::new(Arc::clone(&mesh), Arc::clone(&fleet), hook),
             max_body,
         )
-        .merge(crate::webhooks::routes(webhooks));
+        .merge(crate::webhooks::routes(webhooks))
+        .merge(crate::triggers::cron::http::routes(
+            Arc::clone(&cron),
+            Arc::clone(&mesh.tokens),
+            Arc::clone(&mesh.permissions),
+        ));
         fleet.set_app(app.clone());
         let server = tokio::spawn(server::serve(listener, app.clone(), shutdown.clone()));
 
@@ -157,6 +187,13 @@ impl Instance {
             fleet.stop_all().await;
             remove_run_files(&state);
             return Err(StartError::NoDocker(start_failures.swap_remove(i)));
+        }
+        if let Err(e) = cron.start().await {
+            shutdown.cancel();
+            let _ = server.await;
+            fleet.stop_all().await;
+            remove_run_files(&state);
+            return Err(StartError::Scheduler(e));
         }
         Ok(Self {
             mesh,

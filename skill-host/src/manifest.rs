@@ -6,6 +6,7 @@
 //! description: Keeps notes in the workspace.
 //! capabilities: [workspace, http]
 //! limits: { fuel: 50000000, memory_mib: 32, timeout_ms: 5000 }
+//! probes: [check_inbox] # tools the agent's heartbeat runs without the LLM
 //! ```
 //!
 //! Parsed strictly: unknown fields are errors, `yes` is not a boolean, and serde-saphyr's
@@ -42,6 +43,10 @@ pub struct Manifest {
     pub capabilities: Vec<Capability>,
     #[serde(default)]
     pub limits: Option<LimitsOverride>,
+    /// Tools of this skill that are heartbeat probes: called with `{}` on each heartbeat,
+    /// without the LLM, each answering `{"actionable": bool, "summary": "…"}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<String>,
 }
 
 impl Manifest {
@@ -53,6 +58,7 @@ impl Manifest {
             description: None,
             capabilities: Vec::new(),
             limits: None,
+            probes: Vec::new(),
         }
     }
 

@@ -51,6 +51,8 @@ pub struct SkillInfo {
     /// SHA-256 of the component, hex.
     pub sha256: String,
     pub tools: Vec<String>,
+    /// Those of its tools the manifest marks as heartbeat probes.
+    pub probes: Vec<String>,
     /// What the skill may use: what it asked for and the agent allows, plus `log`.
     pub granted: BTreeSet<Capability>,
     /// What it asked for that the agent does not allow.
@@ -180,6 +182,12 @@ impl Registry {
                     description: skill.manifest.description.clone(),
                     sha256: skill.sha256.clone(),
                     tools: skill.tools.iter().map(|t| t.name.clone()).collect(),
+                    probes: skill
+                        .tools
+                        .iter()
+                        .filter(|t| skill.manifest.probes.contains(&t.name))
+                        .map(|t| t.name.clone())
+                        .collect(),
                     granted: skill.context.grant.granted.clone(),
                     clipped: skill.context.grant.clipped.clone(),
                     limits: skill.limits,

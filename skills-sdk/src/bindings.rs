@@ -1,4 +1,4 @@
-//! The raw bindings of `openlegion:skill@0.1.3`, generated once from `wit/skill.wit`.
+//! The raw bindings of `openlegion:skill@0.1.4`, generated once from `wit/skill.wit`.
 //!
 //! Skills do not use this module directly: the `skill!` macro exports through it and the
 //! modules `log`, `workspace`, `http`, `mesh`, `process`, `skills` and `memory` wrap its imports. It is public because the

@@ -1,6 +1,6 @@
 //! # Writing OpenLegion skills in Rust
 //!
-//! A skill is a WebAssembly component of the WIT world `skill` in `openlegion:skill@0.1.3`
+//! A skill is a WebAssembly component of the WIT world `skill` in `openlegion:skill@0.1.4`
 //! (see `wit/skill.wit`): it exports `describe` (its tools, each with a JSON Schema of its
 //! arguments) and `invoke` (call one tool with a JSON object), and imports the capability
 //! interfaces `log`, `workspace`, `http`, `mesh`, `process`, `skills` and `memory`. This crate hides that plumbing, so a

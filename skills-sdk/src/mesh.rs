@@ -92,6 +92,31 @@ pub fn send_message(to: &str, kind: &str, payload: &impl Serialize) -> Result<Va
     )
 }
 
+/// Adds or replaces one of this agent's cron jobs (`spec`: `schedule`, `message`, and
+/// optionally `timezone`, `name`, `catch_up`, `enabled`, `id`); returns the job.
+pub fn set_cron(spec: &impl Serialize) -> Result<Value, String> {
+    decode("a cron job", &host::set_cron(&encode("job", spec)?)?)
+}
+
+/// This agent's cron jobs and heartbeat (`{"count", "jobs": [...]}`).
+pub fn list_cron() -> Result<Value, String> {
+    decode("the cron jobs", &host::list_cron()?)
+}
+
+/// Removes this agent's cron job `id` (its id or name).
+pub fn remove_cron(id: &str) -> Result<Value, String> {
+    decode("the removal", &host::remove_cron(id)?)
+}
+
+/// Sets this agent's heartbeat (`spec`: any of `schedule`, `timezone`, `probes`, `enabled`,
+/// `rules`); returns the heartbeat job.
+pub fn set_heartbeat(spec: &impl Serialize) -> Result<Value, String> {
+    decode(
+        "the heartbeat",
+        &host::set_heartbeat(&encode("heartbeat", spec)?)?,
+    )
+}
+
 fn encode(what: &str, value: &impl Serialize) -> Result<String, String> {
     serde_json::to_string(value).map_err(|e| format!("could not encode the {what} as JSON: {e}"))
 }

@@ -95,6 +95,21 @@ pub trait Host: Any {
         let _ = (to, kind, payload_json);
         Err(not_granted("mesh"))
     }
+    fn set_cron(&mut self, spec_json: &str) -> Result<String, String> {
+        let _ = spec_json;
+        Err(not_granted("mesh"))
+    }
+    fn list_cron(&mut self) -> Result<String, String> {
+        Err(not_granted("mesh"))
+    }
+    fn remove_cron(&mut self, id: &str) -> Result<String, String> {
+        let _ = id;
+        Err(not_granted("mesh"))
+    }
+    fn set_heartbeat(&mut self, spec_json: &str) -> Result<String, String> {
+        let _ = spec_json;
+        Err(not_granted("mesh"))
+    }
     fn run(
         &mut self,
         command: &str,
@@ -250,6 +265,18 @@ pub(crate) mod imports {
             payload_json: &str,
         ) -> Result<String, String> {
             call(|h| h.send_message(to, kind, payload_json))
+        }
+        pub(crate) fn set_cron(spec_json: &str) -> Result<String, String> {
+            call(|h| h.set_cron(spec_json))
+        }
+        pub(crate) fn list_cron() -> Result<String, String> {
+            call(|h| h.list_cron())
+        }
+        pub(crate) fn remove_cron(id: &str) -> Result<String, String> {
+            call(|h| h.remove_cron(id))
+        }
+        pub(crate) fn set_heartbeat(spec_json: &str) -> Result<String, String> {
+            call(|h| h.set_heartbeat(spec_json))
         }
     }
 

@@ -38,6 +38,7 @@ pub(super) fn routes() -> Router<Arc<Agent>> {
         .route("/history", get(history))
         .route("/learnings/feedback", post(feedback))
         .route("/workspace-learnings", get(learnings))
+        .route("/heartbeat/probes", post(heartbeat_probes))
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({"detail": "Not found"}))) })
 }
 
@@ -60,6 +61,15 @@ fn body<T>(parsed: Result<Json<T>, JsonRejection>) -> Result<T, Rejected> {
         status: r.status(),
         detail: r.body_text(),
     })
+}
+
+/// The mesh's heartbeat: the probes that look inside the agent, and its HEARTBEAT.md.
+async fn heartbeat_probes(
+    State(agent): Shared,
+    parsed: Result<Json<crate::heartbeat::ProbeRequest>, JsonRejection>,
+) -> Result<Json<crate::heartbeat::ProbeAnswer>, Rejected> {
+    let req = body(parsed)?;
+    Ok(Json(agent.heartbeat_probes(&req).await))
 }
 
 async fn status(State(agent): Shared) -> Json<Value> {

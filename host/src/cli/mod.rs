@@ -5,6 +5,7 @@ mod agent;
 mod bb;
 mod client;
 mod costs;
+mod cron;
 mod logging;
 mod repl;
 mod setup;
@@ -84,6 +85,9 @@ enum Command {
     /// Manage webhooks: add, list, remove.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// Manage cron jobs: list, add, remove, enable, disable, run.
+    #[command(subcommand)]
+    Cron(cron::CronCommand),
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -110,5 +114,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Costs { period } => runtime.block_on(costs::run(&cli.config, period)),
         Command::Skill(cmd) => runtime.block_on(skill::run(&cli.config, cmd)),
         Command::Webhook(cmd) => webhook::run(&cli.config, cmd),
+        Command::Cron(cmd) => runtime.block_on(cron::run(&cli.config, cmd)),
     }
 }

@@ -39,8 +39,10 @@ pub struct AgentConfig {
     pub soul: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub initial_soul: Option<String>,
+    /// When this agent's heartbeat probes run and which (also the original's text form:
+    /// its HEARTBEAT.md rules).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub heartbeat: Option<String>,
+    pub heartbeat: Option<super::HeartbeatSetting>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub initial_heartbeat: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -211,6 +213,17 @@ impl AgentConfig {
                     format!("{} is not a bound of 1 to 100000", l.max),
                 ));
             }
+        }
+        if let Some(h) = &self.heartbeat
+            && let Some(p) = h.0.unknown_probe()
+        {
+            return Err((
+                "heartbeat.probes",
+                format!(
+                    "{p:?} is not a probe (one of {})",
+                    super::heartbeat::PROBES.join(", ")
+                ),
+            ));
         }
         if let Some(w) = self.context_window
             && !(1_000..=10_000_000).contains(&w)

@@ -9,6 +9,7 @@
 
 mod agents;
 mod error;
+mod heartbeat;
 mod mesh;
 mod parse;
 mod permissions_file;
@@ -21,6 +22,9 @@ pub use agents::{
     AgentConfig, AgentsFile, Budget, Reaction, Resources, Thinking, parse_memory_limit,
 };
 pub use error::ConfigError;
+pub use heartbeat::{
+    DEFAULT_HEARTBEAT_SCHEDULE, DEFAULT_PROBES, HeartbeatConfig, HeartbeatSetting, PROBES,
+};
 pub use mesh::{
     AgentImage, ChannelSection, HttpSection, Isolation, LlmSection, MeshFile, MeshSection, Price,
     RuntimeSection,

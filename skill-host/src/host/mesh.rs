@@ -1,4 +1,5 @@
-//! `openlegion:skill/mesh`: blackboard, pub/sub and messages, with the agent's identity.
+//! `openlegion:skill/mesh`: blackboard, pub/sub, messages and the agent's schedules (cron
+//! jobs and heartbeat), with the agent's identity.
 //!
 //! This crate checks the grant and the size of what the guest hands over (the mesh's own
 //! limits, so a call the mesh would refuse does not leave the agent); the agent's
@@ -13,6 +14,9 @@ use crate::state::CallState;
 
 /// Longest message kind (`task_request`, `query`, …).
 const MAX_KIND_BYTES: usize = 64;
+
+/// Longest cron job or heartbeat spec (a schedule and a message of at most 16 KiB).
+const MAX_SPEC_BYTES: usize = 20 * 1024;
 
 /// The agent's connection to the mesh, one method per WIT function. Every method refuses
 /// unless implemented. JSON values travel as JSON text; `Err` is the text the skill sees.
@@ -56,6 +60,25 @@ pub trait MeshCap: Send + Sync {
         payload_json: &str,
     ) -> Result<String, String> {
         let _ = (to, kind, payload_json);
+        Err(not_granted(Capability::Mesh, skill))
+    }
+
+    async fn set_cron(&self, skill: &str, spec_json: &str) -> Result<String, String> {
+        let _ = spec_json;
+        Err(not_granted(Capability::Mesh, skill))
+    }
+
+    async fn list_cron(&self, skill: &str) -> Result<String, String> {
+        Err(not_granted(Capability::Mesh, skill))
+    }
+
+    async fn remove_cron(&self, skill: &str, id: &str) -> Result<String, String> {
+        let _ = id;
+        Err(not_granted(Capability::Mesh, skill))
+    }
+
+    async fn set_heartbeat(&self, skill: &str, spec_json: &str) -> Result<String, String> {
+        let _ = spec_json;
         Err(not_granted(Capability::Mesh, skill))
     }
 }
@@ -123,6 +146,35 @@ impl Host for CallState {
         let mesh = self.skill.caps.mesh.clone();
         mesh.send_message(&self.skill.name, &to, &kind, &payload_json)
             .await
+    }
+
+    async fn set_cron(&mut self, spec_json: String) -> Result<String, String> {
+        self.skill.check(Capability::Mesh)?;
+        bounded("spec-json", &spec_json, MAX_SPEC_BYTES)?;
+        check_object("spec-json", &spec_json)?;
+        let mesh = self.skill.caps.mesh.clone();
+        mesh.set_cron(&self.skill.name, &spec_json).await
+    }
+
+    async fn list_cron(&mut self) -> Result<String, String> {
+        self.skill.check(Capability::Mesh)?;
+        let mesh = self.skill.caps.mesh.clone();
+        mesh.list_cron(&self.skill.name).await
+    }
+
+    async fn remove_cron(&mut self, id: String) -> Result<String, String> {
+        self.skill.check(Capability::Mesh)?;
+        check_name("id", &id)?;
+        let mesh = self.skill.caps.mesh.clone();
+        mesh.remove_cron(&self.skill.name, &id).await
+    }
+
+    async fn set_heartbeat(&mut self, spec_json: String) -> Result<String, String> {
+        self.skill.check(Capability::Mesh)?;
+        bounded("spec-json", &spec_json, MAX_SPEC_BYTES)?;
+        check_object("spec-json", &spec_json)?;
+        let mesh = self.skill.caps.mesh.clone();
+        mesh.set_heartbeat(&self.skill.name, &spec_json).await
     }
 }
 

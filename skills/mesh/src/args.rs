@@ -6,6 +6,7 @@
 
 use openlegion_skill_sdk::prelude::*;
 use openlegion_skill_sdk::serde_json;
+use serde::Serialize;
 use serde::de::Error as _;
 
 /// Arguments of `read_shared_state`.
@@ -46,6 +47,53 @@ pub(crate) struct PublishEvent {
     /// The event's data as a JSON object ({} if there is nothing to add).
     #[serde(deserialize_with = "json_object")]
     pub(crate) payload: Map<String, Value>,
+}
+
+/// Arguments of `set_cron`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SetCron {
+    /// When: 5 cron fields "minute hour day-of-month month day-of-week" (e.g. "0 9 * * 1-5"
+    /// is 09:00 Monday to Friday) or an interval: "every 30s", "every 30m", "every 2h",
+    /// "every 1d".
+    pub(crate) schedule: String,
+    /// What you will be told when it fires, e.g. "Check the inbox for new leads".
+    pub(crate) message: String,
+    /// IANA time zone for a cron expression, e.g. "Europe/Berlin" (default: the mesh's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) timezone: Option<String>,
+    /// A short name for the job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
+    /// The id of one of your jobs to replace, instead of adding a job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) id: Option<String>,
+}
+
+/// Arguments of `remove_cron`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RemoveCron {
+    /// The job's id (or name), as list_cron shows it.
+    pub(crate) id: String,
+}
+
+/// Arguments of `set_heartbeat`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SetHeartbeat {
+    /// How often the probes run: "every 15m" (the default) or 5 cron fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) schedule: Option<String>,
+    /// Which probes run: disk, signals, tasks, inbox, lane, workspace, skills.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) probes: Option<Vec<String>>,
+    /// false turns the heartbeat off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) enabled: Option<bool>,
+    /// Extra rules for the heartbeat turn, besides your HEARTBEAT.md.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) rules: Option<String>,
 }
 
 /// A JSON object, or a string holding one.

@@ -1,4 +1,5 @@
-//! The built-in `mesh` skill: blackboard, events and agents (capability `mesh`).
+//! The built-in `mesh` skill: blackboard, events, agents, and the agent's own schedules
+//! (cron jobs and heartbeat) (capability `mesh`).
 //!
 //! The mesh decides what this agent may read, write and publish; its refusals come back as
 //! tool errors. This crate turns the mesh's JSON into compact results for the model: a
@@ -12,7 +13,10 @@ mod args;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
 
-use args::{ListSharedState, PublishEvent, ReadSharedState, WriteSharedState};
+use args::{
+    ListSharedState, PublishEvent, ReadSharedState, RemoveCron, SetCron, SetHeartbeat,
+    WriteSharedState,
+};
 
 /// Longest value preview in `list_shared_state`, in characters.
 const PREVIEW_CHARS: usize = 200;
@@ -72,6 +76,45 @@ fn publish_event(args: PublishEvent) -> Result<Value, String> {
     Ok(json!({ "published": true, "topic": args.topic, "subscribers_notified": notified }))
 }
 
+fn set_cron(args: SetCron) -> Result<Value, String> {
+    let job = mesh::set_cron(&args)?;
+    Ok(json!({
+        "scheduled": true, "id": job["id"], "name": job["name"], "schedule": job["schedule"],
+        "timezone": job["timezone"], "next_run": job["next_run"],
+    }))
+}
+
+fn list_cron(_: NoArgs) -> Result<Value, String> {
+    let listed = mesh::list_cron()?;
+    let jobs: Vec<Value> = listed["jobs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|j| {
+            json!({
+                "id": j["id"], "name": j["name"], "schedule": j["schedule"],
+                "timezone": j["timezone"], "heartbeat": j["heartbeat"],
+                "message": j["message"], "enabled": j["enabled"], "next_run": j["next_run"],
+                "last_run": j["last_run"], "run_count": j["run_count"],
+                "last_error": j["last_error"],
+            })
+        })
+        .collect();
+    Ok(json!({ "count": jobs.len(), "jobs": jobs }))
+}
+
+fn remove_cron(args: RemoveCron) -> Result<Value, String> {
+    mesh::remove_cron(&args.id)
+}
+
+fn set_heartbeat(args: SetHeartbeat) -> Result<Value, String> {
+    let job = mesh::set_heartbeat(&args)?;
+    Ok(json!({
+        "heartbeat": true, "enabled": job["enabled"], "schedule": job["schedule"],
+        "probes": job["probes"], "next_run": job["next_run"],
+    }))
+}
+
 /// `value` as JSON text, cut to [`PREVIEW_CHARS`] characters with a trailing "...".
 fn preview(value: &Value) -> String {
     let text = value.to_string();
@@ -111,4 +154,19 @@ openlegion_skill_sdk::skill! {
         later with write_shared_state. Returns {\"published\": true, \"topic\", \
         \"subscribers_notified\"}."
         => publish_event,
+    set_cron: "Schedule yourself: you will get a turn with `message` on a schedule, e.g. \
+        {\"schedule\": \"0 9 * * 1-5\", \"message\": \"Write the daily report\", \
+        \"timezone\": \"Europe/Berlin\"} or {\"schedule\": \"every 30m\", ...}. Returns \
+        {\"scheduled\": true, \"id\", \"next_run\"}. Needs the can_manage_cron permission."
+        => set_cron,
+    list_cron: "List your cron jobs and heartbeat with their schedule, next and last run and \
+        any error. Returns {\"jobs\": [...], \"count\"}."
+        => list_cron,
+    remove_cron: "Remove one of your cron jobs by its id (or name) from list_cron."
+        => remove_cron,
+    set_heartbeat: "Set your heartbeat: cheap checks (probes) that run on a schedule without \
+        you, giving you a turn only when one finds something, e.g. new signals/<you> or \
+        tasks/<you> keys. Probes: disk, signals, tasks, inbox, lane, workspace, skills \
+        (your skills' probe tools). Default schedule \"every 15m\"; enabled=false turns it off."
+        => set_heartbeat,
 }

@@ -12,6 +12,7 @@ use crate::Skill;
 struct Mesh {
     entries: BTreeMap<String, Value>,
     published: Vec<(String, Value)>,
+    jobs: Vec<Value>,
 }
 
 fn entry(key: &str, value: Value, version: u64) -> Value {
@@ -62,6 +63,33 @@ impl Host for Mesh {
         self.published
             .push((topic.into(), serde_json::from_str(payload_json).unwrap()));
         Ok(2)
+    }
+
+    fn set_cron(&mut self, spec_json: &str) -> Result<String, String> {
+        let mut job: Value = serde_json::from_str(spec_json).unwrap();
+        if job["schedule"] == "61 * * * *" {
+            return Err("\"61 * * * *\" is not a schedule".into());
+        }
+        job["id"] = json!(format!("cron_{}", self.jobs.len()));
+        job["next_run"] = json!("2026-03-10T09:00:00.000000Z");
+        self.jobs.push(job.clone());
+        Ok(job.to_string())
+    }
+
+    fn list_cron(&mut self) -> Result<String, String> {
+        Ok(json!({"count": self.jobs.len(), "jobs": self.jobs}).to_string())
+    }
+
+    fn remove_cron(&mut self, id: &str) -> Result<String, String> {
+        self.jobs.retain(|j| j["id"] != id);
+        Ok(json!({"removed": true, "id": id}).to_string())
+    }
+
+    fn set_heartbeat(&mut self, spec_json: &str) -> Result<String, String> {
+        let mut job: Value = serde_json::from_str(spec_json).unwrap();
+        job["id"] = json!("heartbeat_scout");
+        job["enabled"] = json!(true);
+        Ok(job.to_string())
     }
 
     fn list_agents(&mut self) -> Result<String, String> {
@@ -213,4 +241,54 @@ fn schemas_mark_objects_and_required_fields() {
         schema("publish_event")["required"],
         json!(["topic", "payload"])
     );
+}
+
+#[test]
+fn cron_tools_pass_the_spec_and_shape_the_answers() {
+    let spec = json!({"schedule": "0 9 * * 1-5", "message": "report", "timezone": "Europe/Berlin"});
+    let (out, mesh) = call(Mesh::default(), "set_cron", spec);
+    let out = out.unwrap();
+    assert_eq!(
+        (
+            out["scheduled"].clone(),
+            out["id"].as_str(),
+            out["timezone"].as_str()
+        ),
+        (json!(true), Some("cron_0"), Some("Europe/Berlin"))
+    );
+    assert_eq!(
+        mesh.jobs[0]["message"], "report",
+        "the spec reached the mesh"
+    );
+    assert!(
+        mesh.jobs[0].get("name").is_none(),
+        "unset fields are left out"
+    );
+    let (out, mesh) = call(mesh, "list_cron", json!({}));
+    assert_eq!(out.unwrap()["count"], 1);
+    let (out, mesh) = call(mesh, "remove_cron", json!({"id": "cron_0"}));
+    assert_eq!(out.unwrap()["removed"], true);
+    assert!(mesh.jobs.is_empty());
+    let (out, _) = call(
+        Mesh::default(),
+        "set_cron",
+        json!({"schedule": "61 * * * *", "message": "x"}),
+    );
+    assert!(out.unwrap_err().contains("is not a schedule"));
+    let (out, _) = call(
+        Mesh::default(),
+        "set_heartbeat",
+        json!({"schedule": "every 5m", "probes": ["signals"]}),
+    );
+    let out = out.unwrap();
+    assert_eq!(
+        (out["heartbeat"].clone(), out["schedule"].as_str()),
+        (json!(true), Some("every 5m"))
+    );
+    let (out, _) = call(
+        Mesh::default(),
+        "set_cron",
+        json!({"message": "no schedule"}),
+    );
+    assert!(out.unwrap_err().contains("schedule"));
 }
