@@ -28,7 +28,7 @@ use super::state::{HEARTBEAT_PREFIX, apply_heartbeat, heartbeat_job};
 use super::{Cron, CronError};
 use crate::auth::{Caller, Tokens};
 use crate::config::{HeartbeatConfig, PROBES};
-use crate::mesh::Permissions;
+use crate::permissions::Permissions;
 use crate::server::ApiError;
 
 #[derive(Debug, Clone, FromRef)]

@@ -286,7 +286,7 @@ impl Cron {
                 }
             }
             let now = Utc::now();
-            let (due, next) = {
+            let state::Due { jobs: due, next } = {
                 let state = self.state.lock().expect("cron lock");
                 let busy = in_flight.lock().expect("cron lock");
                 state::due(&state.file, now, &busy)

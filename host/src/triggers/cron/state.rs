@@ -234,13 +234,17 @@ pub(super) fn check(
     }
 }
 
+/// What the scheduler does next: the jobs to fire now, and when to look again.
+pub(super) struct Due {
+    /// Each job due, with the time it was scheduled for.
+    pub jobs: Vec<(CronJob, DateTime<Utc>)>,
+    /// The earliest time another job is due.
+    pub next: Option<DateTime<Utc>>,
+}
+
 /// The enabled jobs due at `now` that are not already running (with their scheduled
 /// time), and the earliest time another job is due.
-pub(super) fn due(
-    file: &CronFile,
-    now: DateTime<Utc>,
-    busy: &HashSet<String>,
-) -> (Vec<(CronJob, DateTime<Utc>)>, Option<DateTime<Utc>>) {
+pub(super) fn due(file: &CronFile, now: DateTime<Utc>, busy: &HashSet<String>) -> Due {
     let mut due = Vec::new();
     let mut next: Option<DateTime<Utc>> = None;
     for job in file
@@ -255,7 +259,7 @@ pub(super) fn due(
             next = Some(next.map_or(at, |n| n.min(at)));
         }
     }
-    (due, next)
+    Due { jobs: due, next }
 }
 
 /// What a fire changes: `last_run`, the counts, the error, and (for a scheduled
@@ -321,7 +325,7 @@ mod tests {
         check(&mut file, now, true, &yes);
         assert_eq!(file.jobs[0].next_run, Some(at("2026-03-08T09:00:00Z")));
         assert_eq!(file.jobs[1].next_run, Some(at("2026-03-10T09:00:00Z")));
-        let (due, _) = due(&file, now, &HashSet::new());
+        let due = due(&file, now, &HashSet::new()).jobs;
         assert_eq!(due.len(), 1, "only the catch-up job");
         // After it fires, the next run is tomorrow's, not yesterday's successor (today 09:00).
         let (mut j, scheduled) = due.into_iter().next().unwrap();
