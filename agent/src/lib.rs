@@ -19,6 +19,7 @@ mod authoring;
 pub mod config;
 pub mod context;
 mod exec;
+mod files;
 mod journal;
 pub mod learnings;
 pub mod memory;

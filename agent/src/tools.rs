@@ -40,4 +40,9 @@ pub trait Toolbox: Send + Sync {
     fn inventory(&self) -> Value {
         Value::Array(Vec::new())
     }
+
+    /// How the calls of each tool ended so far, for `GET /status` (the mesh's metrics).
+    fn counts(&self) -> std::collections::BTreeMap<String, openlegion_protocol::ToolCounts> {
+        std::collections::BTreeMap::new()
+    }
 }

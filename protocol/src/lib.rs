@@ -16,6 +16,7 @@ mod cron;
 pub mod env;
 mod error;
 mod fetch;
+mod files;
 mod ids;
 pub mod limits;
 mod memory;
@@ -29,7 +30,7 @@ mod time;
 
 pub use agent::{
     AgentInfo, AgentState, AgentStatus, ChatMessage, ChatResponse, RegisterRequest,
-    RegisterResponse,
+    RegisterResponse, ToolCounts,
 };
 pub use blackboard::{
     BlackboardEntry, ClaimRequest, WatchRequest, is_history_key, validate_key, validate_value,
@@ -42,6 +43,7 @@ pub use browser::{
 pub use cron::CronJob;
 pub use error::ProtocolError;
 pub use fetch::{FetchRequest, FetchResponse};
+pub use files::{DirListing, FileStat, MAX_LISTED_FILES, data_relative};
 pub use ids::{AgentId, RESERVED_AGENT_IDS, new_id};
 pub use memory::MemoryFact;
 pub use message::{AgentMessage, MeshEvent, MessageType, Priority};

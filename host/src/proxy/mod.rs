@@ -249,6 +249,7 @@ impl Proxy {
                 match self.costs.budgets().reserve(agent.as_str(), estimate) {
                     Ok(Ok(r)) => Some(r),
                     Ok(Err(exceeded)) => {
+                        crate::metrics::budget_refused(agent.as_str());
                         return Err(Ok(reply::refusal(
                             exceeded.to_string(),
                             "budget_exceeded",
@@ -326,7 +327,10 @@ impl Proxy {
                     ..ApiProxyResponse::default()
                 })
             }
-            Err(e) => Ok(reply::llm_failure(&e, self.failover.vault.redactor())),
+            Err(e) => {
+                crate::metrics::llm_error(caller.id(), &requested(&prepared.candidates));
+                Ok(reply::llm_failure(&e, self.failover.vault.redactor()))
+            }
         }
     }
 
@@ -373,7 +377,10 @@ impl Proxy {
                     ..ApiProxyResponse::default()
                 })
             }
-            Err(e) => Ok(reply::llm_failure(&e, self.failover.vault.redactor())),
+            Err(e) => {
+                crate::metrics::llm_error(caller.id(), &model.id());
+                Ok(reply::llm_failure(&e, self.failover.vault.redactor()))
+            }
         }
     }
 
@@ -407,6 +414,7 @@ impl Proxy {
             Err(Err(e)) => return Err(e),
         };
         let (relay_tx, mut relay_rx) = mpsc::channel(64);
+        let requested = requested(&prepared.candidates);
         tokio::spawn(Arc::clone(&self.failover).stream(
             prepared.candidates,
             prepared.request,
@@ -437,7 +445,10 @@ impl Proxy {
                         data["type"] = "done".into();
                         data
                     }
-                    Relay::Failed(e) => reply::llm_failure_event(&e, &redactor),
+                    Relay::Failed(e) => {
+                        crate::metrics::llm_error(&agent, &requested);
+                        reply::llm_failure_event(&e, &redactor)
+                    }
                 };
                 if tx.send(event).await.is_err() {
                     return;
@@ -446,4 +457,9 @@ impl Proxy {
         });
         Ok(rx)
     }
+}
+
+/// The model a call asked for (the first of its failover chain), for the error metrics.
+fn requested(candidates: &[ModelRef]) -> String {
+    candidates.first().map(|m| m.id()).unwrap_or_default()
 }
