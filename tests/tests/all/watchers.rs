@@ -15,7 +15,7 @@ const WATCHERS: &str = "watchers:
     pattern: \"*.csv\"
     agent: a
     message: \"New prospect list uploaded: {filename} ({path}). Begin research.\"
-    poll_seconds: 1
+    poll_seconds: 2
 ";
 
 /// The mesh's watchers, as `GET /mesh/watchers` shows them.
@@ -31,7 +31,7 @@ async fn polled(mesh: &MeshProcess) {
         .iter()
         .map(|w| w["last_poll_at"].clone())
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let now = watchers(mesh).await;
         if !now.is_empty()
@@ -109,10 +109,11 @@ async fn a_csv_dropped_into_a_watched_directory_reaches_its_agent_once_and_not_a
     mock.push_for(MODEL_NAME, Turn::text("researching leads.csv"));
     std::fs::write(inbox.join("notes.txt"), "not a csv").unwrap();
     let mut file = std::fs::File::create(inbox.join("leads.csv")).unwrap();
-    for i in 0..16 {
+    // A line every 200 ms for 5 s: each poll (every 2 s) sees it grown.
+    for i in 0..25 {
         writeln!(file, "lead-{i},lead{i}@example.com").unwrap();
         file.flush().unwrap();
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(
             mock.requests_for(MODEL_NAME).is_empty(),
             "fired while being written (after {i} lines)"
