@@ -98,7 +98,6 @@ pub(super) fn watch(
             }
             match backend.restart(&spec).await {
                 Ok(()) => {
-                    crate::metrics::agent_restarted(&agent);
                     restarts.push_back(Instant::now());
                     failures = 0;
                     starting = Some(Instant::now());

@@ -52,7 +52,7 @@ async fn track(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+        .map_or_else(|| "unmatched".to_owned(), |m| route_label(m.as_str()));
     let method = match *request.method() {
         Method::GET => "GET",
         Method::POST => "POST",
@@ -71,4 +71,27 @@ async fn track(request: Request, next: Next) -> Response {
         start.elapsed().as_secs_f64(),
     );
     response
+}
+
+/// A route template as a label: `/mesh/agents/{agent}/api/{*path}` becomes
+/// `/mesh/agents/:agent/api/*path`. Braces are valid in a label value, but simple
+/// line-based readers of the format (regular expressions up to the first `}`) cut the line
+/// there.
+fn route_label(template: &str) -> String {
+    template
+        .replace("{*", "*")
+        .replace('{', ":")
+        .replace('}', "")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn route_templates_lose_their_braces() {
+        assert_eq!(
+            super::route_label("/mesh/agents/{agent}/api/{*path}"),
+            "/mesh/agents/:agent/api/*path"
+        );
+        assert_eq!(super::route_label("/metrics"), "/metrics");
+    }
 }

@@ -116,7 +116,7 @@ impl Metrics {
         );
         registry.register(
             "openlegion_agent_restarts",
-            "Agents restarted by the health check",
+            "Agent restarts: a process that exited started again, or a container recreated by the health check",
             m.agent_restarts.clone(),
         );
         registry.register(
