@@ -48,11 +48,15 @@ struct WithAgent<F> {
 }
 
 impl<F> WithAgent<F> {
+    /// (Without an id, as in the image-building subcommands, lines are left as they are.)
     fn json(agent: &str, inner: F) -> Self {
         let id = serde_json::to_string(agent).expect("a string serialises");
         Self {
             inner,
-            head: format!("{{\"agent_id\":{id},"),
+            head: match agent {
+                "" => "{".to_owned(),
+                _ => format!("{{\"agent_id\":{id},"),
+            },
             json: true,
         }
     }
@@ -60,7 +64,10 @@ impl<F> WithAgent<F> {
     fn text(agent: &str, inner: F) -> Self {
         Self {
             inner,
-            head: format!("agent_id={agent} "),
+            head: match agent {
+                "" => String::new(),
+                _ => format!("agent_id={agent} "),
+            },
             json: false,
         }
     }

@@ -133,6 +133,17 @@ async fn a_csv_dropped_into_a_watched_directory_reaches_its_agent_once_and_not_a
     }
     assert_eq!(mock.requests_for(MODEL_NAME).len(), 1);
     assert_eq!(watchers(&mesh).await[0]["fired"], 1);
+    let metrics = reqwest::get(format!("{}/metrics", mesh.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains("openlegion_watcher_fires_total{agent=\"a\",watcher=\"a:inbox:*.csv\"} 1\n"),
+        "{metrics}"
+    );
 
     // A restart fires nothing again: the seen state is in the mesh's database.
     assert!(mesh.terminate().success());
