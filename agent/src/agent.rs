@@ -383,6 +383,7 @@ impl Agent {
             context_pct: self.context_tokens.load(Ordering::Relaxed) as f64
                 / f64::from(self.config.context_window)
                 * 100.0,
+            tools: self.runner.tools.counts(),
         }
     }
 

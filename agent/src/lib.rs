@@ -20,6 +20,7 @@ mod authoring;
 pub mod config;
 pub mod context;
 mod exec;
+mod files;
 pub mod heartbeat;
 mod journal;
 pub mod learnings;

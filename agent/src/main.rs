@@ -2,6 +2,7 @@
 //! environment (see `config`).
 
 mod init;
+mod logging;
 mod run;
 mod trial;
 

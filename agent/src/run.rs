@@ -34,13 +34,7 @@ fn exit_with_parent() -> Result<()> {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::logging::init();
 }
 
 /// `openlegion-agent precompile DIR`: the built-in skills compiled into DIR, for the mesh

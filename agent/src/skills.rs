@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use openlegion_protocol::{FetchRequest, FetchResponse};
+use openlegion_protocol::{FetchRequest, FetchResponse, ToolCounts};
 use openlegion_skill_host::{
     Capabilities, Capability, HostConfig, HttpCap, HttpRequest, HttpResponse, Manifest, MemoryCap,
-    MeshCap, SkillHost,
+    MeshCap, SkillHost, ToolError,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -224,7 +224,13 @@ pub enum SkillsError {
 #[derive(Debug, Clone)]
 pub struct Skills {
     host: SkillHost,
+    /// How each tool's calls ended (`GET /status`); calls of tools that do not exist are
+    /// counted under [`UNKNOWN_TOOL`], so a model inventing names grows nothing.
+    counts: Arc<std::sync::Mutex<std::collections::BTreeMap<String, ToolCounts>>>,
 }
+
+/// The name unknown tools' calls are counted under.
+const UNKNOWN_TOOL: &str = "(unknown)";
 
 /// Parses `ALLOWED_CAPABILITIES` (`log,workspace,mesh,http,process,skills,memory`).
 /// `memory` is always allowed: it reaches only the agent's own memory, nothing a
@@ -278,7 +284,10 @@ impl Skills {
             }
         }
         host.watch(skills_dir);
-        Ok(Self { host })
+        Ok(Self {
+            host,
+            counts: Arc::default(),
+        })
     }
 }
 
@@ -326,10 +335,27 @@ impl Toolbox for Skills {
         args_json: &'a str,
     ) -> BoxFuture<'a, Result<String, String>> {
         Box::pin(async move {
-            self.host
-                .invoke(name, args_json)
-                .await
-                .map_err(|e| e.to_string())
+            let answer = self.host.invoke(name, args_json).await;
+            let mut counts = self.counts.lock().expect("counts lock");
+            let tool = match &answer {
+                Err(ToolError::UnknownTool { .. }) => UNKNOWN_TOOL,
+                _ => name,
+            };
+            let c = counts.entry(tool.to_owned()).or_default();
+            c.calls += 1;
+            if let Err(e) = &answer {
+                c.errors += 1;
+                if matches!(
+                    e,
+                    ToolError::Crashed { .. }
+                        | ToolError::OutOfFuel { .. }
+                        | ToolError::Timeout { .. }
+                        | ToolError::OutOfMemory { .. }
+                ) {
+                    c.traps += 1;
+                }
+            }
+            answer.map_err(|e| e.to_string())
         })
     }
 
@@ -343,6 +369,10 @@ impl Toolbox for Skills {
             .into_iter()
             .flat_map(|s| s.probes)
             .collect()
+    }
+
+    fn counts(&self) -> std::collections::BTreeMap<String, ToolCounts> {
+        self.counts.lock().expect("counts lock").clone()
     }
 }
 

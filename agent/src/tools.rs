@@ -45,4 +45,9 @@ pub trait Toolbox: Send + Sync {
     fn probes(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// How the calls of each tool ended so far, for `GET /status` (the mesh's metrics).
+    fn counts(&self) -> std::collections::BTreeMap<String, openlegion_protocol::ToolCounts> {
+        std::collections::BTreeMap::new()
+    }
 }

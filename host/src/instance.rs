@@ -24,6 +24,7 @@ use crate::server::{self, AppState, ReloadHook};
 use crate::state::StateDir;
 use crate::triggers::cron::{Cron, CronError};
 use crate::triggers::heartbeat::Heartbeats;
+use crate::triggers::watchers::{self, Watchers};
 use crate::vault::Vault;
 use crate::webhooks::Webhooks;
 
@@ -56,6 +57,9 @@ pub enum StartError {
     /// The scheduler could not start.
     #[error("the cron scheduler: {0}")]
     Scheduler(CronError),
+    /// config/watchers.yaml is malformed.
+    #[error(transparent)]
+    Watchers(ConfigError),
     /// An agent needs a container engine and none answers: nothing is left running.
     #[error("{0}")]
     NoDocker(FleetError),
@@ -116,6 +120,7 @@ impl Instance {
 
         let hooks = Webhooks::load(&config.dir).map_err(StartError::Webhooks)?;
         let jobs = Cron::load(&config.dir).map_err(StartError::Cron)?;
+        let file_watchers = watchers::config::load(&config.dir).map_err(StartError::Watchers)?;
         let hooks_vault = vault.clone();
         let shutdown = CancellationToken::new();
         let mesh = Mesh::open(&config, vault, shutdown.clone()).await?;
@@ -125,6 +130,14 @@ impl Instance {
             Arc::clone(&mesh.lanes),
             Arc::clone(&mesh.registry),
             mesh.store.clone(),
+        );
+        let file_watchers = Watchers::start(
+            file_watchers,
+            config.dir.clone(),
+            Arc::clone(&mesh.lanes),
+            mesh.store.clone(),
+            mesh.reloads.subscribe(),
+            shutdown.clone(),
         );
         let operator_token = mint_token();
         StateDir::write_private(&state.operator_token_file(), &operator_token).map_err(prepare)?;
@@ -173,7 +186,10 @@ impl Instance {
             Arc::clone(&cron),
             Arc::clone(&mesh.tokens),
             Arc::clone(&mesh.permissions),
-        ));
+        ))
+        .merge(watchers::routes(file_watchers, Arc::clone(&mesh.tokens)))
+        .merge(crate::metrics::routes(Arc::clone(&mesh)));
+        let app = crate::metrics::layer(app);
         fleet.set_app(app.clone());
         let server = tokio::spawn(server::serve(listener, app.clone(), shutdown.clone()));
 
@@ -247,6 +263,9 @@ impl Instance {
 /// The reload both `SIGHUP` and `POST /mesh/reload` perform (what
 /// [`Instance::reload`] does, for callers holding only the parts).
 pub async fn reload(mesh: &Mesh, fleet: &Fleet) -> Result<(Reloaded, Vec<FleetError>), MeshError> {
+    // Files that services re-read after the reload (`Mesh::reloads`) are checked first, so
+    // a broken one refuses the whole reload with its error.
+    watchers::config::load(mesh.config_dir())?;
     let (reloaded, agents) = mesh.reload().await?;
     let failures = fleet.sync(agents).await;
     for failure in &failures {

@@ -36,6 +36,20 @@ pub struct AgentStatus {
     pub context_max: u64,
     #[serde(default)]
     pub context_pct: f64,
+    /// Calls of each tool since the agent started (the mesh relays them in its metrics).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tools: std::collections::BTreeMap<String, ToolCounts>,
+}
+
+/// How the calls of one tool ended, counted by the agent since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCounts {
+    pub calls: u64,
+    /// Calls that ended in an error (the tool's own, or refused arguments or answer).
+    pub errors: u64,
+    /// Of the errors, those where the skill's instance was killed: a trap (panic,
+    /// unreachable, out-of-bounds), or its fuel, time or memory limit.
+    pub traps: u64,
 }
 
 /// `POST /mesh/register`.

@@ -36,3 +36,6 @@ pub const LLM_TIMEOUT_SECONDS: &str = "LLM_TIMEOUT_SECONDS";
 pub const CONTEXT_WINDOW: &str = "CONTEXT_WINDOW";
 /// Set by the process backend: the agent exits when the mesh does.
 pub const EXIT_WITH_PARENT: &str = "OPENLEGION_EXIT_WITH_PARENT";
+/// How the agent logs: `json` (one JSON object a line, the default) or `text`; the mesh
+/// hands its agents its own setting.
+pub const LOG_FORMAT: &str = "OPENLEGION_LOG_FORMAT";

@@ -16,6 +16,7 @@ mod cron;
 pub mod env;
 mod error;
 mod fetch;
+mod files;
 mod ids;
 pub mod limits;
 mod message;
@@ -28,7 +29,7 @@ mod time;
 
 pub use agent::{
     AgentInfo, AgentState, AgentStatus, ChatEvent, ChatMessage, ChatResponse, RegisterRequest,
-    RegisterResponse,
+    RegisterResponse, ToolCounts,
 };
 pub use blackboard::{
     BlackboardEntry, ClaimRequest, WatchRequest, is_history_key, validate_key, validate_value,
@@ -41,6 +42,7 @@ pub use browser::{
 pub use cron::CronJob;
 pub use error::ProtocolError;
 pub use fetch::{FetchRequest, FetchResponse};
+pub use files::{DirListing, FileStat, MAX_LISTED_FILES, data_relative};
 pub use ids::{AgentId, RESERVED_AGENT_IDS, new_id};
 pub use message::{AgentMessage, MeshEvent, MessageType, Priority};
 pub use origin::{Origin, OriginKind};

@@ -1,6 +1,7 @@
 //! The agent's HTTP API, served on a Unix socket (and optionally TCP): the routes of the
 //! original (`/task`, `/chat`, `/chat/stream`, `/chat/reset`, `/status`, `/result`,
-//! `/capabilities`, `/message`, `/history`, `/cancel`).
+//! `/capabilities`, `/message`, `/history`, `/cancel`), and `GET /files?dir=…`, the listing
+//! the mesh's file watchers poll.
 //!
 //! Every route but `GET /status` needs the agent's bearer token, which only the mesh holds:
 //! nothing else may drive the agent (the original learnt this the hard way, when agents

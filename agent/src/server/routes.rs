@@ -39,6 +39,7 @@ pub(super) fn routes() -> Router<Arc<Agent>> {
         .route("/learnings/feedback", post(feedback))
         .route("/workspace-learnings", get(learnings))
         .route("/heartbeat/probes", post(heartbeat_probes))
+        .route("/files", get(files))
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({"detail": "Not found"}))) })
 }
 
@@ -244,4 +245,32 @@ async fn feedback(
 async fn learnings(State(agent): Shared) -> Json<Value> {
     let (errors, corrections) = agent.learnings().files();
     Json(json!({"errors": errors, "corrections": corrections}))
+}
+
+#[derive(Debug, Deserialize)]
+struct FilesQuery {
+    #[serde(default)]
+    dir: String,
+}
+
+/// The regular files of one directory of the agent's data (the mesh's file watchers poll
+/// it): 400 for a directory outside the data directory.
+async fn files(
+    State(agent): Shared,
+    Query(q): Query<FilesQuery>,
+) -> Result<Json<openlegion_protocol::DirListing>, Rejected> {
+    let data_dir = agent.config().data_dir.clone();
+    let listed = tokio::task::spawn_blocking(move || crate::files::list(&data_dir, &q.dir))
+        .await
+        .map_err(|e| Rejected {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            detail: format!("the listing failed: {e}"),
+        })?;
+    listed.map(Json).map_err(|e| Rejected {
+        status: match e {
+            crate::files::ListError::Outside(_) => StatusCode::BAD_REQUEST,
+            crate::files::ListError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        },
+        detail: e.to_string(),
+    })
 }

@@ -1,19 +1,28 @@
-//! Log output of the mesh process: human-readable by default, JSON lines with
-//! `OPENLEGION_LOG_FORMAT=json`; the level from `RUST_LOG` (default `info`).
+//! Log output of the mesh process: JSON lines by default (as the original's), text with
+//! `OPENLEGION_LOG_FORMAT=text` (see [`openlegion_host::log_format`]); the level from
+//! `RUST_LOG` (default `info`).
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
-pub(crate) fn init() {
+fn init_with<W>(writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = std::env::var("OPENLEGION_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
+        .with_ansi(false)
+        .with_writer(writer);
+    let _ = if openlegion_host::log_format::json() {
         builder.json().try_init()
     } else {
-        builder.with_ansi(false).try_init()
+        builder.try_init()
     };
+}
+
+pub(crate) fn init() {
+    init_with(std::io::stderr);
 }
 
 /// Logs to `path` (appending) instead of stderr, which the REPL needs for itself.
@@ -22,11 +31,6 @@ pub(crate) fn init_file(path: &std::path::Path) -> std::io::Result<()> {
         .create(true)
         .append(true)
         .open(path)?;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(std::sync::Mutex::new(file))
-        .try_init();
+    init_with(std::sync::Mutex::new(file));
     Ok(())
 }

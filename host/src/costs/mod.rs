@@ -127,6 +127,14 @@ impl Costs {
             cost_usd: cost,
             created_at: self.budgets.now().timestamp_micros(),
         };
+        crate::metrics::llm_call(
+            agent,
+            model,
+            kind,
+            used.input_tokens,
+            used.output_tokens,
+            cost,
+        );
         self.store
             .write_detached("usage row", move |c| usage::insert(c, &row));
         cost

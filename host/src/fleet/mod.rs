@@ -295,6 +295,7 @@ impl Fleet {
             ("HOME", inside.data_dir.display().to_string()),
             ("PATH", "/usr/local/bin:/usr/bin:/bin".into()),
             ("TZ", "UTC".into()),
+            (env::LOG_FORMAT, crate::log_format::name().into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

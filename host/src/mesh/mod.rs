@@ -63,6 +63,9 @@ pub struct Mesh {
     pub lanes: Arc<crate::lanes::Lanes>,
     /// Which delivered messages and events start a turn.
     pub turns: Arc<Turns>,
+    /// Counts the reloads that succeeded: services with config files of their own
+    /// (triggers) subscribe and re-read them.
+    pub reloads: tokio::sync::watch::Sender<u64>,
     vault: Arc<Vault>,
     http_policy: config::HttpSection,
     /// What the fleet last saw of each agent it runs (`starting`, `running`, `unreachable`,
@@ -209,6 +212,7 @@ impl Mesh {
             links,
             lanes,
             turns,
+            reloads: tokio::sync::watch::channel(0).0,
             vault,
             http_policy: config.mesh.http.clone(),
             run_states: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -352,12 +356,18 @@ impl Mesh {
         self.proxy.set_agents(agents.clone());
         set_lane_limits(&self.lanes, &agents);
         self.turns.configure(&agents);
+        self.reloads.send_modify(|n| *n += 1);
         let reloaded = Reloaded {
             permissions_file: perms.is_some(),
             permission_entries: entries,
             agents_added,
         };
         Ok((reloaded, agents))
+    }
+
+    /// The configuration directory, absolute.
+    pub fn config_dir(&self) -> &std::path::Path {
+        &self.config_dir
     }
 
     /// `POST /mesh/http`: fetches a URL for an agent allowed to use the internet.

@@ -250,6 +250,7 @@ impl Proxy {
                 match self.costs.budgets().reserve(agent.as_str(), estimate) {
                     Ok(Ok(r)) => Some(r),
                     Ok(Err(exceeded)) => {
+                        crate::metrics::budget_refused(agent.as_str());
                         return Err(Ok(reply::refusal(
                             exceeded.to_string(),
                             "budget_exceeded",
@@ -327,7 +328,10 @@ impl Proxy {
                     cost,
                 )))
             }
-            Err(e) => Ok(reply::llm_failure(&e, self.failover.vault.redactor())),
+            Err(e) => {
+                crate::metrics::llm_error(caller.id(), &requested(&prepared.candidates));
+                Ok(reply::llm_failure(&e, self.failover.vault.redactor()))
+            }
         }
     }
 
@@ -373,7 +377,10 @@ impl Proxy {
                 }
                 Ok(ApiProxyResponse::with_data(&data))
             }
-            Err(e) => Ok(reply::llm_failure(&e, self.failover.vault.redactor())),
+            Err(e) => {
+                crate::metrics::llm_error(caller.id(), &model.id());
+                Ok(reply::llm_failure(&e, self.failover.vault.redactor()))
+            }
         }
     }
 
@@ -407,6 +414,7 @@ impl Proxy {
             Err(Err(e)) => return Err(e),
         };
         let (relay_tx, mut relay_rx) = mpsc::channel(64);
+        let requested = requested(&prepared.candidates);
         tokio::spawn(Arc::clone(&self.failover).stream(
             prepared.candidates,
             prepared.request,
@@ -431,7 +439,10 @@ impl Proxy {
                         );
                         ProxyEvent::Done(reply::chat_data(&response, &model, cost))
                     }
-                    Relay::Failed(e) => reply::llm_failure_event(&e, &redactor),
+                    Relay::Failed(e) => {
+                        crate::metrics::llm_error(&agent, &requested);
+                        reply::llm_failure_event(&e, &redactor)
+                    }
                 };
                 if tx.send(event).await.is_err() {
                     return;
@@ -440,4 +451,9 @@ impl Proxy {
         });
         Ok(rx)
     }
+}
+
+/// The model a call asked for (the first of its failover chain), for the error metrics.
+fn requested(candidates: &[ModelRef]) -> String {
+    candidates.first().map(|m| m.id()).unwrap_or_default()
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -32,6 +32,7 @@ async fn forward(
     method: Method,
     headers: HeaderMap,
     ApiPath((agent, path)): ApiPath<(String, String)>,
+    RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     if !caller.is_operator() {
@@ -59,7 +60,12 @@ async fn forward(
     let link = mesh.links.link(&agent, &url);
     let method = reqwest::Method::from_bytes(method.as_str().as_bytes())
         .expect("an HTTP method is a method");
-    let mut req = link.request(method, &format!("/{path}")).body(body);
+    // The query goes along (`history?days=7`, `files?dir=inbox`).
+    let target = match query {
+        Some(q) => format!("/{path}?{q}"),
+        None => format!("/{path}"),
+    };
+    let mut req = link.request(method, &target).body(body);
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         req = req.header(header::CONTENT_TYPE.as_str(), ct.as_bytes());
     }

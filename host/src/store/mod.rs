@@ -18,6 +18,7 @@ mod readers;
 pub mod registry;
 mod schema;
 pub mod usage;
+pub mod watchers;
 pub mod webhooks;
 mod writer;
 

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Schema version this build writes.
-const VERSION: i64 = 4;
+const VERSION: i64 = 5;
 
 const V1: &str = "
 CREATE TABLE blackboard (
@@ -122,6 +122,23 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries(seen_at);
 ";
 
+/// Version 5: what each file watcher has seen (its first scan done, and per file the size
+/// and modification time it last fired for), so a restart fires nothing again.
+const V5: &str = "
+CREATE TABLE watcher_scans (
+    watcher    TEXT PRIMARY KEY,                     -- agent:dir:pattern
+    scanned_at INTEGER NOT NULL                      -- unix microseconds
+) WITHOUT ROWID;
+CREATE TABLE watcher_files (
+    watcher     TEXT NOT NULL,
+    name        TEXT NOT NULL,                       -- file name in the watched directory
+    size        INTEGER NOT NULL,
+    modified_ns INTEGER NOT NULL,                    -- unix nanoseconds
+    seen_at     INTEGER NOT NULL,
+    PRIMARY KEY (watcher, name)
+) WITHOUT ROWID;
+";
+
 pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     conn.execute_batch("PRAGMA foreign_keys=ON;")?;
     let found: i64 = conn
@@ -148,6 +165,9 @@ pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     }
     if found < 4 {
         conn.execute_batch(&format!("BEGIN; {V4} PRAGMA user_version = 4; COMMIT;"))?;
+    }
+    if found < 5 {
+        conn.execute_batch(&format!("BEGIN; {V5} PRAGMA user_version = 5; COMMIT;"))?;
     }
     Ok(())
 }

@@ -56,7 +56,7 @@ async fn deliver(
             .map(HeaderValue::as_bytes),
         delivery_id,
     };
-    match webhooks.deliver(delivery).await {
+    let response = match webhooks.deliver(delivery).await {
         Ok(Accepted::Queued { hook, item }) => (
             StatusCode::ACCEPTED,
             axum::Json(json!({"status": "queued", "hook": hook, "item": item})),
@@ -68,7 +68,12 @@ async fn deliver(
         )
             .into_response(),
         Err(e) => refusal(e),
-    }
+    };
+    crate::metrics::webhook_delivery(
+        webhooks.name_of(&id).as_deref().unwrap_or("unknown"),
+        response.status().as_u16(),
+    );
+    response
 }
 
 fn refusal(e: WebhookError) -> Response {

@@ -156,6 +156,12 @@ impl Webhooks {
         loaded.file.hooks.get(id).cloned()
     }
 
+    /// The name of the hook with id `id` (the metrics count deliveries by name: the id is a
+    /// credential).
+    pub fn name_of(&self, id: &str) -> Option<String> {
+        self.hook(id).map(|h| h.name)
+    }
+
     /// The HMAC secret named by `var`: a vault credential (`OPENLEGION_CRED_<VAR>`, `.env`)
     /// or, failing that, the mesh's environment variable `var`.
     fn secret(&self, var: &str) -> Option<String> {

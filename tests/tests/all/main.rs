@@ -23,11 +23,13 @@ mod learnings;
 mod llm_proxy;
 mod memory;
 mod memory_tools;
+mod metrics;
 mod pubsub;
 mod reactions;
 mod routing;
 mod skill_cli;
 mod skills;
+mod watchers;
 mod webhooks;
 
 use serde_json::Value;
