@@ -24,6 +24,7 @@ use crate::server::{self, AppState};
 use crate::state::StateDir;
 use crate::vault::Vault;
 use crate::webhooks::Webhooks;
+use crate::workflows::{WorkflowError, Workflows};
 
 /// Why a mesh did not start.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,12 @@ pub enum StartError {
     /// config/webhooks.json is malformed.
     #[error(transparent)]
     Webhooks(ConfigError),
+    /// A file of config/workflows/ is malformed.
+    #[error(transparent)]
+    Workflows(ConfigError),
+    /// The workflow runs left by the last mesh cannot be read.
+    #[error("cannot resume the workflow runs: {0}")]
+    WorkflowRuns(#[source] WorkflowError),
     /// An agent needs a container engine and none answers: nothing is left running.
     #[error("{0}")]
     NoDocker(FleetError),
@@ -70,6 +77,7 @@ pub enum StopError {
 pub struct Instance {
     pub mesh: Arc<Mesh>,
     pub fleet: Arc<Fleet>,
+    pub workflows: Arc<Workflows>,
     /// Where a client on this machine reaches the listener (`http://127.0.0.1:PORT`).
     pub url: String,
     /// The operator's bearer token for this run (also in the state directory, mode 0600).
@@ -107,6 +115,8 @@ impl Instance {
             .map_err(prepare)?;
 
         let hooks = Webhooks::load(&config.dir).map_err(StartError::Webhooks)?;
+        let workflow_defs =
+            crate::workflows::load(&config.dir, &config.agents).map_err(StartError::Workflows)?;
         let hooks_vault = vault.clone();
         let shutdown = CancellationToken::new();
         let mesh = Mesh::open(&config, vault, shutdown.clone()).await?;
@@ -117,6 +127,14 @@ impl Instance {
             Arc::clone(&mesh.registry),
             mesh.store.clone(),
         );
+        let workflows = Workflows::open(
+            workflow_defs,
+            Arc::clone(&mesh),
+            config.dir.clone(),
+            shutdown.clone(),
+        )
+        .await
+        .map_err(StartError::WorkflowRuns)?;
         let operator_token = mint_token();
         StateDir::write_private(&state.operator_token_file(), &operator_token).map_err(prepare)?;
         mesh.tokens
@@ -136,7 +154,12 @@ impl Instance {
             AppState::new(Arc::clone(&mesh), Arc::clone(&fleet)),
             max_body,
         )
-        .merge(crate::webhooks::routes(webhooks));
+        .merge(crate::webhooks::routes(Arc::clone(&webhooks)))
+        .merge(crate::workflows::routes(
+            Arc::clone(&workflows),
+            webhooks,
+            Arc::clone(&mesh.tokens),
+        ));
         fleet.set_app(app.clone());
         let server = tokio::spawn(server::serve(listener, app.clone(), shutdown.clone()));
 
@@ -154,6 +177,7 @@ impl Instance {
         Ok(Self {
             mesh,
             fleet,
+            workflows,
             url,
             operator_token,
             start_failures,

@@ -37,3 +37,4 @@ pub mod state;
 pub mod store;
 pub mod vault;
 pub mod webhooks;
+pub mod workflows;

@@ -13,6 +13,7 @@ mod start;
 mod status;
 mod stop;
 mod webhook;
+mod workflow;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,7 +61,7 @@ enum Command {
     },
     /// Show whether the mesh runs, and what it holds.
     Status,
-    /// Re-read permissions.json and agents.yaml in the running mesh.
+    /// Re-read permissions.json, agents.yaml and config/workflows/ in the running mesh.
     Reload,
     /// Chat with one agent (streaming).
     Chat {
@@ -84,6 +85,9 @@ enum Command {
     /// Manage webhooks: add, list, remove.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// Workflows: list, run, status, cancel, runs.
+    #[command(subcommand)]
+    Workflow(workflow::WorkflowCommand),
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -110,5 +114,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Costs { period } => runtime.block_on(costs::run(&cli.config, period)),
         Command::Skill(cmd) => runtime.block_on(skill::run(&cli.config, cmd)),
         Command::Webhook(cmd) => webhook::run(&cli.config, cmd),
+        Command::Workflow(cmd) => runtime.block_on(workflow::run(&cli.config, cmd)),
     }
 }

@@ -14,6 +14,7 @@ mod parse;
 mod permissions_file;
 
 pub(crate) use parse::json as parse_json;
+pub(crate) use parse::yaml as parse_yaml;
 
 use std::path::{Path, PathBuf};
 
