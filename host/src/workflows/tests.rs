@@ -262,7 +262,7 @@ fn unknown_steps_agents_and_keys_name_file_line_and_field() {
     let e = error(&THREE.replace("name: p", "name: p/q"));
     assert!(e.contains(":1:") && e.contains("name"), "{e}");
 
-    let e = error(&THREE.replace("timeout", "timeout").replace(
+    let e = error(&THREE.replace(
         "    task_type: draft\n",
         "    task_type: draft\n    timeout: 0\n",
     ));

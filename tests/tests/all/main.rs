@@ -27,6 +27,7 @@ mod routing;
 mod skill_cli;
 mod skills;
 mod webhooks;
+mod workflows;
 
 use serde_json::Value;
 
