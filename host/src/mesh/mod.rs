@@ -70,7 +70,7 @@ pub struct Mesh {
     /// What the fleet last saw of each agent it runs (`starting`, `running`, `unreachable`,
     /// `restarting`, `failed`, `stopped`).
     run_states: std::sync::Mutex<std::collections::HashMap<String, String>>,
-    reload_hooks: std::sync::Mutex<Vec<Arc<dyn ReloadHook>>>,
+    reload_hooks: std::sync::Mutex<Vec<Arc<dyn Reloadable>>>,
     config_dir: PathBuf,
     state_dir: PathBuf,
     started: Instant,
@@ -98,7 +98,7 @@ pub struct Reloaded {
     pub permissions_file: bool,
     pub permission_entries: usize,
     pub agents_added: usize,
-    /// What the [`ReloadHook`]s reloaded, a line each (`2 workflows`).
+    /// What the [`Reloadable`]s reloaded, a line each (`2 workflows`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<String>,
 }
@@ -108,7 +108,7 @@ pub type Commit = Box<dyn FnOnce() + Send>;
 
 /// A part outside the mesh whose files a reload re-reads along with permissions.json and
 /// agents.yaml (the workflows), all or nothing.
-pub trait ReloadHook: Send + Sync + std::fmt::Debug {
+pub trait Reloadable: Send + Sync + std::fmt::Debug {
     /// Reads this part's files against the reloaded agents.yaml. An error refuses the whole
     /// reload before anything has changed; `Ok` holds what puts the files in force and a
     /// line for the operator.
@@ -289,7 +289,7 @@ impl Mesh {
     }
 
     /// Adds a part whose files every reload re-reads too.
-    pub fn on_reload(&self, hook: Arc<dyn ReloadHook>) {
+    pub fn on_reload(&self, hook: Arc<dyn Reloadable>) {
         self.reload_hooks
             .lock()
             .expect("reload hooks lock")

@@ -4,7 +4,7 @@
 //! or reads a step that has not run by then. Every error names the file, the line and
 //! the field.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_saphyr::Spanned;
 
 use super::condition::Condition;
+use super::dag::{self, Graph, Problem, Upstream};
 use super::definition::{
     DEFAULT_MAX_PARALLEL, DEFAULT_RETRIES, DEFAULT_RUN_TIMEOUT, DEFAULT_STEP_TIMEOUT, Input,
     Policy, Step, Triggers, WebhookTrigger, Workflow,
@@ -293,105 +294,32 @@ impl Checker<'_> {
         ))
     }
 
-    /// The steps' indices, dependencies first (file order otherwise); refuses unknown
-    /// and duplicate ids, unknown dependencies and cycles.
+    /// The steps' indices, dependencies first; refuses bad and duplicate ids, unknown
+    /// dependencies and cycles.
     fn order(&self, steps: &[StepFile]) -> Result<Vec<usize>, ConfigError> {
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        for (i, s) in steps.iter().enumerate() {
-            let id = s.id.value.as_str();
-            if !name_ok(id) || id == "trigger" {
-                return Err(self.err(
-                    &s.id,
+        dag::order(steps, |s| name_ok(s) && s != "trigger").map_err(|p| {
+            let (at, field, message) = match p {
+                Problem::BadId(i) => (
+                    &steps[i].id,
                     format!("steps[{i}].id"),
-                    format!("{id:?}: 1 to 64 letters, digits, `_` or `-`, and not `trigger`"),
-                ));
-            }
-            if index.insert(id, i).is_some() {
-                return Err(self.err(
-                    &s.id,
+                    format!(
+                        "{:?}: 1 to 64 letters, digits, `_` or `-`, and not `trigger`",
+                        steps[i].id.value
+                    ),
+                ),
+                Problem::DuplicateId(i) => (
+                    &steps[i].id,
                     format!("steps[{i}].id"),
-                    format!("another step is {id:?}"),
-                ));
-            }
-        }
-        let mut deps: Vec<Vec<usize>> = Vec::with_capacity(steps.len());
-        for (i, s) in steps.iter().enumerate() {
-            let mut mine = Vec::new();
-            for (j, d) in s.depends_on.iter().enumerate() {
-                let field = format!("steps[{i}].depends_on[{j}]");
-                let Some(&k) = index.get(d.value.as_str()) else {
-                    return Err(self.err(
-                        d,
-                        field,
-                        format!("no step {:?} in this workflow", d.value),
-                    ));
-                };
-                if k == i {
-                    return Err(self.err(
-                        d,
-                        field,
-                        format!("step {:?} depends on itself", d.value),
-                    ));
-                }
-                if mine.contains(&k) {
-                    return Err(self.err(d, field, format!("{:?} is listed twice", d.value)));
-                }
-                mine.push(k);
-            }
-            deps.push(mine);
-        }
-        // Depth-first, so a cycle is found with its path.
-        #[derive(Clone, Copy, PartialEq)]
-        enum Mark {
-            New,
-            Open,
-            Done,
-        }
-        let mut marks = vec![Mark::New; steps.len()];
-        let mut order = Vec::with_capacity(steps.len());
-        for start in 0..steps.len() {
-            if marks[start] != Mark::New {
-                continue;
-            }
-            // (node, next dependency to visit); an explicit stack, however long the chain.
-            let mut stack = vec![(start, 0usize)];
-            marks[start] = Mark::Open;
-            while let Some(top) = stack.last_mut() {
-                let node = top.0;
-                let Some(&dep) = deps[node].get(top.1) else {
-                    marks[node] = Mark::Done;
-                    order.push(node);
-                    stack.pop();
-                    continue;
-                };
-                top.1 += 1;
-                match marks[dep] {
-                    Mark::Done => {}
-                    Mark::New => {
-                        marks[dep] = Mark::Open;
-                        stack.push((dep, 0));
-                    }
-                    Mark::Open => {
-                        let from = stack
-                            .iter()
-                            .position(|&(n, _)| n == dep)
-                            .expect("open nodes are on the stack");
-                        let mut cycle: Vec<&str> = stack[from..]
-                            .iter()
-                            .map(|&(n, _)| steps[n].id.value.as_str())
-                            .collect();
-                        cycle.push(steps[dep].id.value.as_str());
-                        let j = top_index(&deps[node], dep);
-                        return Err(self.err(
-                            &steps[node].depends_on[j],
-                            format!("steps[{node}].depends_on[{j}]"),
-                            format!("a dependency cycle: {}", cycle.join(" -> ")),
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(order)
+                    format!("another step is {:?}", steps[i].id.value),
+                ),
+                Problem::Dependency { step, dep, why } => (
+                    &steps[step].depends_on[dep],
+                    format!("steps[{step}].depends_on[{dep}]"),
+                    why,
+                ),
+            };
+            self.err(at, field, message)
+        })
     }
 
     fn step(&self, i: usize, s: &StepFile, upstream: &Upstream<'_>) -> Result<Step, ConfigError> {
@@ -623,62 +551,6 @@ impl Checker<'_> {
             }
         }
         Ok(c)
-    }
-}
-
-fn top_index(deps: &[usize], dep: usize) -> usize {
-    deps.iter().position(|&d| d == dep).expect("a dependency")
-}
-
-/// The steps and their dependencies by index.
-struct Graph<'a> {
-    index: HashMap<&'a str, usize>,
-    deps: Vec<Vec<usize>>,
-}
-
-impl<'a> Graph<'a> {
-    /// Over steps whose dependencies are known to exist.
-    fn new(steps: &'a [StepFile]) -> Self {
-        let index: HashMap<&str, usize> = steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id.value.as_str(), i))
-            .collect();
-        let deps = steps
-            .iter()
-            .map(|s| {
-                s.depends_on
-                    .iter()
-                    .map(|d| index[d.value.as_str()])
-                    .collect()
-            })
-            .collect();
-        Self { index, deps }
-    }
-}
-
-/// The steps one step depends on, directly or through others.
-struct Upstream<'a> {
-    graph: &'a Graph<'a>,
-    of: usize,
-}
-
-impl Upstream<'_> {
-    fn contains(&self, id: &str) -> bool {
-        let Some(&target) = self.graph.index.get(id) else {
-            return false;
-        };
-        let mut seen = HashSet::new();
-        let mut stack = self.graph.deps[self.of].clone();
-        while let Some(n) = stack.pop() {
-            if n == target {
-                return true;
-            }
-            if seen.insert(n) {
-                stack.extend(&self.graph.deps[n]);
-            }
-        }
-        false
     }
 }
 

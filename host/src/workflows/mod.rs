@@ -17,6 +17,7 @@
 //! mesh knows it only through the listener and reload hook it registers.
 
 pub mod condition;
+mod dag;
 pub mod definition;
 mod file;
 mod http;

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Started, Trigger, WorkflowError, Workflows};
 use crate::config::{AgentsFile, ConfigError};
-use crate::mesh::{Commit, EventListener, ReloadHook};
+use crate::mesh::{Commit, EventListener, Reloadable};
 use crate::webhooks::{Gate, WebhookError, Webhooks};
 
 #[derive(Debug)]
@@ -68,7 +68,7 @@ impl EventListener for Topics {
 #[derive(Debug)]
 struct Reload(Weak<Workflows>);
 
-impl ReloadHook for Reload {
+impl Reloadable for Reload {
     fn prepare(&self, agents: &AgentsFile) -> Result<(Commit, String), ConfigError> {
         let Some(svc) = self.0.upgrade() else {
             return Ok((Box::new(|| {}), "workflows: none".into()));
