@@ -3,11 +3,13 @@
 //! the tests. Triggers (a publish, the CLI, the webhook), conditions, retries, fallback,
 //! timeouts, cancellation, reload, and a mesh SIGKILLed in the middle of a run.
 
+use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use openlegion_host::webhooks::signature::sign;
 use openlegion_mock_llm::{MockLlm, Turn};
-use openlegion_tests::{MeshProcess, agent_mesh, agent_mesh_env};
+use openlegion_tests::{MeshProcess, agent_mesh_env, binary};
 use serde_json::{Value, json};
 
 const PIPELINE: &str = include_str!("../../../config/workflows/prospect_pipeline.yaml");
@@ -35,6 +37,39 @@ fn permissions() -> Value {
     })
 }
 
+/// The built-in skills compiled once for this test process (`openlegion-agent precompile`),
+/// handed to every agent as its seed cache: these tests start up to three agents each, and
+/// a loaded machine would otherwise compile the skills once per agent.
+fn skill_seed() -> (String, String) {
+    static SEED: OnceLock<PathBuf> = OnceLock::new();
+    let dir = SEED.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("workflows-skill-seed");
+        let out = std::process::Command::new(binary("openlegion-agent", "openlegion-agent"))
+            .arg("precompile")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    });
+    ("SKILL_CACHE_SEED_DIR".into(), dir.display().to_string())
+}
+
+/// A mesh running `agents_yaml` with the skill seed.
+async fn mesh_of(
+    mock: &MockLlm,
+    agents_yaml: &str,
+    permissions: Value,
+    env: Vec<(String, String)>,
+) -> MeshProcess {
+    let env = env.into_iter().chain([skill_seed()]).collect();
+    agent_mesh_env(mock, agents_yaml, permissions, "", env).await
+}
+
 /// Writes `config/workflows/NAME.yaml` and reloads the mesh; returns the reload's answer.
 async fn install(mesh: &MeshProcess, name: &str, text: &str) -> Value {
     std::fs::create_dir_all(mesh.config_dir().join("workflows")).unwrap();
@@ -46,11 +81,10 @@ async fn install(mesh: &MeshProcess, name: &str, text: &str) -> Value {
 }
 
 async fn pipeline_mesh(mock: &MockLlm) -> MeshProcess {
-    let mesh = agent_mesh_env(
+    let mesh = mesh_of(
         mock,
         AGENTS,
         permissions(),
-        "",
         vec![(
             "OPENLEGION_CRED_PROSPECT_WEBHOOK_SECRET".into(),
             SECRET.into(),
@@ -201,14 +235,23 @@ async fn the_prospect_pipeline_runs_from_a_publish_from_the_cli_and_from_its_web
 
     // 2. The CLI, following the run to its end.
     script_good_lead(&mock, "Bolt");
-    let out = mesh.cli(&[
-        "workflow",
-        "run",
-        "prospect_pipeline",
-        "--input",
-        r#"{"lead_id": 8, "company": "Bolt"}"#,
-        "--wait",
-    ]);
+    // On a thread of its own: the mock LLM is served by this test's runtime meanwhile.
+    let config = mesh.config_dir();
+    let out = tokio::task::spawn_blocking(move || {
+        openlegion_tests::cli(
+            &config,
+            &[
+                "workflow",
+                "run",
+                "prospect_pipeline",
+                "--input",
+                r#"{"lead_id": 8, "company": "Bolt"}"#,
+                "--wait",
+            ],
+        )
+    })
+    .await
+    .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -374,10 +417,11 @@ async fn a_step_that_fails_twice_then_succeeds_finishes_under_retry() {
 #[tokio::test]
 async fn fallback_hands_a_failed_step_to_another_agent() {
     let mock = MockLlm::start().await;
-    let mesh = agent_mesh(
+    let mesh = mesh_of(
         &mock,
         "agents:\n  writer:\n    role: w\n    model: openai/writer\n  backup:\n    role: b\n    model: openai/backup\n",
         json!({}),
+        vec![],
     )
     .await;
     install(
@@ -421,10 +465,11 @@ steps:
 #[tokio::test]
 async fn timeouts_cancel_the_agent_s_task_and_the_operator_cancels_runs() {
     let mock = MockLlm::start().await;
-    let mesh = agent_mesh(
+    let mesh = mesh_of(
         &mock,
         "agents:\n  slow:\n    role: s\n    model: openai/slow\n",
         json!({}),
+        vec![],
     )
     .await;
     install(
@@ -589,10 +634,11 @@ async fn a_mesh_killed_mid_run_resumes_without_running_completed_steps_again() {
 #[tokio::test]
 async fn reload_takes_new_and_changed_files_while_runs_keep_their_definition() {
     let mock = MockLlm::start().await;
-    let mesh = agent_mesh(
+    let mesh = mesh_of(
         &mock,
         "agents:\n  a:\n    role: a\n    model: openai/a\n  b:\n    role: b\n    model: openai/b\n",
         json!({}),
+        vec![],
     )
     .await;
     let op = mesh.operator();
