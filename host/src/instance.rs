@@ -27,6 +27,7 @@ use crate::triggers::heartbeat::Heartbeats;
 use crate::triggers::watchers::{self, Watchers};
 use crate::vault::Vault;
 use crate::webhooks::Webhooks;
+use crate::workflows::{WorkflowError, Workflows};
 
 /// Why a mesh did not start.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +61,12 @@ pub enum StartError {
     /// config/watchers.yaml is malformed.
     #[error(transparent)]
     Watchers(ConfigError),
+    /// A file of config/workflows/ is malformed.
+    #[error(transparent)]
+    Workflows(ConfigError),
+    /// The workflow runs left by the last mesh cannot be read.
+    #[error("cannot resume the workflow runs: {0}")]
+    WorkflowRuns(#[source] WorkflowError),
     /// An agent needs a container engine and none answers: nothing is left running.
     #[error("{0}")]
     NoDocker(FleetError),
@@ -82,6 +89,7 @@ pub enum StopError {
 pub struct Instance {
     pub mesh: Arc<Mesh>,
     pub fleet: Arc<Fleet>,
+    pub workflows: Arc<Workflows>,
     /// Where a client on this machine reaches the listener (`http://127.0.0.1:PORT`).
     pub url: String,
     /// The operator's bearer token for this run (also in the state directory, mode 0600).
@@ -121,6 +129,8 @@ impl Instance {
         let hooks = Webhooks::load(&config.dir).map_err(StartError::Webhooks)?;
         let jobs = Cron::load(&config.dir).map_err(StartError::Cron)?;
         let file_watchers = watchers::config::load(&config.dir).map_err(StartError::Watchers)?;
+        let workflow_defs =
+            crate::workflows::load(&config.dir, &config.agents).map_err(StartError::Workflows)?;
         let hooks_vault = vault.clone();
         let shutdown = CancellationToken::new();
         let mesh = Mesh::open(&config, vault, shutdown.clone()).await?;
@@ -139,6 +149,14 @@ impl Instance {
             mesh.reloads.subscribe(),
             shutdown.clone(),
         );
+        let workflows = Workflows::open(
+            workflow_defs,
+            Arc::clone(&mesh),
+            config.dir.clone(),
+            shutdown.clone(),
+        )
+        .await
+        .map_err(StartError::WorkflowRuns)?;
         let operator_token = mint_token();
         StateDir::write_private(&state.operator_token_file(), &operator_token).map_err(prepare)?;
         mesh.tokens
@@ -181,7 +199,12 @@ impl Instance {
             AppState::new(Arc::clone(&mesh), Arc::clone(&fleet), hook),
             max_body,
         )
-        .merge(crate::webhooks::routes(webhooks))
+        .merge(crate::webhooks::routes(Arc::clone(&webhooks)))
+        .merge(crate::workflows::routes(
+            Arc::clone(&workflows),
+            webhooks,
+            Arc::clone(&mesh.tokens),
+        ))
         .merge(crate::triggers::cron::http::routes(
             Arc::clone(&cron),
             Arc::clone(&mesh.tokens),
@@ -214,6 +237,7 @@ impl Instance {
         Ok(Self {
             mesh,
             fleet,
+            workflows,
             url,
             operator_token,
             start_failures,

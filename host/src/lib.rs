@@ -40,3 +40,4 @@ pub mod store;
 pub mod triggers;
 pub mod vault;
 pub mod webhooks;
+pub mod workflows;

@@ -14,6 +14,7 @@ mod start;
 mod status;
 mod stop;
 mod webhook;
+mod workflow;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,7 +62,7 @@ enum Command {
     },
     /// Show whether the mesh runs, and what it holds.
     Status,
-    /// Re-read permissions.json and agents.yaml in the running mesh.
+    /// Re-read permissions.json, agents.yaml and config/workflows/ in the running mesh.
     Reload,
     /// Chat with one agent (streaming).
     Chat {
@@ -88,6 +89,9 @@ enum Command {
     /// Manage cron jobs: list, add, remove, enable, disable, run.
     #[command(subcommand)]
     Cron(cron::CronCommand),
+    /// Workflows: list, run, status, cancel, runs.
+    #[command(subcommand)]
+    Workflow(workflow::WorkflowCommand),
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -115,5 +119,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Skill(cmd) => runtime.block_on(skill::run(&cli.config, cmd)),
         Command::Webhook(cmd) => webhook::run(&cli.config, cmd),
         Command::Cron(cmd) => runtime.block_on(cron::run(&cli.config, cmd)),
+        Command::Workflow(cmd) => runtime.block_on(workflow::run(&cli.config, cmd)),
     }
 }

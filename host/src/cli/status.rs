@@ -70,6 +70,9 @@ pub(crate) async fn reload(config_dir: &Path) -> Result<ExitCode> {
         },
         r["agents_added"]
     );
+    for line in r["also"].as_array().into_iter().flatten() {
+        println!("reloaded: {}", line.as_str().unwrap_or_default());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -29,13 +29,13 @@ pub use delivery::Delivery;
 pub use error::MeshError;
 pub use inbox::{InboxItem, InboxPage, Inboxes};
 pub use messages::{Messages, Routed};
-pub use pubsub::{PubSub, Published};
+pub use pubsub::{EventListener, PubSub, Published};
 pub use registry::Registry;
 pub use turns::Turns;
 
 use crate::agent_link::AgentLinks;
 use crate::auth::{Caller, Tokens};
-use crate::config::{self, Config};
+use crate::config::{self, Config, ConfigError};
 use crate::costs::{Costs, Limits, PriceTable, SystemClock};
 use crate::permissions::{PermissionMatrix, Permissions};
 use crate::proxy::Proxy;
@@ -71,6 +71,7 @@ pub struct Mesh {
     /// What the fleet last saw of each agent it runs (`starting`, `running`, `unreachable`,
     /// `restarting`, `failed`, `stopped`).
     run_states: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    reload_hooks: std::sync::Mutex<Vec<Arc<dyn Reloadable>>>,
     config_dir: PathBuf,
     state_dir: PathBuf,
     started: Instant,
@@ -98,6 +99,21 @@ pub struct Reloaded {
     pub permissions_file: bool,
     pub permission_entries: usize,
     pub agents_added: usize,
+    /// What the [`Reloadable`]s reloaded, a line each (`2 workflows`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
+}
+
+/// Puts one part's reloaded files in force.
+pub type Commit = Box<dyn FnOnce() + Send>;
+
+/// A part outside the mesh whose files a reload re-reads along with permissions.json and
+/// agents.yaml (the workflows), all or nothing.
+pub trait Reloadable: Send + Sync + std::fmt::Debug {
+    /// Reads this part's files against the reloaded agents.yaml. An error refuses the whole
+    /// reload before anything has changed; `Ok` holds what puts the files in force and a
+    /// line for the operator.
+    fn prepare(&self, agents: &config::AgentsFile) -> Result<(Commit, String), ConfigError>;
 }
 
 fn matrix_of(config: Option<&config::PermissionsFile>, path: &std::path::Path) -> PermissionMatrix {
@@ -216,6 +232,7 @@ impl Mesh {
             vault,
             http_policy: config.mesh.http.clone(),
             run_states: std::sync::Mutex::new(std::collections::HashMap::new()),
+            reload_hooks: std::sync::Mutex::new(Vec::new()),
             config_dir: config.dir.clone(),
             state_dir,
             started: Instant::now(),
@@ -271,6 +288,14 @@ impl Mesh {
                 })
             }
         }
+    }
+
+    /// Adds a part whose files every reload re-reads too.
+    pub fn on_reload(&self, hook: Arc<dyn Reloadable>) {
+        self.reload_hooks
+            .lock()
+            .expect("reload hooks lock")
+            .push(hook);
     }
 
     pub fn set_run_state(&self, agent: &str, state: &str) {
@@ -349,6 +374,11 @@ impl Mesh {
         let perms_path = self.config_dir.join(config::PERMISSIONS_FILE);
         let perms = config::load_permissions(&perms_path)?;
         let agents = config::load_agents(&self.config_dir.join(config::AGENTS_FILE))?;
+        let hooks = self.reload_hooks.lock().expect("reload hooks lock").clone();
+        let prepared = hooks
+            .iter()
+            .map(|h| h.prepare(&agents))
+            .collect::<Result<Vec<_>, _>>()?;
         let entries = perms.as_ref().map_or(0, |p| p.permissions.len());
         self.permissions
             .replace(matrix_of(perms.as_ref(), &perms_path));
@@ -356,11 +386,17 @@ impl Mesh {
         self.proxy.set_agents(agents.clone());
         set_lane_limits(&self.lanes, &agents);
         self.turns.configure(&agents);
+        let mut also = Vec::with_capacity(prepared.len());
+        for (commit, line) in prepared {
+            commit();
+            also.push(line);
+        }
         self.reloads.send_modify(|n| *n += 1);
         let reloaded = Reloaded {
             permissions_file: perms.is_some(),
             permission_entries: entries,
             agents_added,
+            also,
         };
         Ok((reloaded, agents))
     }

@@ -2,6 +2,8 @@
 //! inbox.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
 use openlegion_protocol::{AgentMessage, MeshEvent, MessageType, limits};
@@ -23,6 +25,18 @@ pub struct PubSub {
     inboxes: Arc<Inboxes>,
     /// topic → subscribers, in subscription order.
     topics: RwLock<HashMap<String, Vec<String>>>,
+    listeners: RwLock<Vec<Arc<dyn EventListener>>>,
+}
+
+/// A part outside the mesh that starts work from published events (workflows triggered by
+/// a topic). It hears every event once it has reached the subscribers' inboxes, before the
+/// publisher is answered, so what it starts is committed when the publish is acknowledged.
+pub trait EventListener: Send + Sync + std::fmt::Debug {
+    /// Returns the ids of what the event started.
+    fn published<'a>(
+        &'a self,
+        event: &'a MeshEvent,
+    ) -> Pin<Box<dyn Future<Output = Vec<String>> + Send + 'a>>;
 }
 
 /// The answer to a publish.
@@ -34,6 +48,9 @@ pub struct Published {
     /// Subscribers whose inbox was full: they did not get it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub undelivered: Vec<String>,
+    /// Workflow runs the event started (workflows triggered by its topic).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub workflow_runs: Vec<String>,
 }
 
 fn check_topic(topic: &str) -> Result<(), MeshError> {
@@ -70,7 +87,16 @@ impl PubSub {
             permissions,
             inboxes,
             topics: RwLock::new(topics),
+            listeners: RwLock::new(Vec::new()),
         })
+    }
+
+    /// Adds a listener that hears every published event.
+    pub fn listen(&self, listener: Arc<dyn EventListener>) {
+        self.listeners
+            .write()
+            .expect("listeners lock")
+            .push(listener);
     }
 
     /// Subscribes `agent` to `topic`, checking `can_subscribe` unless `trusted` (the mesh
@@ -209,10 +235,16 @@ impl PubSub {
                 "inbox full: event not queued for some subscribers"
             );
         }
+        let listeners = self.listeners.read().expect("listeners lock").clone();
+        let mut workflow_runs = Vec::new();
+        for listener in listeners {
+            workflow_runs.extend(listener.published(&event).await);
+        }
         Ok(Published {
             event_id,
             subscribers_notified: notified.len(),
             undelivered,
+            workflow_runs,
         })
     }
 }

@@ -6,8 +6,11 @@ use rusqlite::Connection;
 
 use super::StoreError;
 
-/// Schema version this build writes.
-const VERSION: i64 = 5;
+/// Schema version this build writes: one migration per version, in order.
+const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version N is reached by running `MIGRATIONS[N - 1]` on version N - 1.
+const MIGRATIONS: [&str; 6] = [V1, V2, V3, V4, V5, V6];
 
 const V1: &str = "
 CREATE TABLE blackboard (
@@ -139,6 +142,51 @@ CREATE TABLE watcher_files (
 ) WITHOUT ROWID;
 ";
 
+/// Version 6: workflow runs, the state of each of their steps, and each run's log, so a
+/// run survives a restart of the mesh and can be looked up after it ends.
+const V6: &str = "
+CREATE TABLE workflow_runs (
+    id          TEXT PRIMARY KEY,                    -- wfr_…
+    workflow    TEXT NOT NULL,
+    definition  TEXT NOT NULL,                       -- the workflow file's text at the start
+    file        TEXT NOT NULL,                       -- where it was read from
+    trigger     TEXT NOT NULL,                       -- JSON: kind, source, payload, trusted
+    dedup       TEXT UNIQUE,                         -- the trigger's event or delivery id
+    status      TEXT NOT NULL,                       -- running | complete | failed | cancelled
+    error       TEXT,
+    started_at  INTEGER NOT NULL,                    -- unix microseconds
+    deadline    INTEGER NOT NULL,
+    finished_at INTEGER
+);
+CREATE INDEX workflow_runs_by_workflow ON workflow_runs(workflow, started_at);
+CREATE INDEX workflow_runs_running ON workflow_runs(status) WHERE status = 'running';
+
+CREATE TABLE workflow_steps (
+    run_id        TEXT NOT NULL REFERENCES workflow_runs(id) ON DELETE CASCADE,
+    step_id       TEXT NOT NULL,
+    position      INTEGER NOT NULL,  -- the step's place in the workflow, dependencies first
+    status        TEXT NOT NULL,   -- pending | running | waiting | complete | skipped | failed | cancelled
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    agent         TEXT,
+    lane_item     TEXT,            -- the lane item of the attempt running now
+    next_at       INTEGER,         -- when a waiting step's next attempt is due
+    dispatched_at INTEGER,
+    finished_at   INTEGER,
+    result        TEXT,            -- JSON object
+    error         TEXT,
+    PRIMARY KEY (run_id, step_id)
+) WITHOUT ROWID;
+
+CREATE TABLE workflow_log (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id  TEXT NOT NULL REFERENCES workflow_runs(id) ON DELETE CASCADE,
+    at      INTEGER NOT NULL,
+    step    TEXT,
+    message TEXT NOT NULL
+);
+CREATE INDEX workflow_log_by_run ON workflow_log(run_id, seq);
+";
+
 pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     conn.execute_batch("PRAGMA foreign_keys=ON;")?;
     let found: i64 = conn
@@ -154,20 +202,10 @@ pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
             known: VERSION,
         });
     }
-    if found < 1 {
-        conn.execute_batch(&format!("BEGIN; {V1} PRAGMA user_version = 1; COMMIT;"))?;
-    }
-    if found < 2 {
-        conn.execute_batch(&format!("BEGIN; {V2} PRAGMA user_version = 2; COMMIT;"))?;
-    }
-    if found < 3 {
-        conn.execute_batch(&format!("BEGIN; {V3} PRAGMA user_version = 3; COMMIT;"))?;
-    }
-    if found < 4 {
-        conn.execute_batch(&format!("BEGIN; {V4} PRAGMA user_version = 4; COMMIT;"))?;
-    }
-    if found < 5 {
-        conn.execute_batch(&format!("BEGIN; {V5} PRAGMA user_version = 5; COMMIT;"))?;
+    for (version, sql) in (found + 1..).zip(&MIGRATIONS[found as usize..]) {
+        conn.execute_batch(&format!(
+            "BEGIN; {sql} PRAGMA user_version = {version}; COMMIT;"
+        ))?;
     }
     Ok(())
 }

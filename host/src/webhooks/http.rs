@@ -42,19 +42,13 @@ async fn deliver(
         Ok(b) => b,
         Err(e) => return ApiError::new(e.status(), e.body_text()).into_response(),
     };
-    let delivery_id = DELIVERY_HEADERS
-        .iter()
-        .find_map(|h| headers.get(*h))
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty() && v.len() <= 200);
     let delivery = Delivery {
         hook_id: &id,
         body: &body,
         signature: headers
             .get(super::signature::HEADER)
             .map(HeaderValue::as_bytes),
-        delivery_id,
+        delivery_id: delivery_id(&headers),
     };
     let response = match webhooks.deliver(delivery).await {
         Ok(Accepted::Queued { hook, item }) => (
@@ -76,7 +70,20 @@ async fn deliver(
     response
 }
 
-fn refusal(e: WebhookError) -> Response {
+/// The sender's delivery id: the first of [`DELIVERY_HEADERS`] present (at most 200
+/// bytes).
+pub fn delivery_id(headers: &HeaderMap) -> Option<&str> {
+    DELIVERY_HEADERS
+        .iter()
+        .find_map(|h| headers.get(*h))
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 200)
+}
+
+/// The answer to a refused delivery: its status (with `Retry-After` where waiting helps)
+/// and a short reason; what the sender need not know is only logged.
+pub fn refusal(e: WebhookError) -> Response {
     let (status, retry_after) = match &e {
         WebhookError::UnknownHook => (StatusCode::NOT_FOUND, None),
         WebhookError::Signature(_) => (StatusCode::UNAUTHORIZED, None),

@@ -22,7 +22,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use openlegion_protocol::{AgentId, Origin};
 
 pub use config::{Hook, WEBHOOKS_FILE, WebhooksFile};
-pub use http::{MAX_BODY, routes};
+pub use http::{MAX_BODY, delivery_id, refusal, routes};
 pub use signature::SignatureError;
 
 use crate::config::ConfigError;
@@ -82,6 +82,30 @@ pub enum Accepted {
     Queued { hook: String, item: String },
     /// Its delivery id was seen within 24 h; nothing was queued.
     Duplicate { hook: String },
+}
+
+/// What a delivery is checked against: a hook's settings, or those of another receiver of
+/// deliveries (a workflow's webhook trigger).
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// Keeps rate limits and replay ids apart: a hook's id, `workflow:NAME`.
+    pub key: String,
+    /// For messages: the hook's or the workflow's name.
+    pub name: String,
+    /// The credential holding the HMAC secret; with it, deliveries must be signed.
+    pub secret_env: Option<String>,
+    pub rate_per_minute: u32,
+}
+
+impl Gate {
+    pub fn of(hook: &Hook) -> Self {
+        Self {
+            key: hook.id.clone(),
+            name: hook.name.clone(),
+            secret_env: hook.secret_env.clone(),
+            rate_per_minute: hook.rate_per_minute(),
+        }
+    }
 }
 
 /// The hooks file as last read, and how it looked on disk then.
@@ -171,13 +195,26 @@ impl Webhooks {
         std::env::var(var).ok().filter(|v| !v.is_empty())
     }
 
-    /// Takes one token from the hook's rate limiter.
-    fn admit(&self, hook: &Hook) -> Result<(), WebhookError> {
-        let rate = hook.rate_per_minute();
+    /// Checks a delivery's signature against the gate's secret, then takes one token from
+    /// the gate's rate limiter.
+    pub fn check(
+        &self,
+        gate: &Gate,
+        body: &[u8],
+        signature: Option<&[u8]>,
+    ) -> Result<(), WebhookError> {
+        if let Some(var) = &gate.secret_env {
+            let secret = self.secret(var).ok_or_else(|| WebhookError::NoSecret {
+                hook: gate.name.clone(),
+                var: var.clone(),
+            })?;
+            signature::verify(secret.as_bytes(), body, signature)?;
+        }
+        let rate = gate.rate_per_minute;
         let limiter = {
             let mut limiters = self.limiters.lock().expect("webhooks lock");
             let entry = limiters
-                .entry(hook.id.clone())
+                .entry(gate.key.clone())
                 .or_insert_with(|| (rate, Arc::new(RateLimiter::direct(quota(rate)))));
             if entry.0 != rate {
                 *entry = (rate, Arc::new(RateLimiter::direct(quota(rate))));
@@ -185,38 +222,45 @@ impl Webhooks {
             Arc::clone(&entry.1)
         };
         limiter.check().map_err(|_| WebhookError::RateLimited {
-            hook: hook.name.clone(),
+            hook: gate.name.clone(),
             per_minute: rate,
             retry_after_secs: 60u64.div_ceil(u64::from(rate)).max(1),
         })
     }
 
+    /// Records `delivery` for the gate; `false` when it was seen within 24 h (a replay).
+    pub async fn first_delivery(&self, gate: &Gate, delivery: &str) -> Result<bool, WebhookError> {
+        let (g, del) = (gate.key.clone(), delivery.to_owned());
+        Ok(self
+            .store
+            .write(move |c| seen::record(c, &g, &del, now_micros()))
+            .await?)
+    }
+
+    /// Forgets a delivery recorded by [`first_delivery`](Self::first_delivery) that could
+    /// not be queued, so the sender's retry is not taken for a replay.
+    pub async fn forget_delivery(&self, gate: &Gate, delivery: &str) {
+        let (g, del) = (gate.key.clone(), delivery.to_owned());
+        if let Err(e) = self.store.write(move |c| seen::forget(c, &g, &del)).await {
+            tracing::error!(error = %e, "cannot forget a refused webhook delivery");
+        }
+    }
+
     /// Checks a delivery and queues it in the hook's agent's lane.
     pub async fn deliver(&self, d: Delivery<'_>) -> Result<Accepted, WebhookError> {
         let hook = self.hook(d.hook_id).ok_or(WebhookError::UnknownHook)?;
-        if let Some(var) = &hook.secret_env {
-            let secret = self.secret(var).ok_or_else(|| WebhookError::NoSecret {
-                hook: hook.name.clone(),
-                var: var.clone(),
-            })?;
-            signature::verify(secret.as_bytes(), d.body, d.signature)?;
-        }
-        self.admit(&hook)?;
+        let gate = Gate::of(&hook);
+        self.check(&gate, d.body, d.signature)?;
         let agent = AgentId::parse(&hook.agent)
             .ok()
             .filter(|a| self.registry.exists(a.as_str()))
             .ok_or_else(|| WebhookError::NoAgent {
                 hook: hook.name.clone(),
             })?;
-        if let Some(delivery) = d.delivery_id {
-            let (h, del) = (hook.id.clone(), delivery.to_owned());
-            let fresh = self
-                .store
-                .write(move |c| seen::record(c, &h, &del, now_micros()))
-                .await?;
-            if !fresh {
-                return Ok(Accepted::Duplicate { hook: hook.name });
-            }
+        if let Some(delivery) = d.delivery_id
+            && !self.first_delivery(&gate, delivery).await?
+        {
+            return Ok(Accepted::Duplicate { hook: hook.name });
         }
         let submitted = self
             .lanes
@@ -235,10 +279,7 @@ impl Webhooks {
             }),
             Err(e) => {
                 if let Some(delivery) = d.delivery_id {
-                    let (h, del) = (hook.id.clone(), delivery.to_owned());
-                    if let Err(f) = self.store.write(move |c| seen::forget(c, &h, &del)).await {
-                        tracing::error!(error = %f, "cannot forget a refused webhook delivery");
-                    }
+                    self.forget_delivery(&gate, delivery).await;
                 }
                 Err(e.into())
             }

@@ -31,6 +31,7 @@ mod skill_cli;
 mod skills;
 mod watchers;
 mod webhooks;
+mod workflows;
 
 use serde_json::Value;
 
