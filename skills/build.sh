@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the built-in skills into components and lays them out as the agent loads them:
 #
-#   skills/dist/<name>/skill.wasm   the component (world openlegion:skill/skill@0.1.3)
+#   skills/dist/<name>/skill.wasm   the component (world openlegion:skill/skill@0.1.4)
 #   skills/dist/<name>/skill.yaml    its manifest, copied from skills/<name>/skill.yaml
 #
 # then checks each component's imports and exports (skills-sdk/check-component.sh).
@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-skills=(files web mesh shell authoring)
+skills=(files web mesh shell authoring memory browser)
 started=$SECONDS
 cargo build --release --locked --target wasm32-wasip2
 echo "built in $((SECONDS - started)) s"
