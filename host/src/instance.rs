@@ -80,6 +80,10 @@ pub struct Instance {
     server: JoinHandle<std::io::Result<()>>,
     shutdown: CancellationToken,
     state: StateDir,
+    /// Sub-agents, deleted when the mesh stops.
+    spawner: Arc<crate::spawn::Spawner>,
+    /// The browser agents use, stopped with the mesh.
+    browser: Arc<openlegion_browser::BrowserService>,
     /// The instance lock, held for as long as this value lives.
     _lock: File,
 }
@@ -108,6 +112,7 @@ impl Instance {
 
         let hooks = Webhooks::load(&config.dir).map_err(StartError::Webhooks)?;
         let hooks_vault = vault.clone();
+        let tools_vault = vault.clone();
         let shutdown = CancellationToken::new();
         let mesh = Mesh::open(&config, vault, shutdown.clone()).await?;
         let webhooks = Webhooks::new(
@@ -131,12 +136,41 @@ impl Instance {
         tracing::info!(%url, state_dir = %state.root().display(), agents = mesh.registry.snapshot().len(), "mesh listening");
 
         let max_body = config.mesh.mesh.max_body_mb as usize * 1024 * 1024;
+        let browser = crate::browse::service(&config.mesh.browser, &config.mesh.http);
+        let search = Arc::new(crate::search::Search::new(
+            &config.mesh.search,
+            &config.mesh.http,
+            &tools_vault,
+        ));
+        let spawn_section = config.mesh.spawn.clone();
         let fleet = Arc::new(Fleet::new(Arc::clone(&mesh), config, shutdown.clone()));
+        let spawner = crate::spawn::Spawner::new(
+            Arc::clone(&mesh),
+            Arc::clone(&fleet),
+            Some(Arc::clone(&browser)),
+            &spawn_section,
+            shutdown.clone(),
+        );
         let app = server::app(
             AppState::new(Arc::clone(&mesh), Arc::clone(&fleet)),
             max_body,
         )
-        .merge(crate::webhooks::routes(webhooks));
+        .merge(crate::webhooks::routes(webhooks))
+        .merge(crate::browse::routes(
+            Arc::clone(&mesh),
+            Arc::clone(&browser),
+        ))
+        .merge(crate::search::routes(Arc::clone(&mesh), search))
+        .merge(crate::spawn::routes(
+            Arc::clone(&mesh.tokens),
+            Arc::clone(&spawner),
+        ))
+        .merge(crate::history::routes(
+            Arc::clone(&mesh),
+            Arc::clone(&spawner),
+            tools_vault.redactor().clone(),
+        ))
+        .merge(crate::artifacts::routes(Arc::clone(&mesh)));
         fleet.set_app(app.clone());
         let server = tokio::spawn(server::serve(listener, app.clone(), shutdown.clone()));
 
@@ -148,6 +182,7 @@ impl Instance {
             shutdown.cancel();
             let _ = server.await;
             fleet.stop_all().await;
+            browser.shutdown().await;
             remove_run_files(&state);
             return Err(StartError::NoDocker(start_failures.swap_remove(i)));
         }
@@ -161,6 +196,8 @@ impl Instance {
             server,
             shutdown,
             state,
+            spawner,
+            browser,
             _lock: lock,
         })
     }
@@ -188,7 +225,9 @@ impl Instance {
     pub async fn stopped(self) -> Result<(), StopError> {
         self.shutdown.cancelled().await;
         let served = self.server.await;
+        self.spawner.stop_all().await;
         self.fleet.stop_all().await;
+        self.browser.shutdown().await;
         let flushed = self.mesh.store.flush().await;
         remove_run_files(&self.state);
         served

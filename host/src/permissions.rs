@@ -55,7 +55,7 @@ impl Glob {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry {
     perms: AgentPermissions,
     read: Vec<Glob>,
@@ -75,7 +75,7 @@ impl Entry {
 }
 
 /// The resolved permission matrix.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PermissionMatrix {
     agents: HashMap<String, Entry>,
     default: Option<Entry>,
@@ -152,6 +152,34 @@ impl PermissionMatrix {
             || self
                 .entry(agent)
                 .is_some_and(|e| e.write.iter().any(|g| g.matches(key)))
+    }
+
+    /// Whether `agent` may read `target`'s conversation and task results.
+    pub fn can_read_history(&self, agent: &str, target: &str) -> bool {
+        agent == TRUSTED_ID
+            || self
+                .entry(agent)
+                .is_some_and(|e| exact_or_star(&e.perms.can_read_history, target))
+    }
+
+    /// Adds the sub-agent `child` of `parent`: `child` gets `child_perms` (derived from the
+    /// parent's by the caller, never more), and the parent may message it and read its
+    /// history from now on (its own entry is made from what it resolves to if it had none).
+    pub fn add_sub_agent(&mut self, parent: &str, child: &str, child_perms: AgentPermissions) {
+        let mut parent_perms = self.resolve(parent);
+        parent_perms.agent_id = String::new();
+        for list in [
+            &mut parent_perms.can_message,
+            &mut parent_perms.can_read_history,
+        ] {
+            if !list.iter().any(|a| a == child) {
+                list.push(child.to_owned());
+            }
+        }
+        self.agents
+            .insert(parent.to_owned(), Entry::new(parent_perms));
+        self.agents
+            .insert(child.to_owned(), Entry::new(child_perms));
     }
 
     pub fn can_use_api(&self, agent: &str, api: &str) -> bool {

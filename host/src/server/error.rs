@@ -109,7 +109,7 @@ impl From<PathRejection> for ApiError {
 /// `Json<T>` whose rejection is an [`ApiError`] (400 malformed, 413 too large, 415 not JSON,
 /// 422 wrong shape).
 #[derive(Debug)]
-pub(super) struct ApiJson<T>(pub(super) T);
+pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
@@ -121,7 +121,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 /// `Query<T>` whose rejection is an [`ApiError`].
 #[derive(Debug)]
-pub(super) struct ApiQuery<T>(pub(super) T);
+pub struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
@@ -137,7 +137,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 /// `Path<T>` whose rejection is an [`ApiError`].
 #[derive(Debug)]
-pub(super) struct ApiPath<T>(pub(super) T);
+pub struct ApiPath<T>(pub T);
 
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;

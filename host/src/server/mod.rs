@@ -22,7 +22,7 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use error::ApiError;
+pub use error::{ApiError, ApiJson, ApiPath, ApiQuery};
 
 use crate::auth::Tokens;
 use crate::fleet::Fleet;
