@@ -1,4 +1,4 @@
-// openlegion-skill.js: the JavaScript side of `openlegion:skill@0.1.3`, in one small file.
+// openlegion-skill.js: the JavaScript side of `openlegion:skill@0.1.4`, in one small file.
 //
 // A skill component exports `describe` (its tools) and `invoke` (call one with a JSON
 // object as text). This module turns a list of tools, each a plain function over a parsed
@@ -7,7 +7,7 @@
 //
 // Copy it next to your skill; it has no dependencies.
 
-import logIface from "openlegion:skill/log@0.1.3";
+import logIface from "openlegion:skill/log@0.1.4";
 
 /** A tool error: its message is what the model reads. Any other thrown Error works too. */
 export class ToolError extends Error {}

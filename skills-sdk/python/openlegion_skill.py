@@ -1,4 +1,4 @@
-"""openlegion_skill: the Python side of `openlegion:skill@0.1.3`, in one small module.
+"""openlegion_skill: the Python side of `openlegion:skill@0.1.4`, in one small module.
 
 A skill component exports `describe` (its tools) and `invoke` (call one with a JSON object
 as text). This module turns tools written as plain functions over keyword arguments into

@@ -1,5 +1,5 @@
 //! Components built against an older `openlegion:skill@0.1.x` keep working: the linker
-//! serves an import of `…@0.1.0` with the `…@0.1.3` it links (wasmtime matches 0.x
+//! serves an import of `…@0.1.0` with the `…@0.1.4` it links (wasmtime matches 0.x
 //! versions by their minor), and a component that does not import an interface never
 //! notices it exists.
 
@@ -59,8 +59,8 @@ async fn a_skill_built_against_0_1_2_loads_and_runs() {
 }
 
 #[tokio::test]
-async fn the_current_fixtures_import_0_1_3() {
+async fn the_current_fixtures_import_0_1_4() {
     let echo = fixture("echo");
-    assert!(contains(&echo, "openlegion:skill/memory@0.1.3"));
-    assert!(contains(&echo, "openlegion:skill/workspace@0.1.3"));
+    assert!(contains(&echo, "openlegion:skill/memory@0.1.4"));
+    assert!(contains(&echo, "openlegion:skill/workspace@0.1.4"));
 }

@@ -138,7 +138,7 @@ openlegion_skill_sdk::skill! {
         no files, network, clock or print: use only the standard library. Python can \
         `from wit_world.imports import workspace, http, mesh, process` and `from \
         openlegion_skill import log, ToolError`; JavaScript can `import workspace from \
-        \"openlegion:skill/workspace@0.1.3\"` (each needs its capability). Rust (where the \
+        \"openlegion:skill/workspace@0.1.4\"` (each needs its capability). Rust (where the \
         agent's sandbox has it): a lib.rs using openlegion_skill_sdk::prelude::* and the \
         skill! macro (argument types derive Deserialize and JsonSchema); leave tools out. \
         Returns a report \

@@ -280,7 +280,7 @@ async fn capabilities_the_agent_lacks_are_clipped_and_reported() {
     let mock = MockLlm::start().await;
     // The process backend without allow_exec: this agent may not run commands.
     let mesh = mesh(&mock, Some(&compilers), true).await;
-    let code = "import process from \"openlegion:skill/process@0.1.3\";\n\
+    let code = "import process from \"openlegion:skill/process@0.1.4\";\n\
                 export function shell({ command }) {\n  return process.run(command, null, 1000).stdout;\n}\n";
     let tools = json!([{"name": "shell", "description": "Runs a command.",
                         "parameters": {"type": "object",
@@ -433,7 +433,7 @@ async fn a_new_version_replaces_a_skill_while_a_call_of_the_old_one_is_in_flight
     let tools = json!([{"name": "version", "description": "Which version answers.",
                         "parameters": {"type": "object"}}]);
     // v1 says it has started, then waits (polling, within its limits) for the gate.
-    let v1 = "import workspace from \"openlegion:skill/workspace@0.1.3\";\n\
+    let v1 = "import workspace from \"openlegion:skill/workspace@0.1.4\";\n\
               export function version() {\n\
               \x20 workspace.writeFile(\"started.txt\", \"v1\", false);\n\
               \x20 for (;;) {\n\

@@ -4,7 +4,7 @@
 //! `read_artifact` fetching through the mesh.
 
 use openlegion_mock_llm::{MockLlm, Turn};
-use openlegion_tests::{MODEL_NAME, agent_mesh_with};
+use openlegion_tests::{MODEL_NAME, agent_mesh_with, binary};
 use serde_json::{Value, json};
 
 use crate::outputs;
@@ -57,7 +57,10 @@ async fn a_full_permission_agent_offers_every_tool_of_the_original_table() {
         "agents:\n  all:\n    role: everything\n",
         json!({"all": {"can_use_internet": true, "can_use_browser": true, "can_spawn": true,
                        "can_manage_cron": true, "can_read_history": ["*"]}}),
-        "runtime:\n  isolation: process\n  allow_exec: true\n  allow_skill_compile: true\n",
+        &format!(
+            "runtime:\n  isolation: process\n  agent_binary: {}\n  allow_exec: true\n  allow_skill_compile: true\n",
+            binary("openlegion-agent", "openlegion-agent").display()
+        ),
     )
     .await;
     mock.push_for(MODEL_NAME, Turn::text("hello"));
