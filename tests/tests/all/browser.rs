@@ -84,7 +84,7 @@ pub(crate) async fn browse(
     calls: &[(&str, Value)],
 ) -> Vec<String> {
     for (tool, args) in calls {
-        mock.push_for(MODEL_NAME, Turn::tool_call(tool, args.clone()));
+        mock.push_for(MODEL_NAME, Turn::tool_call(*tool, args.clone()));
     }
     mock.push_for(MODEL_NAME, Turn::text("done browsing"));
     let reply = mesh.chat(agent, "Browse.").await;
