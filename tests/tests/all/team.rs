@@ -165,7 +165,7 @@ async fn artifacts_are_registered_and_fetched_by_agents_that_may_read_them() {
         .await
         .expect(200);
     assert_eq!(entry["value"]["path"], "artifacts/report.md");
-    assert_eq!(entry["value"]["size"], 11);
+    assert_eq!(entry["value"]["size"], 10);
     assert_eq!(entry["value"]["mime"], "text/markdown");
     assert_eq!(entry["written_by"], "writer");
     let digest = entry["value"]["sha256"].as_str().unwrap().to_owned();
