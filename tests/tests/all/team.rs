@@ -140,7 +140,7 @@ async fn artifacts_are_registered_and_fetched_by_agents_that_may_read_them() {
     let mock = MockLlm::start().await;
     let mesh = agent_mesh_with(
         &mock,
-        "agents:\n  writer:\n    role: w\n  reader:\n    role: r\n  outsider:\n    role: o\n",
+        "agents:\n  writer:\n    role: w\n  reader:\n    role: r\n",
         json!({"writer": {}, "reader": {"blackboard_read": ["artifacts/*"]}, "outsider": {}}),
         "",
     )
@@ -175,7 +175,7 @@ async fn artifacts_are_registered_and_fetched_by_agents_that_may_read_them() {
         "read_artifact",
         json!({"agent": "writer", "name": "report.md"}),
     );
-    mock.push_for(MODEL_NAME, fetch.clone());
+    mock.push_for(MODEL_NAME, fetch);
     mock.push_for(MODEL_NAME, Turn::text("read"));
     let out = outputs(&mesh.chat("reader", "Read writer's report.").await);
     let artifact: Value =
@@ -183,13 +183,19 @@ async fn artifacts_are_registered_and_fetched_by_agents_that_may_read_them() {
     assert_eq!(artifact["content"], "# Q3\nup 5%");
     assert_eq!(artifact["sha256"], digest.as_str());
 
-    mock.push_for(MODEL_NAME, fetch);
-    mock.push_for(MODEL_NAME, Turn::text("refused"));
-    let out = outputs(&mesh.chat("outsider", "Read writer's report.").await);
+    // An agent that may not read the key gets nothing (an agent the operator registered:
+    // the mesh's answer is the same whatever runs it).
+    let outsider = mesh.agent("outsider").await;
+    let reply = outsider
+        .get("/mesh/artifacts/writer/report.md?as=json")
+        .await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
     assert!(
-        out[0].contains("Agent outsider cannot read artifacts/writer/report.md"),
+        reply
+            .detail()
+            .contains("Agent outsider cannot read artifacts/writer/report.md"),
         "{}",
-        out[0]
+        reply.body
     );
 
     // A file changed behind the registration is refused, not served.
