@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-skills=(files web mesh shell authoring)
+skills=(files web mesh shell authoring memory browser)
 started=$SECONDS
 cargo build --release --locked --target wasm32-wasip2
 echo "built in $((SECONDS - started)) s"

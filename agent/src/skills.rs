@@ -1,5 +1,5 @@
 //! The agent's tools: its WebAssembly skills, loaded into the skill host, the bridge
-//! through which their `mesh` and `http` calls reach the mesh with the agent's identity,
+//! through which their `mesh`, `http` and `browser` calls reach the mesh with the agent's identity,
 //! and their `process` commands, run in this sandbox by `exec`.
 //!
 //! Built-in skills are compiled into this binary (see `build.rs`); skills the agent or the
@@ -12,10 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use openlegion_protocol::{FetchRequest, FetchResponse, ToolCounts};
+use openlegion_protocol::{
+    ArtifactMeta, BrowserAction, BrowserReply, FetchRequest, FetchResponse, SearchRequest,
+    SpawnRequest, ToolCounts,
+};
 use openlegion_skill_host::{
-    Capabilities, Capability, HostConfig, HttpCap, HttpRequest, HttpResponse, Manifest, MemoryCap,
-    MeshCap, SkillHost, ToolError,
+    BrowserCap, Capabilities, Capability, HostConfig, HttpCap, HttpRequest, HttpResponse, Manifest,
+    MemoryCap, MeshCap, SkillHost, ToolError,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -136,9 +139,36 @@ impl MeshCap for Bridge {
             .map_err(text)
     }
 
+    async fn spawn_agent(&self, _skill: &str, request: SpawnRequest) -> Result<String, String> {
+        let body = serde_json::to_value(&request).map_err(|e| e.to_string())?;
+        self.mesh
+            .post("/mesh/spawn", &body)
+            .await
+            .map(|v| v.to_string())
+            .map_err(text)
+    }
+
     async fn list_cron(&self, _skill: &str) -> Result<String, String> {
         self.mesh
             .get("/mesh/cron")
+            .await
+            .map(|v| v.to_string())
+            .map_err(text)
+    }
+
+    async fn read_agent_history(
+        &self,
+        _skill: &str,
+        agent: &str,
+        limit: u32,
+    ) -> Result<String, String> {
+        let limit = limit.to_string();
+        let path = MeshClient::path(
+            &["mesh", "agents", agent, "history"],
+            &[("limit", limit.as_str())],
+        );
+        self.mesh
+            .get(&path)
             .await
             .map(|v| v.to_string())
             .map_err(text)
@@ -148,6 +178,15 @@ impl MeshCap for Bridge {
         let path = MeshClient::path(&["mesh", "cron", id], &[]);
         self.mesh
             .call(Method::DELETE, &path, None, Duration::from_secs(30))
+            .await
+            .map(|v| v.to_string())
+            .map_err(text)
+    }
+
+    async fn register_artifact(&self, _skill: &str, meta: ArtifactMeta) -> Result<String, String> {
+        let body = serde_json::to_value(&meta).map_err(|e| e.to_string())?;
+        self.mesh
+            .post("/mesh/artifacts", &body)
             .await
             .map(|v| v.to_string())
             .map_err(text)
@@ -166,6 +205,35 @@ impl MeshCap for Bridge {
             .await
             .map(|v| v.to_string())
             .map_err(text)
+    }
+
+    async fn read_artifact(&self, _skill: &str, agent: &str, name: &str) -> Result<String, String> {
+        let path = MeshClient::path(&["mesh", "artifacts", agent, name], &[("as", "json")]);
+        self.mesh
+            .get(&path)
+            .await
+            .map(|v| v.to_string())
+            .map_err(text)
+    }
+}
+
+#[async_trait::async_trait]
+impl BrowserCap for Bridge {
+    async fn run(&self, _skill: &str, action: BrowserAction) -> Result<BrowserReply, String> {
+        let body = serde_json::to_value(&action).map_err(|e| e.to_string())?;
+        // The mesh bounds each action itself (navigation plus settling); this only keeps a
+        // lost mesh from holding the call forever.
+        let answer = self
+            .mesh
+            .call(
+                Method::POST,
+                "/mesh/browser",
+                Some(&body),
+                Duration::from_secs(120),
+            )
+            .await
+            .map_err(text)?;
+        serde_json::from_value(answer).map_err(|e| format!("bad answer from the mesh: {e}"))
     }
 }
 
@@ -197,6 +265,20 @@ impl HttpCap for Bridge {
             body: answer.body,
             truncated: answer.truncated,
         })
+    }
+
+    async fn search(&self, _skill: &str, request: SearchRequest) -> Result<String, String> {
+        let body = serde_json::to_value(&request).map_err(|e| e.to_string())?;
+        self.mesh
+            .call(
+                Method::POST,
+                "/mesh/search",
+                Some(&body),
+                Duration::from_secs(60),
+            )
+            .await
+            .map(|v| v.to_string())
+            .map_err(text)
     }
 }
 
@@ -232,7 +314,7 @@ pub struct Skills {
 /// The name unknown tools' calls are counted under.
 const UNKNOWN_TOOL: &str = "(unknown)";
 
-/// Parses `ALLOWED_CAPABILITIES` (`log,workspace,mesh,http,process,skills,memory`).
+/// Parses `ALLOWED_CAPABILITIES` (`log,workspace,mesh,http,process,skills,memory,browser`).
 /// `memory` is always allowed: it reaches only the agent's own memory, nothing a
 /// permission guards.
 fn allowed() -> BTreeSet<Capability> {
@@ -267,6 +349,7 @@ impl Skills {
         );
         let mut caps = Capabilities::new(data_dir).allowing(allowed());
         caps.mesh = bridge.clone();
+        caps.browser = bridge.clone();
         caps.http = bridge;
         caps.process = Arc::new(exec);
         caps.skills = Arc::new(authoring.clone());

@@ -37,6 +37,23 @@ pub struct Platform {
 impl Platform {
     /// Starts it; `runtime` lines go under `runtime:` in mesh.yaml, `env` to the mesh.
     pub async fn start(runtime: &str, env: &[(&str, &Path)]) -> Result<Self> {
+        Self::start_with(
+            &format!("  isolation: process\n{runtime}"),
+            "",
+            r#"{"permissions": {"default": {"allowed_apis": ["llm"]}}}"#,
+            env,
+        )
+        .await
+    }
+
+    /// Starts it with `runtime` lines under `runtime:` (the isolation among them), `yaml`
+    /// sections appended to mesh.yaml, and `permissions` as permissions.json.
+    pub async fn start_with(
+        runtime: &str,
+        yaml: &str,
+        permissions: &str,
+        env: &[(&str, &Path)],
+    ) -> Result<Self> {
         let exe = std::env::current_exe()?;
         let mut mock = Command::new(exe.with_file_name("mock-llm"))
             .args(["--port", "0"])
@@ -57,7 +74,7 @@ impl Platform {
         std::fs::write(
             config.join("mesh.yaml"),
             format!(
-                "mesh:\n  port: 0\nllm:\n  default_model: openai/bench\nruntime:\n  isolation: process\n  agent_binary: {}\n{runtime}",
+                "mesh:\n  port: 0\nllm:\n  default_model: openai/bench\nruntime:\n  agent_binary: {}\n{runtime}{yaml}",
                 agent_bin.display()
             ),
         )?;
@@ -65,10 +82,7 @@ impl Platform {
             config.join("agents.yaml"),
             "agents:\n  a:\n    role: bench\n    budget: {daily_usd: 1000000, monthly_usd: 1000000}\n",
         )?;
-        std::fs::write(
-            config.join("permissions.json"),
-            r#"{"permissions": {"default": {"allowed_apis": ["llm"]}}}"#,
-        )?;
+        std::fs::write(config.join("permissions.json"), permissions)?;
         let mut mesh = Command::new(exe.with_file_name("openlegion"));
         mesh.arg("--config")
             .arg(&config)
@@ -135,6 +149,29 @@ impl Platform {
             .error_for_status()?
             .json()
             .await?)
+    }
+
+    /// Stops the mesh cleanly (SIGTERM, then waits up to 2 minutes), so that it removes what
+    /// it started (sub-agents' containers and volumes included); the mock stops on drop.
+    pub fn stop(mut self) -> Result<()> {
+        use nix::sys::signal::{Signal, kill};
+        kill(
+            nix::unistd::Pid::from_raw(self._mesh.0.id() as i32),
+            Signal::SIGTERM,
+        )?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self._mesh.0.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                bail!("the mesh did not stop within 2 minutes");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    /// The mesh's process id.
+    pub fn mesh_pid(&self) -> u32 {
+        self._mesh.0.id()
     }
 
     /// Agent `a`'s data directory (its `/data`).

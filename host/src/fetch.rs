@@ -6,7 +6,8 @@
 //! resolves to must be public (not loopback, private, link-local, CGNAT, multicast or
 //! reserved, IPv4-mapped IPv6 included) unless `http.allow_private` is set; the connection
 //! is pinned to the checked address, so a second DNS answer cannot swap in an internal one;
-//! redirects are followed by hand, each hop checked the same way.
+//! redirects are followed by hand, each hop checked the same way. Hosts listed in
+//! `http.allow_private_hosts` may be private (an intranet service), no others.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -86,6 +87,17 @@ fn host_allowed(host: &str, allowed: &[String]) -> bool {
         })
 }
 
+/// Checks `url` (text) under `policy`, as every hop of [`fetch`] is checked: the one SSRF
+/// policy of the mesh, also applied by the browser to each request a page makes and by web
+/// search to its provider.
+pub async fn check_url(url: &str, policy: &HttpSection) -> Result<(), FetchError> {
+    let parsed = Url::parse(url).map_err(|e| FetchError::BadUrl {
+        url: url.to_owned(),
+        problem: e.to_string(),
+    })?;
+    check(&parsed, policy).await.map(drop)
+}
+
 /// Checks `url` and returns the address to connect to.
 async fn check(url: &Url, policy: &HttpSection) -> Result<SocketAddr, FetchError> {
     let bad = |problem: &str| FetchError::BadUrl {
@@ -121,7 +133,12 @@ async fn check(url: &Url, policy: &HttpSection) -> Result<SocketAddr, FetchError
         host: host.clone(),
         problem: "no addresses".into(),
     })?;
+    let exempt = policy
+        .allow_private_hosts
+        .iter()
+        .any(|h| h.trim_matches(['[', ']']).eq_ignore_ascii_case(&host));
     if !policy.allow_private
+        && !exempt
         && let Some(private) = addrs.iter().find(|a| !is_public(a.ip()))
     {
         return Err(FetchError::PrivateAddress {
@@ -318,6 +335,23 @@ mod tests {
         ));
         assert!(matches!(
             f("http://localhost:1/").await,
+            Err(FetchError::PrivateAddress { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn listed_private_hosts_are_exempt_and_no_others() {
+        let policy = HttpSection {
+            allow_private_hosts: vec!["127.0.0.1".into()],
+            ..HttpSection::default()
+        };
+        assert_eq!(check_url("http://127.0.0.1:9/x", &policy).await, Ok(()));
+        assert!(matches!(
+            check_url("http://localhost:9/x", &policy).await,
+            Err(FetchError::PrivateAddress { .. })
+        ));
+        assert!(matches!(
+            check_url("http://10.0.0.1/", &policy).await,
             Err(FetchError::PrivateAddress { .. })
         ));
     }

@@ -100,6 +100,10 @@ pub struct Instance {
     server: JoinHandle<std::io::Result<()>>,
     shutdown: CancellationToken,
     state: StateDir,
+    /// Sub-agents, deleted when the mesh stops.
+    spawner: Arc<crate::spawn::Spawner>,
+    /// The browser agents use, stopped with the mesh.
+    browser: Arc<openlegion_browser::BrowserService>,
     /// The instance lock, held for as long as this value lives.
     _lock: File,
 }
@@ -132,6 +136,7 @@ impl Instance {
         let workflow_defs =
             crate::workflows::load(&config.dir, &config.agents).map_err(StartError::Workflows)?;
         let hooks_vault = vault.clone();
+        let tools_vault = vault.clone();
         let shutdown = CancellationToken::new();
         let mesh = Mesh::open(&config, vault, shutdown.clone()).await?;
         let webhooks = Webhooks::new(
@@ -187,6 +192,13 @@ impl Instance {
             shutdown.clone(),
         );
         let max_body = config.mesh.mesh.max_body_mb as usize * 1024 * 1024;
+        let browser = crate::browse::service(&config.mesh.browser, &config.mesh.http);
+        let search = Arc::new(crate::search::Search::new(
+            &config.mesh.search,
+            &config.mesh.http,
+            &tools_vault,
+        ));
+        let spawn_section = config.mesh.spawn.clone();
         let fleet = Arc::new(Fleet::new(Arc::clone(&mesh), config, shutdown.clone()));
         let hook = {
             let (mesh, fleet) = (Arc::clone(&mesh), Arc::clone(&fleet));
@@ -195,6 +207,13 @@ impl Instance {
                 Box::pin(async move { reload(&mesh, &fleet).await.map(|(r, _)| r) })
             })
         };
+        let spawner = crate::spawn::Spawner::new(
+            Arc::clone(&mesh),
+            Arc::clone(&fleet),
+            Some(Arc::clone(&browser)),
+            &spawn_section,
+            shutdown.clone(),
+        );
         let app = server::app(
             AppState::new(Arc::clone(&mesh), Arc::clone(&fleet), hook),
             max_body,
@@ -211,6 +230,21 @@ impl Instance {
             Arc::clone(&mesh.permissions),
         ))
         .merge(watchers::routes(file_watchers, Arc::clone(&mesh.tokens)))
+        .merge(crate::browse::routes(
+            Arc::clone(&mesh),
+            Arc::clone(&browser),
+        ))
+        .merge(crate::search::routes(Arc::clone(&mesh), search))
+        .merge(crate::spawn::routes(
+            Arc::clone(&mesh.tokens),
+            Arc::clone(&spawner),
+        ))
+        .merge(crate::history::routes(
+            Arc::clone(&mesh),
+            Arc::clone(&spawner),
+            tools_vault.redactor().clone(),
+        ))
+        .merge(crate::artifacts::routes(Arc::clone(&mesh)))
         .merge(crate::metrics::routes(Arc::clone(&mesh)));
         let app = crate::metrics::layer(app);
         fleet.set_app(app.clone());
@@ -224,6 +258,7 @@ impl Instance {
             shutdown.cancel();
             let _ = server.await;
             fleet.stop_all().await;
+            browser.shutdown().await;
             remove_run_files(&state);
             return Err(StartError::NoDocker(start_failures.swap_remove(i)));
         }
@@ -245,6 +280,8 @@ impl Instance {
             server,
             shutdown,
             state,
+            spawner,
+            browser,
             _lock: lock,
         })
     }
@@ -272,7 +309,9 @@ impl Instance {
     pub async fn stopped(self) -> Result<(), StopError> {
         self.shutdown.cancelled().await;
         let served = self.server.await;
+        self.spawner.stop_all().await;
         self.fleet.stop_all().await;
+        self.browser.shutdown().await;
         let flushed = self.mesh.store.flush().await;
         remove_run_files(&self.state);
         served

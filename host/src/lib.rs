@@ -14,17 +14,24 @@
 //! - [`instance`]: one running mesh (services, listener, agents) assembled from a
 //!   configuration directory; the CLI's `start` is a thin layer over it.
 //! - [`state`]: the layout of the state directory (database, pid, tokens, logs).
+//! - The tools agents reach through the mesh, each a module with its own routes:
+//!   [`browse`] (the browser), [`search`] (web search), [`spawn`] (sub-agents),
+//!   [`history`] (other agents' history) and [`artifacts`].
 //!
-//! This crate never links wasmtime: skills run inside agents, not in the mesh.
+//! This crate never links wasmtime: skills run inside agents, not in the mesh. It links
+//! chromiumoxide, through `openlegion-browser`, for the browser it runs for agents.
 
 pub mod agent_link;
+pub mod artifacts;
 pub mod atomic_file;
 pub mod auth;
+pub mod browse;
 pub mod config;
 pub mod costs;
 pub mod embeddings;
 pub mod fetch;
 pub mod fleet;
+pub mod history;
 pub mod http_client;
 pub mod instance;
 pub mod lanes;
@@ -34,7 +41,9 @@ pub mod metrics;
 pub mod permissions;
 pub mod proxy;
 pub mod runtime;
+pub mod search;
 pub mod server;
+pub mod spawn;
 pub mod state;
 pub mod store;
 pub mod triggers;

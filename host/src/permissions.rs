@@ -14,7 +14,6 @@
 //! [`Permissions`] that every service holds.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
 
 use glob::{MatchOptions, Pattern};
 use openlegion_protocol::AgentPermissions;
@@ -57,7 +56,7 @@ impl Glob {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry {
     perms: AgentPermissions,
     read: Vec<Glob>,
@@ -77,7 +76,7 @@ impl Entry {
 }
 
 /// The resolved permission matrix.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PermissionMatrix {
     agents: HashMap<String, Entry>,
     default: Option<Entry>,
@@ -156,6 +155,34 @@ impl PermissionMatrix {
                 .is_some_and(|e| e.write.iter().any(|g| g.matches(key)))
     }
 
+    /// Whether `agent` may read `target`'s conversation and task results.
+    pub fn can_read_history(&self, agent: &str, target: &str) -> bool {
+        agent == TRUSTED_ID
+            || self
+                .entry(agent)
+                .is_some_and(|e| exact_or_star(&e.perms.can_read_history, target))
+    }
+
+    /// Adds the sub-agent `child` of `parent`: `child` gets `child_perms` (derived from the
+    /// parent's by the caller, never more), and the parent may message it and read its
+    /// history from now on (its own entry is made from what it resolves to if it had none).
+    pub fn add_sub_agent(&mut self, parent: &str, child: &str, child_perms: AgentPermissions) {
+        let mut parent_perms = self.resolve(parent);
+        parent_perms.agent_id = String::new();
+        for list in [
+            &mut parent_perms.can_message,
+            &mut parent_perms.can_read_history,
+        ] {
+            if !list.iter().any(|a| a == child) {
+                list.push(child.to_owned());
+            }
+        }
+        self.agents
+            .insert(parent.to_owned(), Entry::new(parent_perms));
+        self.agents
+            .insert(child.to_owned(), Entry::new(child_perms));
+    }
+
     pub fn can_use_api(&self, agent: &str, api: &str) -> bool {
         agent == TRUSTED_ID
             || self
@@ -164,28 +191,9 @@ impl PermissionMatrix {
     }
 }
 
-/// Holds the current [`PermissionMatrix`]. Readers take an `Arc` snapshot, so a reload never
-/// changes the rules under a request that is half way through its checks.
-#[derive(Debug)]
-pub struct Permissions {
-    current: RwLock<Arc<PermissionMatrix>>,
-}
+mod live;
 
-impl Permissions {
-    pub fn new(matrix: PermissionMatrix) -> Self {
-        Self {
-            current: RwLock::new(Arc::new(matrix)),
-        }
-    }
-
-    pub fn current(&self) -> Arc<PermissionMatrix> {
-        Arc::clone(&self.current.read().expect("permissions lock"))
-    }
-
-    pub fn replace(&self, matrix: PermissionMatrix) {
-        *self.current.write().expect("permissions lock") = Arc::new(matrix);
-    }
-}
+pub use live::Permissions;
 
 #[cfg(test)]
 mod tests;

@@ -103,6 +103,9 @@ pub struct AgentInfo {
     /// `restarting`, `failed` or `stopped`; absent for agents it does not run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// For a sub-agent, the agent that spawned it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 /// `POST /chat` on an agent.

@@ -25,6 +25,7 @@ mod permissions;
 mod proxy;
 pub mod strict_yaml;
 mod task;
+mod team;
 mod time;
 
 pub use agent::{
@@ -51,3 +52,9 @@ pub use proxy::{
     ApiProxyRequest, ApiProxyResponse, ChatData, EmbedData, ProxyEvent, ProxyToolCall,
 };
 pub use task::{TaskAssignment, TaskResult, TaskStatus};
+pub use team::{
+    ArtifactMeta, DEFAULT_SEARCH_RESULTS, MAX_ARTIFACT_NAME_BYTES, MAX_SEARCH_QUERY_BYTES,
+    MAX_SEARCH_RESULTS, MAX_SEARCH_SNIPPET_CHARS, MAX_SEARCH_TITLE_CHARS,
+    MAX_SPAWN_INSTRUCTIONS_BYTES, MAX_SPAWN_ROLE_BYTES, SearchRequest, SearchResult, SearchResults,
+    SpawnRequest, SpawnedAgent, is_plain_file_name,
+};

@@ -26,6 +26,9 @@ pub struct AgentPermissions {
     pub browser_actions: Option<Vec<String>>,
     pub can_use_internet: bool,
     pub can_spawn: bool,
+    /// Agents whose conversation and task results this agent may read
+    /// (`read_agent_history`): exact ids or `*`; none by default.
+    pub can_read_history: Vec<String>,
     pub can_manage_cron: bool,
     pub can_manage_fleet: bool,
     pub can_manage_teams: bool,

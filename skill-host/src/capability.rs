@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::host::browser::{BrowserCap, DenyBrowser};
 use crate::host::http::{DenyHttp, HttpCap};
 use crate::host::memory::{DenyMemory, MemoryCap};
 use crate::host::mesh::{DenyMesh, MeshCap};
 use crate::host::process::{DenyProcess, ProcessCap};
 use crate::host::skills::{DenySkills, SkillsCap};
 
-/// One interface of `openlegion:skill`. `browser` is a planned interface: a manifest may
-/// already ask for it, but no WIT interface serves it yet.
+/// One interface of `openlegion:skill`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Capability {
@@ -74,10 +74,12 @@ pub struct Capabilities {
     pub skills: Arc<dyn SkillsCap>,
     /// Serves the `memory` interface.
     pub memory: Arc<dyn MemoryCap>,
+    /// Serves the `browser` interface.
+    pub browser: Arc<dyn BrowserCap>,
 }
 
 impl Capabilities {
-    /// Nothing allowed but `log`, and mesh, http, process, skills and memory
+    /// Nothing allowed but `log`, and mesh, http, process, skills, memory and browser
     /// implementations that refuse every call.
     pub fn new(workspace_root: impl Into<PathBuf>) -> Self {
         Capabilities {
@@ -88,6 +90,7 @@ impl Capabilities {
             process: Arc::new(DenyProcess),
             skills: Arc::new(DenySkills),
             memory: Arc::new(DenyMemory),
+            browser: Arc::new(DenyBrowser),
         }
     }
 

@@ -15,9 +15,9 @@
 //! What a skill may touch is the intersection of the [`Capability`]s its manifest asks for
 //! and those the agent's permissions allow ([`Capabilities::allowed`]). The `workspace`
 //! capability is implemented here, confined to the agent's data directory; `http`, `mesh`,
-//! `process`, `skills` and `memory` are delegated to the agent through the [`HttpCap`],
-//! [`MeshCap`], [`ProcessCap`], [`SkillsCap`] and [`MemoryCap`] traits, whose default
-//! methods refuse. WASI is linked with an empty context: no files, environment,
+//! `process`, `skills`, `memory` and `browser` are delegated to the agent through the
+//! [`HttpCap`], [`MeshCap`], [`ProcessCap`], [`SkillsCap`], [`MemoryCap`] and
+//! [`BrowserCap`] traits, whose default methods refuse. WASI is linked with an empty context: no files, environment,
 //! arguments, sockets or stdio reach a skill through it.
 //!
 //! This crate does not decide permissions, talk to the mesh, or build components from
@@ -47,6 +47,7 @@ pub use capability::{Capabilities, Capability};
 pub use config::{HostConfig, Limits, LimitsOverride, MAX_MEMORY_BYTES, MAX_TIMEOUT};
 pub use error::{HostError, ToolError};
 pub use functions::{FILE as FUNCTION_CACHE_FILE, FunctionReuse, copy_function_cache};
+pub use host::browser::{BrowserCap, DenyBrowser};
 pub use host::http::{DenyHttp, HttpCap, HttpRequest, HttpResponse};
 pub use host::memory::{
     DEFAULT_RESULTS, DenyMemory, FactRequest, MAX_FACT_KEY_BYTES, MAX_FACT_LABEL_BYTES,

@@ -1,7 +1,7 @@
 //! The raw bindings of `openlegion:skill@0.1.4`, generated once from `wit/skill.wit`.
 //!
 //! Skills do not use this module directly: the `skill!` macro exports through it and the
-//! modules `log`, `workspace`, `http`, `mesh`, `process`, `skills` and `memory` wrap its imports. It is public because the
+//! modules `log`, `workspace`, `http`, `mesh`, `process`, `skills`, `memory` and `browser` wrap its imports. It is public because the
 //! exported `export!` macro names it by path (`openlegion_skill_sdk::bindings`), and so that
 //! a skill needing the exact WIT types can still reach them without a path to the WIT.
 //!

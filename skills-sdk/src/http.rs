@@ -16,6 +16,12 @@ pub fn fetch(request: &Request) -> Result<Response, String> {
     host::fetch(request)
 }
 
+/// Searches the web with the mesh's search provider; `limit` 0 means 5, at most 20.
+/// `Ok` is JSON text: `{"provider", "query", "results": [{"title", "url", "snippet"}]}`.
+pub fn search(query: &str, limit: u32) -> Result<String, String> {
+    host::search(query, limit)
+}
+
 /// `GET url` with no headers and the default timeout.
 pub fn get(url: &str) -> Result<Response, String> {
     Request::new("GET", url).send()

@@ -6,8 +6,10 @@
 
 #[cfg(target_arch = "wasm32")]
 pub(crate) use crate::bindings::openlegion::skill::{
-    http, log, memory, mesh, process, skills, workspace,
+    browser, http, log, memory, mesh, process, skills, workspace,
 };
 
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) use crate::testing::imports::{http, log, memory, mesh, process, skills, workspace};
+pub(crate) use crate::testing::imports::{
+    browser, http, log, memory, mesh, process, skills, workspace,
+};

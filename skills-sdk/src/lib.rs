@@ -3,7 +3,7 @@
 //! A skill is a WebAssembly component of the WIT world `skill` in `openlegion:skill@0.1.4`
 //! (see `wit/skill.wit`): it exports `describe` (its tools, each with a JSON Schema of its
 //! arguments) and `invoke` (call one tool with a JSON object), and imports the capability
-//! interfaces `log`, `workspace`, `http`, `mesh`, `process`, `skills` and `memory`. This crate hides that plumbing, so a
+//! interfaces `log`, `workspace`, `http`, `mesh`, `process`, `skills`, `memory` and `browser`. This crate hides that plumbing, so a
 //! tool is a plain function from a `Deserialize + JsonSchema` argument type to a result:
 //!
 //! ```
@@ -41,7 +41,7 @@
 //! - the [`skill!`] macro: `describe` from the argument types' schemas, `invoke` with
 //!   argument parsing whose errors name the field, and the component export;
 //! - safe wrappers of the imports: [`log`], [`workspace`], [`http`], [`mesh`], [`process`],
-//!   [`skills`], [`memory`];
+//!   [`skills`], [`memory`], [`browser`];
 //! - natively (not on `wasm32`), a `testing` double for those imports, so skills can be
 //!   unit-tested with `cargo test` on the host.
 //!
@@ -63,6 +63,7 @@ mod skill;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
+pub mod browser;
 pub mod http;
 pub mod log;
 pub mod memory;

@@ -117,6 +117,40 @@ pub fn set_heartbeat(spec: &impl Serialize) -> Result<Value, String> {
     )
 }
 
+/// Starts a sub-agent working on `instructions` (needs the `can_spawn` permission);
+/// `ttl_seconds` and `budget_usd` default to the mesh's settings. Returns the mesh's answer
+/// (`{"agent_id", "parent", "role", "expires_at", "budget_usd"}`).
+pub fn spawn_agent(
+    role: &str,
+    instructions: &str,
+    ttl_seconds: Option<u32>,
+    budget_usd: Option<f64>,
+) -> Result<Value, String> {
+    decode(
+        "a spawn answer",
+        &host::spawn_agent(role, instructions, ttl_seconds, budget_usd)?,
+    )
+}
+
+/// `agent`'s recent conversation and task results (needs `can_read_history` for it, or
+/// `agent` a sub-agent of this one); `limit` 0 means 20 entries.
+pub fn read_agent_history(agent: &str, limit: u32) -> Result<Value, String> {
+    decode(
+        "an agent's history",
+        &host::read_agent_history(agent, limit)?,
+    )
+}
+
+/// Registers `artifacts/<name>` of the workspace on the blackboard; returns the entry.
+pub fn register_artifact(name: &str) -> Result<Value, String> {
+    decode("an artifact entry", &host::register_artifact(name)?)
+}
+
+/// Another agent's artifact, fetched through the mesh.
+pub fn read_artifact(agent: &str, name: &str) -> Result<Value, String> {
+    decode("an artifact", &host::read_artifact(agent, name)?)
+}
+
 fn encode(what: &str, value: &impl Serialize) -> Result<String, String> {
     serde_json::to_string(value).map_err(|e| format!("could not encode the {what} as JSON: {e}"))
 }

@@ -7,4 +7,6 @@ pub use schemars::JsonSchema;
 pub use serde::{Deserialize, Serialize};
 pub use serde_json::{Map, Value, json};
 
-pub use crate::{IntoOutput, Json, NoArgs, http, log, memory, mesh, process, skills, workspace};
+pub use crate::{
+    IntoOutput, Json, NoArgs, browser, http, log, memory, mesh, process, skills, workspace,
+};

@@ -110,6 +110,40 @@ pub trait Host: Any {
         let _ = spec_json;
         Err(not_granted("mesh"))
     }
+    fn spawn_agent(
+        &mut self,
+        role: &str,
+        instructions: &str,
+        ttl_seconds: Option<u32>,
+        budget_usd: Option<f64>,
+    ) -> Result<String, String> {
+        let _ = (role, instructions, ttl_seconds, budget_usd);
+        Err(not_granted("mesh"))
+    }
+    fn read_agent_history(&mut self, agent: &str, limit: u32) -> Result<String, String> {
+        let _ = (agent, limit);
+        Err(not_granted("mesh"))
+    }
+    fn register_artifact(&mut self, name: &str) -> Result<String, String> {
+        let _ = name;
+        Err(not_granted("mesh"))
+    }
+    fn read_artifact(&mut self, agent: &str, name: &str) -> Result<String, String> {
+        let _ = (agent, name);
+        Err(not_granted("mesh"))
+    }
+    fn web_search(&mut self, query: &str, limit: u32) -> Result<String, String> {
+        let _ = (query, limit);
+        Err(not_granted("http"))
+    }
+    /// One browser action, as `(name, arguments)`: `navigate` (`{"url", "new_tab"}`),
+    /// `snapshot`, `click` (`{"target"}`), `type_text` (`{"target", "text", "submit"}`),
+    /// `screenshot` (`{"path", "full_page"}`), `evaluate` (`{"script"}`). One method for
+    /// the six, so a test double implements the browser once.
+    fn browser(&mut self, action: &str, args: serde_json::Value) -> Result<String, String> {
+        let _ = (action, args);
+        Err(not_granted("browser"))
+    }
     fn run(
         &mut self,
         command: &str,
@@ -236,6 +270,9 @@ pub(crate) mod imports {
         pub(crate) fn fetch(request: &Request) -> Result<Response, String> {
             call(|h| h.fetch(request))
         }
+        pub(crate) fn search(query: &str, limit: u32) -> Result<String, String> {
+            call(|h| h.web_search(query, limit))
+        }
     }
 
     pub(crate) mod mesh {
@@ -277,6 +314,51 @@ pub(crate) mod imports {
         }
         pub(crate) fn set_heartbeat(spec_json: &str) -> Result<String, String> {
             call(|h| h.set_heartbeat(spec_json))
+        }
+        pub(crate) fn spawn_agent(
+            role: &str,
+            instructions: &str,
+            ttl_seconds: Option<u32>,
+            budget_usd: Option<f64>,
+        ) -> Result<String, String> {
+            call(|h| h.spawn_agent(role, instructions, ttl_seconds, budget_usd))
+        }
+        pub(crate) fn read_agent_history(agent: &str, limit: u32) -> Result<String, String> {
+            call(|h| h.read_agent_history(agent, limit))
+        }
+        pub(crate) fn register_artifact(name: &str) -> Result<String, String> {
+            call(|h| h.register_artifact(name))
+        }
+        pub(crate) fn read_artifact(agent: &str, name: &str) -> Result<String, String> {
+            call(|h| h.read_artifact(agent, name))
+        }
+    }
+
+    pub(crate) mod browser {
+        use super::super::call;
+        use serde_json::json;
+        pub(crate) fn navigate(url: &str, new_tab: bool) -> Result<String, String> {
+            call(|h| h.browser("navigate", json!({"url": url, "new_tab": new_tab})))
+        }
+        pub(crate) fn snapshot() -> Result<String, String> {
+            call(|h| h.browser("snapshot", json!({})))
+        }
+        pub(crate) fn click(target: &str) -> Result<String, String> {
+            call(|h| h.browser("click", json!({"target": target})))
+        }
+        pub(crate) fn type_text(target: &str, text: &str, submit: bool) -> Result<String, String> {
+            call(|h| {
+                h.browser(
+                    "type_text",
+                    json!({"target": target, "text": text, "submit": submit}),
+                )
+            })
+        }
+        pub(crate) fn screenshot(path: &str, full_page: bool) -> Result<String, String> {
+            call(|h| h.browser("screenshot", json!({"path": path, "full_page": full_page})))
+        }
+        pub(crate) fn evaluate(script: &str) -> Result<String, String> {
+            call(|h| h.browser("evaluate", json!({"script": script})))
         }
     }
 

@@ -36,6 +36,7 @@ pub(super) fn routes() -> Router<Arc<Agent>> {
         .route("/cancel", post(cancel))
         .route("/message", post(message))
         .route("/history", get(history))
+        .route("/artifacts/{name}", get(artifact))
         .route("/learnings/feedback", post(feedback))
         .route("/workspace-learnings", get(learnings))
         .route("/heartbeat/probes", post(heartbeat_probes))
@@ -218,6 +219,34 @@ fn three() -> u32 {
 
 async fn history(State(agent): Shared, Query(q): Query<HistoryQuery>) -> Json<Value> {
     Json(agent.history(q.days))
+}
+
+/// `GET /artifacts/{name}`: the bytes of `artifacts/<name>` in the data directory, for the
+/// mesh to hand to another agent (it checks the digest it registered). A plain file name
+/// only; a symlink is not followed out of the directory.
+async fn artifact(
+    State(agent): Shared,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<Vec<u8>, Rejected> {
+    let not_found = || Rejected {
+        status: StatusCode::NOT_FOUND,
+        detail: format!("No artifact {name}"),
+    };
+    if !openlegion_protocol::is_plain_file_name(&name) {
+        return Err(not_found());
+    }
+    let dir = agent.config().data_dir.join("artifacts");
+    let path = dir.join(&name);
+    let real = tokio::fs::canonicalize(&path)
+        .await
+        .map_err(|_| not_found())?;
+    let dir = tokio::fs::canonicalize(&dir)
+        .await
+        .map_err(|_| not_found())?;
+    if !real.starts_with(&dir) || !real.is_file() {
+        return Err(not_found());
+    }
+    tokio::fs::read(&real).await.map_err(|_| not_found())
 }
 
 /// A correction from the agent's user, kept for its later sessions.

@@ -28,11 +28,60 @@ pub(crate) async fn status(config_dir: &Path) -> Result<ExitCode> {
         "agents: {} ({} registered), inbox messages waiting: {}",
         s["agents"], s["registered_agents"], s["inbox_messages"]
     );
+    let agents = client.get("/mesh/agents").await?;
+    for line in agent_lines(&agents) {
+        println!("{line}");
+    }
     let lanes = client.get("/mesh/lanes").await?;
     for line in lane_lines(&lanes) {
         println!("{line}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per agent, its sub-agents indented under it.
+fn agent_lines(agents: &serde_json::Value) -> Vec<String> {
+    let Some(map) = agents.as_object() else {
+        return Vec::new();
+    };
+    let line = |id: &str, a: &serde_json::Value, depth: usize| {
+        let indent = "  ".repeat(depth + 1);
+        let mark = if depth == 0 { "" } else { "└ " };
+        format!(
+            "{indent}{mark}{id} ({}): {}",
+            a["role"]
+                .as_str()
+                .filter(|r| !r.is_empty())
+                .unwrap_or("no role"),
+            a["state"].as_str().unwrap_or(if a["registered"] == true {
+                "registered"
+            } else {
+                "not running"
+            })
+        )
+    };
+    fn children<'a>(
+        map: &'a serde_json::Map<String, serde_json::Value>,
+        parent: &str,
+    ) -> Vec<(&'a String, &'a serde_json::Value)> {
+        map.iter()
+            .filter(|(_, a)| a["parent"].as_str() == Some(parent))
+            .collect()
+    }
+    let mut out = Vec::new();
+    let mut stack: Vec<(&String, &serde_json::Value, usize)> = map
+        .iter()
+        .filter(|(_, a)| a["parent"].is_null())
+        .rev()
+        .map(|(id, a)| (id, a, 0))
+        .collect();
+    while let Some((id, a, depth)) = stack.pop() {
+        out.push(line(id, a, depth));
+        for (cid, ca) in children(map, id).into_iter().rev() {
+            stack.push((cid, ca, depth + 1));
+        }
+    }
+    out
 }
 
 /// One line per lane with work in it (or refusals): depth and the oldest item's age.
@@ -79,6 +128,23 @@ pub(crate) async fn reload(config_dir: &Path) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    #[test]
+    fn sub_agents_are_listed_under_their_parent() {
+        let agents = json!({
+            "boss": {"role": "lead", "state": "running"},
+            "boss-sub-abc123": {"role": "researcher", "state": "running", "parent": "boss"},
+            "solo": {"role": "", "registered": false},
+        });
+        assert_eq!(
+            super::agent_lines(&agents),
+            [
+                "  boss (lead): running",
+                "    └ boss-sub-abc123 (researcher): running",
+                "  solo (no role): not running",
+            ]
+        );
+    }
 
     #[test]
     fn lane_lines_show_depth_and_age() {

@@ -20,6 +20,12 @@ pub struct MeshFile {
     pub http: HttpSection,
     /// How agents are run.
     pub runtime: RuntimeSection,
+    /// The browser the mesh runs for agents (`browser_*` tools).
+    pub browser: BrowserSection,
+    /// The web search behind `web_search`.
+    pub search: SearchSection,
+    /// Sub-agents (`spawn_agent`).
+    pub spawn: SpawnSection,
 }
 
 /// The `http:` section: the policy of `POST /mesh/http`.
@@ -32,6 +38,68 @@ pub struct HttpSection {
     pub allow_private: bool,
     /// Largest response body returned, in KiB (default 1024).
     pub max_body_kb: Option<u32>,
+    /// Hosts (as written in URLs: `wiki.internal`, `10.0.0.5`, `127.0.0.1`) that may be
+    /// private or local even though `allow_private` is off: an intranet service the agents
+    /// need, without opening every private address.
+    pub allow_private_hosts: Vec<String>,
+}
+
+/// The `browser:` section: the mesh's headless Chromium.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrowserSection {
+    /// The Chromium binary (default: `chromium` or `chromium-browser` on PATH).
+    pub executable: Option<PathBuf>,
+    /// Most tabs one agent may have open (default 4).
+    pub max_tabs: Option<usize>,
+    /// An agent's browser context is closed after this many seconds unused (default 300).
+    pub idle_timeout_seconds: Option<u64>,
+    /// How long a navigation may load before it is stopped and read as it is, in ms
+    /// (default 15000).
+    pub navigation_timeout_ms: Option<u64>,
+    /// Deadline of every other browser action, in ms (default 10000).
+    pub action_timeout_ms: Option<u64>,
+}
+
+/// Which search engine `web_search` asks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchProvider {
+    /// DuckDuckGo's HTML endpoint: no key needed.
+    #[default]
+    Duckduckgo,
+    /// Brave Search's API, with `OPENLEGION_CRED_BRAVE_SEARCH_API_KEY` from the vault.
+    Brave,
+}
+
+/// The `search:` section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchSection {
+    pub provider: SearchProvider,
+    /// The provider's endpoint, to reach a mirror or a test server (default: the
+    /// provider's own: `https://html.duckduckgo.com/html/`,
+    /// `https://api.search.brave.com/res/v1/web/search`).
+    pub base_url: Option<String>,
+    /// Deadline of one search, in ms (default 15000).
+    pub timeout_ms: Option<u64>,
+}
+
+/// The `spawn:` section: limits on sub-agents.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpawnSection {
+    /// Live sub-agents one agent may have at once (default 3).
+    pub max_children: Option<u32>,
+    /// How deep sub-agents may nest: 1 (the default) lets configured agents spawn but not
+    /// their sub-agents, 2 one level more.
+    pub max_depth: Option<u32>,
+    /// Time to live of a sub-agent that asks for none, in seconds (default 600).
+    pub default_ttl_seconds: Option<u64>,
+    /// Longest time to live, in seconds (default 3600).
+    pub max_ttl_seconds: Option<u64>,
+    /// Budget of a sub-agent that asks for none, in USD (default 1.0).
+    pub default_budget_usd: Option<f64>,
 }
 
 /// Where agents run.

@@ -30,6 +30,7 @@ pub use mesh::{
     AgentImage, ChannelSection, HttpSection, Isolation, LlmSection, MeshFile, MeshSection, Price,
     RuntimeSection,
 };
+pub use mesh::{BrowserSection, SearchProvider, SearchSection, SpawnSection};
 use openlegion_protocol::RESERVED_AGENT_IDS;
 pub use permissions_file::PermissionsFile;
 

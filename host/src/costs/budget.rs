@@ -59,6 +59,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     defaults: RwLock<Limits>,
     limits: RwLock<HashMap<String, Limits>>,
+    /// Limits of agents that are not in agents.yaml (sub-agents); a reload keeps them.
+    extra: RwLock<HashMap<String, Limits>>,
     ledgers: Mutex<HashMap<String, Ledger>>,
 }
 
@@ -89,6 +91,7 @@ impl Budgets {
                 clock,
                 defaults: RwLock::new(defaults),
                 limits: RwLock::new(HashMap::new()),
+                extra: RwLock::new(HashMap::new()),
                 ledgers: Mutex::new(HashMap::new()),
             }),
         }
@@ -100,7 +103,23 @@ impl Budgets {
         *self.inner.limits.write().expect("budget lock") = limits;
     }
 
+    /// Gives `agent`, which agents.yaml does not know, its own limits (a sub-agent's carve).
+    pub fn set_extra_limits(&self, agent: &str, limits: Limits) {
+        self.inner
+            .extra
+            .write()
+            .expect("budget lock")
+            .insert(agent.to_owned(), limits);
+    }
+
+    pub fn remove_extra_limits(&self, agent: &str) {
+        self.inner.extra.write().expect("budget lock").remove(agent);
+    }
+
     pub fn limits_of(&self, agent: &str) -> Limits {
+        if let Some(limits) = self.inner.extra.read().expect("budget lock").get(agent) {
+            return *limits;
+        }
         let defaults = *self.inner.defaults.read().expect("budget lock");
         self.inner
             .limits

@@ -75,6 +75,9 @@ pub struct Fleet {
     /// Held while agents are started or stopped as a group, so a reload arriving during
     /// start-up does not start an agent twice.
     changing: tokio::sync::Mutex<()>,
+    /// Agents started at run time that agents.yaml does not list (sub-agents), with their
+    /// configuration: a reload does not stop them, and stopping the mesh deletes them.
+    ephemeral: std::sync::Mutex<HashMap<String, AgentConfig>>,
     shutdown: CancellationToken,
 }
 
@@ -91,6 +94,7 @@ impl Fleet {
             app: OnceLock::new(),
             running: tokio::sync::Mutex::new(HashMap::new()),
             changing: tokio::sync::Mutex::new(()),
+            ephemeral: std::sync::Mutex::new(HashMap::new()),
             shutdown,
         }
     }
@@ -136,6 +140,7 @@ impl Fleet {
             running
                 .keys()
                 .filter(|id| AgentId::parse(id).is_ok_and(|a| !agents.agents.contains_key(&a)))
+                .filter(|id| !self.is_ephemeral(id))
                 .cloned()
                 .collect()
         };
@@ -148,6 +153,50 @@ impl Fleet {
         }
         failures.extend(self.start_missing().await);
         failures
+    }
+
+    fn is_ephemeral(&self, agent: &str) -> bool {
+        self.ephemeral
+            .lock()
+            .expect("fleet lock")
+            .contains_key(agent)
+    }
+
+    /// Starts an agent agents.yaml does not list (a sub-agent) with `cfg`; it lives until
+    /// [`stop`](Self::stop)ped, and is deleted with its data when the mesh stops.
+    pub async fn start_ephemeral(&self, id: &AgentId, cfg: AgentConfig) -> Result<(), FleetError> {
+        self.ephemeral
+            .lock()
+            .expect("fleet lock")
+            .insert(id.to_string(), cfg.clone());
+        let started = self.start(id, &cfg).await;
+        if started.is_err() {
+            self.ephemeral
+                .lock()
+                .expect("fleet lock")
+                .remove(id.as_str());
+        }
+        started
+    }
+
+    /// How `agent` runs, for a sub-agent to run the same way: its configuration (from
+    /// agents.yaml, or its own if it is a sub-agent) with `isolation` set to the backend it
+    /// runs on now. `None` if this fleet does not run it.
+    pub async fn setup_of(&self, agent: &str) -> Option<AgentConfig> {
+        let backend = self.running.lock().await.get(agent)?.backend.name();
+        let mut cfg = match self.ephemeral.lock().expect("fleet lock").get(agent) {
+            Some(cfg) => cfg.clone(),
+            None => {
+                let id = AgentId::parse(agent).ok()?;
+                self.config().agents.agents.get(&id)?.clone()
+            }
+        };
+        cfg.isolation = Some(match backend {
+            "process" => crate::config::Isolation::Process,
+            "gvisor" => crate::config::Isolation::Gvisor,
+            _ => crate::config::Isolation::Docker,
+        });
+        Some(cfg)
     }
 
     async fn start(&self, id: &AgentId, cfg: &AgentConfig) -> Result<(), FleetError> {
@@ -243,6 +292,9 @@ impl Fleet {
         let mut capabilities = vec!["log", "workspace", "mesh"];
         if permissions.can_use_internet {
             capabilities.push("http");
+        }
+        if permissions.can_use_browser {
+            capabilities.push("browser");
         }
         // Both run code the agent chose: only where its sandbox is the boundary, or where
         // the operator said so for the process backend.
@@ -341,16 +393,33 @@ impl Fleet {
             }
             self.mesh.set_run_state(agent, "stopped");
         }
+        let ephemeral = self.ephemeral.lock().expect("fleet lock").remove(agent);
+        if ephemeral.is_some() && purge {
+            // A sub-agent leaves nothing behind: its socket directory goes too.
+            let root = self.config().state_dir().join("agents").join(agent);
+            if let Err(e) = std::fs::remove_dir_all(&root)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(agent, error = %e, "cannot remove a sub-agent's directory");
+            }
+        }
         Ok(())
     }
 
-    /// Stops every agent (on mesh shutdown); their data stays.
+    /// Stops every agent (on mesh shutdown); their data stays, except that of sub-agents,
+    /// which do not outlive the mesh.
     pub async fn stop_all(&self) {
         let running: Vec<(String, Running)> = self.running.lock().await.drain().collect();
         for (_, r) in &running {
             r.stop.cancel();
         }
-        let stops = running.iter().map(|(agent, r)| r.backend.stop(agent));
+        let stops = running.iter().map(|(agent, r)| async move {
+            r.backend.stop(agent).await?;
+            if self.is_ephemeral(agent) {
+                r.backend.purge(&r.spec).await?;
+            }
+            Ok::<_, RuntimeError>(())
+        });
         for result in futures_util::future::join_all(stops).await {
             if let Err(e) = result {
                 tracing::warn!(error = %e, "stopping an agent");

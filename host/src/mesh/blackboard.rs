@@ -156,6 +156,28 @@ impl Blackboard {
         .map(|e| e.expect("put always writes"))
     }
 
+    /// Writes `key` for `writer` without checking its write ACL: for entries the mesh keeps
+    /// on an agent's behalf under a key the agent does not choose (its artifacts,
+    /// `artifacts/<agent>/<name>`). Watchers are notified as for any write.
+    pub async fn put_for(
+        &self,
+        writer: &Caller,
+        key: String,
+        value: Map<String, Value>,
+    ) -> Result<BlackboardEntry, MeshError> {
+        validate_key(&key)?;
+        let json = validate_value(&value)?;
+        let who = writer.id().to_owned();
+        let wanted = key.clone();
+        self.commit_and_notify(&key, writer, Change::Updated, move |c, now| {
+            let entry = rows::put(c, &wanted, &json, &who, None, now)?;
+            let version = entry.version;
+            Ok(Some((entry, version)))
+        })
+        .await
+        .map(|e| e.expect("put always writes"))
+    }
+
     pub async fn claim(
         &self,
         caller: &Caller,

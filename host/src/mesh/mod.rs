@@ -324,7 +324,9 @@ impl Mesh {
             .map(|a| {
                 let inbox = counts.get(&a.id).copied().unwrap_or(0);
                 let state = self.run_state(&a.id);
+                let parent = self.permissions.parent_of(&a.id);
                 let info = AgentInfo {
+                    parent,
                     url: a.url,
                     role: a.role,
                     capabilities: a.capabilities,

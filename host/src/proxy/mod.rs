@@ -44,6 +44,9 @@ pub struct Proxy {
     permissions: Arc<Permissions>,
     llm: LlmSection,
     agents: RwLock<AgentsFile>,
+    /// Agents that are not in agents.yaml (sub-agents), with the configuration they run
+    /// under; a reload keeps them.
+    ephemeral: RwLock<std::collections::BTreeMap<String, crate::config::AgentConfig>>,
     /// `local/…` embedding models, run by the mesh itself.
     local: LocalEmbeddings,
 }
@@ -80,6 +83,7 @@ impl Proxy {
             permissions,
             llm,
             agents: RwLock::new(AgentsFile::default()),
+            ephemeral: RwLock::new(std::collections::BTreeMap::new()),
             local: LocalEmbeddings::new(models_dir),
         };
         proxy.set_agents(agents);
@@ -114,6 +118,20 @@ impl Proxy {
         *self.agents.write().expect("agents lock") = agents;
     }
 
+    /// Adds an agent agents.yaml does not list (a sub-agent): its model and budget.
+    pub fn add_ephemeral(&self, id: &str, config: crate::config::AgentConfig, limits: Limits) {
+        self.costs.budgets().set_extra_limits(id, limits);
+        self.ephemeral
+            .write()
+            .expect("agents lock")
+            .insert(id.to_owned(), config);
+    }
+
+    pub fn remove_ephemeral(&self, id: &str) {
+        self.costs.budgets().remove_extra_limits(id);
+        self.ephemeral.write().expect("agents lock").remove(id);
+    }
+
     pub fn health(&self) -> Vec<health::HealthRow> {
         self.failover.health.snapshot()
     }
@@ -130,8 +148,9 @@ impl Proxy {
         embedding: bool,
     ) -> Result<ModelRef, ProxyError> {
         let agents = self.agents.read().expect("agents lock");
+        let ephemeral = self.ephemeral.read().expect("agents lock");
         let own = match caller {
-            Caller::Agent(id) => agents.agents.get(id),
+            Caller::Agent(id) => agents.agents.get(id).or_else(|| ephemeral.get(id.as_str())),
             Caller::Operator => None,
         };
         let fallback = if embedding {

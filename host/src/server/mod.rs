@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
-pub(crate) use error::{ApiPath, ApiQuery};
+pub(crate) use error::{ApiJson, ApiPath, ApiQuery};
 
 use crate::auth::Tokens;
 use crate::fleet::Fleet;

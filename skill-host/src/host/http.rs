@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use openlegion_protocol::SearchRequest;
+
 use crate::bindings::openlegion::skill::http::{Host, Request, Response};
 use crate::capability::{Capability, not_granted};
 use crate::host::{bounded, truncate_at_char};
@@ -52,6 +54,12 @@ pub trait HttpCap: Send + Sync {
         let _ = request;
         Err(not_granted(Capability::Http, skill))
     }
+
+    /// Searches the web with the mesh's provider; `Ok` is the JSON text the skill sees.
+    async fn search(&self, skill: &str, request: SearchRequest) -> Result<String, String> {
+        let _ = request;
+        Err(not_granted(Capability::Http, skill))
+    }
 }
 
 /// No network at all.
@@ -75,6 +83,14 @@ impl Host for CallState {
             body: response.body,
             truncated: response.truncated,
         })
+    }
+
+    async fn search(&mut self, query: String, limit: u32) -> Result<String, String> {
+        self.skill.check(Capability::Http)?;
+        let request = SearchRequest { query, limit };
+        request.check()?;
+        let http = self.skill.caps.http.clone();
+        http.search(&self.skill.name, request).await
     }
 }
 

@@ -6,6 +6,9 @@
 //! [`MeshCap`] makes the calls.
 
 use openlegion_protocol::limits::{MAX_KEY_CHARS, MAX_NAME_CHARS, MAX_VALUE_BYTES};
+use openlegion_protocol::{
+    ArtifactMeta, MAX_ARTIFACT_NAME_BYTES, SpawnRequest, is_plain_file_name,
+};
 
 use crate::bindings::openlegion::skill::mesh::Host;
 use crate::capability::{Capability, not_granted};
@@ -14,6 +17,9 @@ use crate::state::CallState;
 
 /// Longest message kind (`task_request`, `query`, …).
 const MAX_KIND_BYTES: usize = 64;
+/// History entries when the guest asks for none in particular, and the most it may ask.
+const DEFAULT_HISTORY_ENTRIES: u32 = 20;
+const MAX_HISTORY_ENTRIES: u32 = 200;
 
 /// Longest cron job or heartbeat spec (a schedule and a message of at most 16 KiB).
 const MAX_SPEC_BYTES: usize = 20 * 1024;
@@ -79,6 +85,35 @@ pub trait MeshCap: Send + Sync {
 
     async fn set_heartbeat(&self, skill: &str, spec_json: &str) -> Result<String, String> {
         let _ = spec_json;
+        Err(not_granted(Capability::Mesh, skill))
+    }
+
+    /// Starts a sub-agent; `Ok` is the mesh's answer as JSON text.
+    async fn spawn_agent(&self, skill: &str, request: SpawnRequest) -> Result<String, String> {
+        let _ = request;
+        Err(not_granted(Capability::Mesh, skill))
+    }
+
+    /// Another agent's history, as JSON text; `limit` is already defaulted and capped.
+    async fn read_agent_history(
+        &self,
+        skill: &str,
+        agent: &str,
+        limit: u32,
+    ) -> Result<String, String> {
+        let _ = (agent, limit);
+        Err(not_granted(Capability::Mesh, skill))
+    }
+
+    /// Registers an artifact of the agent's workspace (its metadata, read by the host).
+    async fn register_artifact(&self, skill: &str, meta: ArtifactMeta) -> Result<String, String> {
+        let _ = meta;
+        Err(not_granted(Capability::Mesh, skill))
+    }
+
+    /// Another agent's artifact, as the JSON text the skill sees.
+    async fn read_artifact(&self, skill: &str, agent: &str, name: &str) -> Result<String, String> {
+        let _ = (agent, name);
         Err(not_granted(Capability::Mesh, skill))
     }
 }
@@ -175,6 +210,75 @@ impl Host for CallState {
         check_object("spec-json", &spec_json)?;
         let mesh = self.skill.caps.mesh.clone();
         mesh.set_heartbeat(&self.skill.name, &spec_json).await
+    }
+
+    async fn spawn_agent(
+        &mut self,
+        role: String,
+        instructions: String,
+        ttl_seconds: Option<u32>,
+        budget_usd: Option<f64>,
+    ) -> Result<String, String> {
+        self.skill.check(Capability::Mesh)?;
+        let request = SpawnRequest {
+            role,
+            instructions,
+            ttl_seconds: ttl_seconds.map(u64::from),
+            budget_usd,
+        };
+        request.check()?;
+        let mesh = self.skill.caps.mesh.clone();
+        mesh.spawn_agent(&self.skill.name, request).await
+    }
+
+    async fn read_agent_history(&mut self, agent: String, limit: u32) -> Result<String, String> {
+        self.skill.check(Capability::Mesh)?;
+        check_name("agent", &agent)?;
+        let limit = match limit {
+            0 => DEFAULT_HISTORY_ENTRIES,
+            n => n.min(MAX_HISTORY_ENTRIES),
+        };
+        let mesh = self.skill.caps.mesh.clone();
+        mesh.read_agent_history(&self.skill.name, &agent, limit)
+            .await
+    }
+
+    async fn register_artifact(&mut self, name: String) -> Result<String, String> {
+        self.skill.check(Capability::Mesh)?;
+        self.skill.check(Capability::Workspace)?;
+        if !is_plain_file_name(&name) || name.len() > MAX_ARTIFACT_NAME_BYTES {
+            return Err(format!("Invalid artifact name: {name}"));
+        }
+        let path = format!("artifacts/{name}");
+        let root = self.skill.caps.workspace_root.clone();
+        let p = path.clone();
+        let (size, sha256) =
+            tokio::task::spawn_blocking(move || crate::workspace::digest(&root, &p))
+                .await
+                .map_err(|e| format!("workspace operation failed: {e}"))??;
+        let mime = mime_guess::from_path(&name)
+            .first_or_octet_stream()
+            .essence_str()
+            .to_owned();
+        let meta = ArtifactMeta {
+            name,
+            path,
+            size,
+            sha256,
+            mime,
+        };
+        let mesh = self.skill.caps.mesh.clone();
+        mesh.register_artifact(&self.skill.name, meta).await
+    }
+
+    async fn read_artifact(&mut self, agent: String, name: String) -> Result<String, String> {
+        self.skill.check(Capability::Mesh)?;
+        check_name("agent", &agent)?;
+        if !is_plain_file_name(&name) || name.len() > MAX_ARTIFACT_NAME_BYTES {
+            return Err(format!("Invalid artifact name: {name}"));
+        }
+        let mesh = self.skill.caps.mesh.clone();
+        mesh.read_artifact(&self.skill.name, &agent, &name).await
     }
 }
 

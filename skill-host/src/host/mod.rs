@@ -5,6 +5,7 @@
 //! instantiates; each host function checks the calling skill's grant first and answers
 //! `err("capability '<name>' is not granted to skill '<skill>'")` when it is missing.
 
+pub(crate) mod browser;
 pub(crate) mod http;
 pub(crate) mod log;
 pub(crate) mod memory;

@@ -137,6 +137,57 @@ pub(crate) fn write_file(
     Ok(contents.len() as u64)
 }
 
+/// Writes `bytes` to `path` (replacing it), creating parent directories, under the same
+/// rules as [`write_file`]: for binary files the host itself makes (screenshots).
+pub(crate) fn write_bytes(root: &Path, path: &str, bytes: &[u8]) -> Result<u64, String> {
+    if bytes.len() > MAX_WRITE_BYTES {
+        return Err(format!(
+            "Content too large: {} bytes, at most {MAX_WRITE_BYTES} per write",
+            bytes.len()
+        ));
+    }
+    let Resolved { real, relative } = resolve(root, path)?;
+    let real_relative = real.strip_prefix(root).unwrap_or(&real);
+    if is_identity_file(&relative) || is_identity_file(real_relative) {
+        return Err(format!(
+            "Cannot write {path}: it is one of the agent's identity files"
+        ));
+    }
+    if real.is_dir() {
+        return Err(format!("Is a directory: {path}"));
+    }
+    if let Some(parent) = real.parent() {
+        fs::create_dir_all(parent).map_err(|e| io_error("create directories for", path, &e))?;
+    }
+    fs::write(&real, bytes).map_err(|e| io_error("write", path, &e))?;
+    Ok(bytes.len() as u64)
+}
+
+/// The size and lower-case hex sha256 of the file at `path`, read in chunks.
+pub(crate) fn digest(root: &Path, path: &str) -> Result<(u64, String), String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let Resolved { real, .. } = resolve(root, path)?;
+    if !real.is_file() {
+        return Err(format!("File not found: {path}"));
+    }
+    let mut file = fs::File::open(&real).map_err(|e| io_error("read", path, &e))?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file
+            .read(&mut buffer)
+            .map_err(|e| io_error("read", path, &e))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buffer[..n]);
+    }
+    Ok((size, hex::encode(hasher.finalize())))
+}
+
 /// `workspace/<identity file>` exactly (not deeper, not elsewhere).
 fn is_identity_file(relative: &Path) -> bool {
     let mut parts = relative.iter();

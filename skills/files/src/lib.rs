@@ -4,7 +4,9 @@
 //! directory and refuses the rest with the platform's texts ("Path traversal not allowed:
 //! ../x"), which these tools return unchanged as tool errors. The guest only shapes
 //! arguments and results the way the original tools did, and checks artifact names, since
-//! `artifacts/<name>` must stay a single file name.
+//! `artifacts/<name>` must stay a single file name. `save_artifact` also registers the
+//! artifact on the blackboard (`artifacts/<agent>/<name>`, through `mesh`) so teammates can
+//! find and fetch it.
 
 use openlegion_skill_sdk::prelude::*;
 
@@ -94,7 +96,17 @@ fn save_artifact(args: SaveArtifact) -> Result<Value, String> {
     }
     let path = format!("artifacts/{name}");
     let written = workspace::write_file(&path, &args.content)?;
-    Ok(json!({ "saved": true, "path": path, "name": name, "bytes_written": written }))
+    let mut answer = json!({ "saved": true, "path": path, "name": name, "bytes_written": written });
+    // The file is saved whatever happens next; a registration the mesh refuses (or that
+    // cannot reach it) is reported beside it, not as a failure of the tool.
+    match mesh::register_artifact(&name) {
+        Ok(entry) => answer["registered"] = entry["key"].clone(),
+        Err(e) => {
+            answer["registered"] = Value::Bool(false);
+            answer["registration_error"] = Value::String(e);
+        }
+    }
+    Ok(answer)
 }
 
 /// Whether `name` names one file directly inside `artifacts/`.
@@ -124,6 +136,9 @@ openlegion_skill_sdk::skill! {
         artifacts/<name> in /data, where the user and your teammates look for results. Use \
         write_file for intermediate working files instead. The name is a plain file name \
         such as \"report.md\" (no \"/\" or \"..\"); an existing artifact of that name is \
-        replaced. Returns {\"saved\": true, \"path\", \"name\", \"bytes_written\"}."
+        replaced. It is registered on the shared blackboard as artifacts/<your name>/<name> \
+        (path, size, sha256, mime type), so teammates can find it and fetch it with \
+        read_artifact. Returns {\"saved\": true, \"path\", \"name\", \"bytes_written\", \
+        \"registered\": the blackboard key}."
         => save_artifact,
 }

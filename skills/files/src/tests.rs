@@ -13,6 +13,9 @@ use crate::Skill;
 struct MemoryFs {
     files: BTreeMap<String, String>,
     reads: Vec<(String, Option<u32>, Option<u32>)>,
+    registered: Vec<String>,
+    /// The mesh refuses registrations (unreachable, or the file is gone).
+    refuse_registration: bool,
 }
 
 fn check(path: &str) -> Result<String, String> {
@@ -45,6 +48,15 @@ impl Host for MemoryFs {
         }
         file.push_str(contents);
         Ok(contents.len() as u64)
+    }
+
+    fn register_artifact(&mut self, name: &str) -> Result<String, String> {
+        if self.refuse_registration {
+            return Err("the mesh is unreachable".into());
+        }
+        assert!(self.files.contains_key(&format!("artifacts/{name}")));
+        self.registered.push(name.to_owned());
+        Ok(json!({"key": format!("artifacts/scout/{name}"), "value": {}}).to_string())
     }
 
     fn list_files(
@@ -173,9 +185,25 @@ fn save_artifact_writes_under_artifacts() {
     );
     assert_eq!(
         out.unwrap(),
-        json!({"saved": true, "path": "artifacts/report.md", "name": "report.md", "bytes_written": 3})
+        json!({"saved": true, "path": "artifacts/report.md", "name": "report.md", "bytes_written": 3,
+               "registered": "artifacts/scout/report.md"})
     );
     assert_eq!(host.files["artifacts/report.md"], "# R");
+    assert_eq!(host.registered, ["report.md"]);
+}
+
+#[test]
+fn save_artifact_keeps_the_file_when_registration_fails() {
+    let fs = MemoryFs {
+        refuse_registration: true,
+        ..MemoryFs::default()
+    };
+    let (out, host) = call(fs, "save_artifact", json!({"name": "r.md", "content": "x"}));
+    let out = out.unwrap();
+    assert_eq!(out["saved"], true);
+    assert_eq!(out["registered"], false);
+    assert_eq!(out["registration_error"], "the mesh is unreachable");
+    assert_eq!(host.files["artifacts/r.md"], "x");
 }
 
 #[test]

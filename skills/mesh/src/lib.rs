@@ -1,5 +1,6 @@
-//! The built-in `mesh` skill: blackboard, events, agents, and the agent's own schedules
-//! (cron jobs and heartbeat) (capability `mesh`).
+//! The built-in `mesh` skill: blackboard, events, agents, the agent's own schedules (cron
+//! jobs and heartbeat), sub-agents, and other agents' history and artifacts (capability
+//! `mesh`).
 //!
 //! The mesh decides what this agent may read, write and publish; its refusals come back as
 //! tool errors. This crate turns the mesh's JSON into compact results for the model: a
@@ -9,6 +10,7 @@
 use openlegion_skill_sdk::prelude::*;
 
 mod args;
+mod team;
 // The tests use the SDK's native stand-in for the host, so they run on the host target only.
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
@@ -17,6 +19,7 @@ use args::{
     ListSharedState, PublishEvent, ReadSharedState, RemoveCron, SetCron, SetHeartbeat,
     WriteSharedState,
 };
+use team::{read_agent_history, read_artifact, spawn_agent};
 
 /// Longest value preview in `list_shared_state`, in characters.
 const PREVIEW_CHARS: usize = 200;
@@ -169,4 +172,23 @@ openlegion_skill_sdk::skill! {
         tasks/<you> keys. Probes: disk, signals, tasks, inbox, lane, workspace, skills \
         (your skills' probe tools). Default schedule \"every 15m\"; enabled=false turns it off."
         => set_heartbeat,
+    spawn_agent: "Start a sub-agent to work on a separate task in parallel, e.g. research one \
+        company while you research another. It works on your instructions at once, with at \
+        most your permissions and a budget taken out of yours, and is stopped (its files \
+        deleted) after ttl seconds. Returns {\"agent_id\", \"expires_at\", \
+        \"budget_usd\", ...}. Read its result with read_agent_history(agent_id) once it is \
+        done (\"task_results\"), or send it a message. Refused unless you may spawn, and \
+        when you already run as many sub-agents as the mesh allows."
+        => spawn_agent,
+    read_agent_history: "Read another agent's recent conversation (its daily log) and task \
+        results, e.g. to see what a sub-agent you spawned found. Returns {\"agent_id\", \
+        \"role\", \"state\", \"entries\": [{\"date\", \"text\"}], \"task_results\"}, \
+        newest entries last; credentials are shown as [REDACTED]. Allowed for your own \
+        sub-agents and where your permissions say so."
+        => read_agent_history,
+    read_artifact: "Read a deliverable another agent saved with save_artifact (listed on the \
+        blackboard under artifacts/<agent>/). Returns {\"agent\", \"name\", \"mime\", \
+        \"size\", \"sha256\", \"content\"} for text (cut at 1 MiB), or \"base64\" for \
+        binary files. Needs read access to the key artifacts/<agent>/<name>."
+        => read_artifact,
 }

@@ -1,4 +1,4 @@
-//! The built-in `web` skill: `http_request` (capability `http`).
+//! The built-in `web` skill: `http_request` and `web_search` (capability `http`).
 //!
 //! The request is made by the mesh, which applies its allowlist, refuses private and
 //! loopback targets, and caps the body at 1 MiB; its refusals come back as tool errors.
@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use openlegion_skill_sdk::http::{Request, Response};
 use openlegion_skill_sdk::prelude::*;
+use openlegion_skill_sdk::serde_json;
 
 // The tests use the SDK's native stand-in for the host, so they run on the host target only.
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -109,6 +110,22 @@ fn shape_response(response: Response) -> Value {
     })
 }
 
+/// Arguments of `web_search`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct WebSearch {
+    /// What to search for, as you would type it into a search engine.
+    query: String,
+    /// How many results (default 5, at most 20).
+    max_results: Option<u32>,
+}
+
+fn web_search(args: WebSearch) -> Result<Value, String> {
+    let answer = http::search(&args.query, args.max_results.unwrap_or(0))?;
+    serde_json::from_str(&answer)
+        .map_err(|e| format!("the mesh sent search results this skill cannot read: {e}"))
+}
+
 openlegion_skill_sdk::skill! {
     http_request: "Make an HTTP request to a public URL: call a web API or download a page. \
         Returns {\"status\", \"headers\", \"body\", \"truncated\"}; an HTTP error status such \
@@ -118,4 +135,9 @@ openlegion_skill_sdk::skill! {
         credentials, so do not expect authenticated APIs to work unless the mesh adds them. \
         Default timeout 30 s, at most 120 s."
         => http_request,
+    web_search: "Search the web and get the top results, each {\"title\", \"url\", \
+        \"snippet\"}. Use it to find pages, then read one with http_request or \
+        browser_navigate. Returns {\"provider\", \"query\", \"results\"}; results are \
+        the search engine's, the pages themselves are not fetched."
+        => web_search,
 }

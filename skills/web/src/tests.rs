@@ -129,3 +129,33 @@ fn schema_requires_only_the_url() {
         "invalid arguments for tool 'http_request': field 'headers.A': invalid type: integer `1`, expected a string"
     );
 }
+
+/// Answers searches as the mesh does.
+#[derive(Default)]
+struct Search {
+    asked: Vec<(String, u32)>,
+}
+
+impl Host for Search {
+    fn web_search(&mut self, query: &str, limit: u32) -> Result<String, String> {
+        self.asked.push((query.to_owned(), limit));
+        Ok(json!({"provider": "duckduckgo", "query": query,
+                  "results": [{"title": "Rust", "url": "https://www.rust-lang.org/", "snippet": "A language"}]})
+        .to_string())
+    }
+}
+
+#[test]
+fn web_search_passes_the_query_and_returns_the_results() {
+    let args = json!({"query": "rust language", "max_results": 3});
+    let (out, host) = testing::with_host(Search::default(), || {
+        Skill::invoke("web_search", &args.to_string())
+    });
+    let out: Value = serde_json::from_str(&out.unwrap()).unwrap();
+    assert_eq!(out["results"][0]["url"], "https://www.rust-lang.org/");
+    assert_eq!(host.asked, [("rust language".to_owned(), 3)]);
+    let (out, _) = testing::with_host(Search::default(), || {
+        Skill::invoke("web_search", r#"{"query": "x", "engine": "bing"}"#)
+    });
+    assert!(out.unwrap_err().contains("unknown field `engine`"));
+}

@@ -1,0 +1,158 @@
+//! `POST /mesh/browser`: the browser the mesh runs for its agents, wired to the mesh's
+//! rules. The service itself (Chromium, contexts, tabs, request interception) is the
+//! `openlegion-browser` crate; this module owns what the mesh decides around it:
+//!
+//! - who may browse: the agent's `can_use_browser` permission, and its `browser_actions`
+//!   (absent or `["*"]`: every action; a list: those; `[]`: none);
+//! - where pages may go: [`MeshPolicy`] checks every request a page makes (the navigation,
+//!   each redirect hop, each sub-resource) with [`crate::fetch::check_url`], the same
+//!   allowlist and SSRF rules as `POST /mesh/http` (`http.allowed_domains`,
+//!   `http.allow_private`, `http.allow_private_hosts`).
+//!
+//! One limit of checking in the mesh while Chromium connects itself: a host name is
+//! resolved by the check and again by Chromium, so a DNS answer that changes between the
+//! two (rebinding) is not caught the way `fetch` catches it by pinning the address.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use openlegion_browser::{BrowserError, BrowserService, BrowserSettings, RequestPolicy};
+use openlegion_protocol::{AgentId, BrowserAction, BrowserReply};
+
+use crate::auth::{Caller, Tokens};
+use crate::config::{BrowserSection, HttpSection};
+use crate::mesh::{Mesh, MeshError};
+use crate::server::{ApiError, ApiJson};
+
+/// The mesh's HTTP policy, asked for every request a page makes.
+#[derive(Debug)]
+pub struct MeshPolicy {
+    http: HttpSection,
+}
+
+impl MeshPolicy {
+    pub fn new(http: HttpSection) -> Self {
+        Self { http }
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestPolicy for MeshPolicy {
+    async fn check(&self, url: &str) -> Result<(), String> {
+        crate::fetch::check_url(url, &self.http)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The browser service with the mesh's settings and policy; nothing starts before the
+/// first command, and idle contexts are closed by a reaper task.
+pub fn service(section: &BrowserSection, http: &HttpSection) -> Arc<BrowserService> {
+    let defaults = BrowserSettings::default();
+    let settings = BrowserSettings {
+        executable: section.executable.clone(),
+        max_tabs: section.max_tabs.unwrap_or(defaults.max_tabs).max(1),
+        idle_timeout: section
+            .idle_timeout_seconds
+            .map_or(defaults.idle_timeout, Duration::from_secs),
+        navigation_timeout: section
+            .navigation_timeout_ms
+            .map_or(defaults.navigation_timeout, Duration::from_millis),
+        action_timeout: section
+            .action_timeout_ms
+            .map_or(defaults.action_timeout, Duration::from_millis),
+    };
+    let service = Arc::new(BrowserService::new(
+        settings,
+        Arc::new(MeshPolicy::new(http.clone())),
+    ));
+    service.spawn_reaper();
+    service
+}
+
+#[derive(Debug, Clone, FromRef)]
+struct BrowseState {
+    tokens: Arc<Tokens>,
+    mesh: Arc<Mesh>,
+    browser: Arc<BrowserService>,
+}
+
+/// The route, with its own state, to merge into the mesh's app.
+pub fn routes(mesh: Arc<Mesh>, browser: Arc<BrowserService>) -> Router {
+    Router::new()
+        .route("/mesh/browser", post(run))
+        .with_state(BrowseState {
+            tokens: Arc::clone(&mesh.tokens),
+            mesh,
+            browser,
+        })
+}
+
+/// Whether `caller` may run `action` in a browser.
+fn allowed(mesh: &Mesh, caller: &Caller, action: &BrowserAction) -> Result<AgentId, ApiError> {
+    let Caller::Agent(agent) = caller else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Only agents browse (each in its own context)",
+        ));
+    };
+    let perms = mesh.permissions.current().resolve(agent.as_str());
+    let forbidden = |target: String| {
+        ApiError::from(MeshError::Forbidden {
+            agent: agent.to_string(),
+            action: "use the browser for",
+            target,
+        })
+    };
+    if !perms.can_use_browser {
+        return Err(forbidden("anything (can_use_browser is off)".into()));
+    }
+    if let Some(actions) = &perms.browser_actions
+        && !actions.iter().any(|a| a == "*" || a == action.name())
+    {
+        return Err(forbidden(format!(
+            "{} (not in its browser_actions)",
+            action.name()
+        )));
+    }
+    Ok(agent.clone())
+}
+
+async fn run(
+    State(mesh): State<Arc<Mesh>>,
+    State(browser): State<Arc<BrowserService>>,
+    caller: Caller,
+    ApiJson(action): ApiJson<BrowserAction>,
+) -> Result<Json<BrowserReply>, ApiError> {
+    let agent = allowed(&mesh, &caller, &action)?;
+    let name = action.name();
+    match browser.run(&agent, action).await {
+        Ok(reply) => Ok(Json(reply)),
+        Err(e) => {
+            tracing::info!(%agent, action = name, error = %e, "browser action failed");
+            Err(ApiError::new(status(&e), e.to_string()))
+        }
+    }
+}
+
+fn status(e: &BrowserError) -> StatusCode {
+    match e {
+        BrowserError::Refused { .. } => StatusCode::FORBIDDEN,
+        BrowserError::BadCommand { .. }
+        | BrowserError::UnknownRef { .. }
+        | BrowserError::NoElement { .. }
+        | BrowserError::NoPage
+        | BrowserError::TooManyTabs { .. }
+        | BrowserError::Script { .. }
+        | BrowserError::TooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        BrowserError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        BrowserError::NoChromium { .. } | BrowserError::Launch { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
