@@ -35,5 +35,6 @@ pub mod runtime;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod templates;
 pub mod vault;
 pub mod webhooks;

@@ -26,6 +26,7 @@ mod proxy;
 pub mod strict_yaml;
 mod task;
 mod time;
+pub mod unsupported;
 
 pub use agent::{
     AgentInfo, AgentState, AgentStatus, ChatMessage, ChatResponse, RegisterRequest,

@@ -67,6 +67,8 @@ pub struct Mesh {
     pub turns: Arc<Turns>,
     vault: Arc<Vault>,
     http_policy: config::HttpSection,
+    /// mesh.yaml's `collaboration`, applied again to every reloaded permission matrix.
+    collaboration: bool,
     /// What the fleet last saw of each agent it runs (`starting`, `running`, `unreachable`,
     /// `restarting`, `failed`, `stopped`).
     run_states: std::sync::Mutex<std::collections::HashMap<String, String>>,
@@ -99,9 +101,13 @@ pub struct Reloaded {
     pub agents_added: usize,
 }
 
-fn matrix_of(config: Option<&config::PermissionsFile>, path: &std::path::Path) -> PermissionMatrix {
+fn matrix_of(
+    config: Option<&config::PermissionsFile>,
+    path: &std::path::Path,
+    collaboration: bool,
+) -> PermissionMatrix {
     match config {
-        Some(file) => PermissionMatrix::from_file(file),
+        Some(file) => PermissionMatrix::from_file(file).with_collaboration(collaboration),
         None => {
             tracing::warn!(path = %path.display(), "no permissions file: every agent is denied everything");
             PermissionMatrix::deny_all()
@@ -134,9 +140,11 @@ impl Mesh {
         let store = Store::open(&state_dir.join("mesh.db"))?;
         let vault = Arc::new(vault);
         let tokens = Arc::new(Tokens::default());
+        let collaboration = config.mesh.collaboration.unwrap_or(true);
         let permissions = Arc::new(Permissions::new(matrix_of(
             config.permissions.as_ref(),
             &config.permissions_path(),
+            collaboration,
         )));
         let registry = Arc::new(Registry::load(store.clone(), Arc::clone(&tokens)).await?);
         registry.seed(&config.agents).await?;
@@ -213,6 +221,7 @@ impl Mesh {
             turns,
             vault,
             http_policy: config.mesh.http.clone(),
+            collaboration,
             run_states: std::sync::Mutex::new(std::collections::HashMap::new()),
             config_dir: config.dir.clone(),
             state_dir,
@@ -349,7 +358,7 @@ impl Mesh {
         let agents = config::load_agents(&self.config_dir.join(config::AGENTS_FILE))?;
         let entries = perms.as_ref().map_or(0, |p| p.permissions.len());
         self.permissions
-            .replace(matrix_of(perms.as_ref(), &perms_path));
+            .replace(matrix_of(perms.as_ref(), &perms_path, self.collaboration));
         let agents_added = self.registry.seed(&agents).await?;
         self.proxy.set_agents(agents.clone());
         set_lane_limits(&self.lanes, &agents);

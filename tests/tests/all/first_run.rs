@@ -1,0 +1,346 @@
+//! The first hour of a new user, in pseudo-terminals: `openlegion setup` unattended and as
+//! the interactive wizard (keys typed without echo), to a configuration that `start` runs;
+//! `start` announcing each agent as it comes up; and the REPL's commands, line editing,
+//! completion and history across sessions.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use openlegion_mock_llm::{MockLlm, Turn};
+use openlegion_tests::{MODEL_NAME, binary, cli, local_models_dir};
+use rexpect::session::PtySession;
+
+/// Every wait of a pseudo-terminal test: agents start, compile their skills, answer.
+const WAIT_MS: u64 = 120_000;
+
+/// Down-arrow, as a terminal sends it.
+const DOWN: &str = "\x1b[B";
+/// Up-arrow.
+const UP: &str = "\x1b[A";
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `openlegion ARGS` in a pseudo-terminal, with `env`.
+fn pty(config: &Path, args: &[&str], env: &[(&str, &str)]) -> PtySession {
+    let mut command = Command::new(binary("openlegion-host", "openlegion"));
+    command.arg("--config").arg(config).args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    // A terminal wide enough that prompts are not wrapped.
+    command.env("COLUMNS", "200").env("TERM", "xterm");
+    rexpect::session::spawn_with_options(
+        command,
+        rexpect::reader::Options::new()
+            .timeout_ms(Some(WAIT_MS))
+            .strip_ansi_escape_codes(true),
+    )
+    .expect("spawn in a pseudo-terminal")
+}
+
+#[test]
+fn setup_yes_sales_local_writes_a_config_that_start_runs() {
+    // The agent binary beside `openlegion`, which the written config relies on.
+    binary("openlegion-agent", "openlegion-agent");
+    let models = local_models_dir();
+    let root = tempfile::tempdir().unwrap();
+    let config = root.path().join("config");
+    let out = Command::new(binary("openlegion-host", "openlegion"))
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "setup",
+            "--yes",
+            "--template",
+            "sales",
+            "--provider",
+            "local",
+            "--isolation",
+            "process",
+            "--port",
+            "0",
+            "--description",
+            "Find and qualify leads for a bakery supplier.",
+        ])
+        .env("OPENLEGION_MODELS_DIR", &models)
+        .output()
+        .unwrap();
+    let text = ok(&out);
+    assert!(text.contains("ready"), "{text}");
+    let mesh_yaml = std::fs::read_to_string(config.join("mesh.yaml")).unwrap();
+    for part in [
+        "default_model: local/smollm2-135m-instruct",
+        "embedding_model: local/all-minilm-l6-v2",
+        "isolation: process",
+        "port: 0",
+    ] {
+        assert!(mesh_yaml.contains(part), "{part} missing from:\n{mesh_yaml}");
+    }
+    let loaded = openlegion_host::config::Config::load(&config).unwrap();
+    let ids: Vec<&str> = loaded.agents.agents.keys().map(|a| a.as_str()).collect();
+    assert_eq!(ids, ["outreach", "qualifier", "researcher"]);
+    let perms = loaded.permissions.unwrap().permissions;
+    assert_eq!(perms["researcher"].can_subscribe, ["new_lead"]);
+    assert_eq!(perms["qualifier"].allowed_apis, ["llm"]);
+    let project = std::fs::read_to_string(root.path().join("PROJECT.md")).unwrap();
+    assert!(project.contains("bakery supplier"), "{project}");
+    assert!(!root.path().join(".env").exists(), "the local model needs no key");
+
+    // The configuration runs: start announces each agent as it becomes ready.
+    let started = ok(&cli(&config, &["start", "-d"]));
+    for agent in ["researcher", "qualifier", "outreach"] {
+        assert!(started.contains(&format!("✓ {agent} ready")), "{started}");
+    }
+    ok(&cli(&config, &["stop"]));
+
+    // Run again, it changes nothing: every answer is what is already there.
+    let before = std::fs::read_to_string(config.join("agents.yaml")).unwrap();
+    let again = ok(&Command::new(binary("openlegion-host", "openlegion"))
+        .arg("--config")
+        .arg(&config)
+        .args(["setup", "--yes", "--template", "sales", "--no-build"])
+        .output()
+        .unwrap());
+    assert!(again.contains("exists; kept"), "{again}");
+    assert_eq!(
+        std::fs::read_to_string(config.join("agents.yaml")).unwrap(),
+        before
+    );
+}
+
+#[tokio::test]
+async fn the_wizard_in_a_terminal_then_start_and_chat() {
+    binary("openlegion-agent", "openlegion-agent");
+    let mock = MockLlm::start().await;
+    let root = tempfile::tempdir().unwrap();
+    let config = root.path().join("config");
+    let key = "sk-wizard-secret-0123456789";
+    let base = mock.openai_base();
+    let config_for_pty = config.clone();
+    let transcript = tokio::task::spawn_blocking(move || {
+        let config = config_for_pty;
+        let mut p = pty(
+            &config,
+            &[
+                "setup",
+                "--isolation",
+                "process",
+                "--port",
+                "0",
+                "--api-base",
+                &base,
+            ],
+            &[],
+        );
+        let mut seen = String::new();
+        let mut step = |p: &mut PtySession, expect: &str, send: &str| {
+            seen.push_str(&p.exp_string(expect).expect(expect));
+            seen.push_str(expect);
+            p.send(send).unwrap();
+            p.flush().unwrap();
+        };
+        // OpenAI is the first provider: Enter.
+        step(&mut p, "Which LLM provider", "\r");
+        step(&mut p, "Default model", "openai/mock\r");
+        step(&mut p, "API key", &format!("{key}\r"));
+        step(&mut p, "Describe the project", "A newsroom of three.\r");
+        // starter, sales, devteam, content: the third.
+        step(&mut p, "Which team", &format!("{DOWN}{DOWN}\r"));
+        step(&mut p, "Write these changes?", "y");
+        seen.push_str(&p.exp_string("ready: start the mesh").expect("the end"));
+        seen.push_str(&p.exp_eof().unwrap_or_default());
+        seen
+    })
+    .await
+    .unwrap();
+    assert!(
+        !transcript.contains(key),
+        "the key was echoed:\n{transcript}"
+    );
+    let dotenv = root.path().join(".env");
+    let env_text = std::fs::read_to_string(&dotenv).unwrap();
+    assert!(
+        env_text.contains(&format!("OPENLEGION_CRED_OPENAI_API_KEY={key}")),
+        "{env_text}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&dotenv).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let loaded = openlegion_host::config::Config::load(&config).unwrap();
+    assert_eq!(
+        loaded.mesh.llm.default_model.as_deref(),
+        Some("openai/mock")
+    );
+    assert!(
+        std::fs::read_to_string(root.path().join("PROJECT.md"))
+            .unwrap()
+            .contains("A newsroom of three.")
+    );
+    let ids: Vec<&str> = loaded.agents.agents.keys().map(|a| a.as_str()).collect();
+    assert_eq!(ids, ["engineer", "pm", "reviewer"]);
+
+    // The configuration runs, with the key from .env: the pm answers through the mock.
+    let started = ok(&cli(&config, &["start", "-d"]));
+    assert!(started.contains("✓ pm ready"), "{started}");
+    mock.push_for(MODEL_NAME, Turn::text("Backlog groomed."));
+    let state = root.path().join(".openlegion");
+    let addr = std::fs::read_to_string(state.join("mesh.addr")).unwrap();
+    let token = std::fs::read_to_string(state.join("operator.token")).unwrap();
+    let op = openlegion_tests::Client::new(addr.trim(), Some(token.trim()));
+    let answer = op
+        .post(
+            "/mesh/agents/pm/api/chat",
+            &serde_json::json!({"message": "status?"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(answer["response"], "Backlog groomed.");
+    let sent = &mock.requests_for(MODEL_NAME)[0];
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Bearer {key}").as_str())
+    );
+    ok(&cli(&config, &["stop"]));
+
+    // Again, on the configuration it wrote: Enter everywhere keeps everything.
+    let before: Vec<String> = ["config/mesh.yaml", "config/agents.yaml", ".env", "PROJECT.md"]
+        .iter()
+        .map(|f| std::fs::read_to_string(root.path().join(f)).unwrap())
+        .collect();
+    let config_for_pty = config.clone();
+    let rerun = tokio::task::spawn_blocking(move || {
+        let mut p = pty(&config_for_pty, &["setup", "--no-build"], &[]);
+        let mut seen = String::new();
+        for (expect, send) in [
+            ("Which LLM provider", "\r"),
+            ("Default model", "\r"),
+            ("exists. Replace it?", "\r"),
+            ("exists. Replace it?", "\r"),
+            ("Which team", "\r"),
+            ("Where do agents run", "\r"),
+        ] {
+            seen.push_str(&p.exp_string(expect).expect(expect));
+            p.send(send).unwrap();
+            p.flush().unwrap();
+        }
+        seen.push_str(&p.exp_eof().unwrap_or_default());
+        seen
+    })
+    .await
+    .unwrap();
+    assert!(rerun.contains("nothing to change"), "{rerun}");
+    let after: Vec<String> = ["config/mesh.yaml", "config/agents.yaml", ".env", "PROJECT.md"]
+        .iter()
+        .map(|f| std::fs::read_to_string(root.path().join(f)).unwrap())
+        .collect();
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn the_repl_in_a_terminal() {
+    let mock = MockLlm::start().await;
+    let root = tempfile::tempdir().unwrap();
+    let config = root.path().join("config");
+    std::fs::create_dir(&config).unwrap();
+    std::fs::write(
+        config.join("mesh.yaml"),
+        format!(
+            "mesh:\n  port: 0\nllm:\n  default_model: openai/mock\nruntime:\n  isolation: process\n  agent_binary: {}\n",
+            binary("openlegion-agent", "openlegion-agent").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        config.join("agents.yaml"),
+        "agents:\n  alpha:\n    role: writer\n  beta:\n    role: editor\n",
+    )
+    .unwrap();
+    std::fs::write(
+        config.join("permissions.json"),
+        r#"{"permissions": {"default": {"allowed_apis": ["llm"]}}}"#,
+    )
+    .unwrap();
+    for text in ["Alpha here.", "pong", "pong"] {
+        mock.push_for(MODEL_NAME, Turn::text(text));
+    }
+    let base = mock.openai_base();
+    let env = [
+        ("OPENLEGION_CRED_OPENAI_API_BASE", base.as_str()),
+        ("OPENLEGION_CRED_OPENAI_API_KEY", "sk-test-repl-pty-0000"),
+    ];
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let config_for_pty = config.clone();
+    let env_for_pty = env.clone();
+    tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env_for_pty
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut p = pty(&config_for_pty, &["start"], &env);
+        let before = p.exp_string("alpha> ").unwrap();
+        assert!(
+            before.contains("✓ alpha ready") && before.contains("✓ beta ready"),
+            "{before}"
+        );
+        p.send_line("/help").unwrap();
+        p.exp_string("/broadcast MESSAGE").unwrap();
+        p.exp_string("alpha> ").unwrap();
+        p.send_line("hello").unwrap();
+        p.exp_string("Alpha here.").unwrap();
+        p.exp_string("alpha> ").unwrap();
+        // Tab completes the command and the agent's name.
+        p.send("/us\tbe\t\r").unwrap();
+        p.flush().unwrap();
+        p.exp_string("beta> ").unwrap();
+        p.send_line("/broadcast ping").unwrap();
+        p.exp_string("] pong").unwrap();
+        p.exp_string("] pong").unwrap();
+        p.exp_string("beta> ").unwrap();
+        p.send_line("/costs").unwrap();
+        p.exp_string("LLM costs, today").unwrap();
+        p.exp_string("total: $").unwrap();
+        p.send_line("/status").unwrap();
+        p.exp_string("mesh pid").unwrap();
+        p.send_line("/reset").unwrap();
+        p.exp_string("conversation cleared").unwrap();
+        p.send_line("/add gamma reviewer").unwrap();
+        p.exp_string("✓ gamma ready").unwrap();
+        p.send_line("/agents").unwrap();
+        p.exp_string("gamma").unwrap();
+        p.exp_string("beta> ").unwrap();
+        p.send_line("/quit").unwrap();
+        p.exp_eof().unwrap();
+
+        // History across sessions: Up brings back the last line of the previous one.
+        let mut p = pty(&config_for_pty, &["start"], &env);
+        let before = p.exp_string("alpha> ").unwrap();
+        assert!(before.contains("✓ gamma ready"), "{before}");
+        p.send(UP).unwrap();
+        p.send("\r").unwrap();
+        p.flush().unwrap();
+        p.exp_eof().unwrap();
+    })
+    .await
+    .unwrap();
+    let agents = std::fs::read_to_string(config.join("agents.yaml")).unwrap();
+    assert!(agents.contains("gamma") && agents.contains("reviewer"), "{agents}");
+    let history = std::fs::read_to_string(root.path().join(".openlegion/repl_history")).unwrap();
+    for line in ["/broadcast ping", "/add gamma reviewer", "/quit"] {
+        assert!(history.contains(line), "{line} missing from {history}");
+    }
+}
