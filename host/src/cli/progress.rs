@@ -65,6 +65,11 @@ impl Activity {
         eprintln!("{outcome}");
     }
 
+    /// The step was nothing worth reporting: the spinner goes, nothing stays.
+    pub(crate) fn clear(&self) {
+        self.bar.finish_and_clear();
+    }
+
     /// The step failed: the spinner goes; returns its last lines, for the error.
     pub(crate) fn fail(&self) -> String {
         self.bar.finish_and_clear();

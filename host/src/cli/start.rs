@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use openlegion_host::fleet::Fleet;
+use openlegion_host::config::Config;
+use openlegion_host::fleet::{Backends, Fleet};
 use openlegion_host::instance::{self, Instance};
 use openlegion_host::mesh::Mesh;
 use openlegion_host::state::StateDir;
@@ -16,6 +17,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use super::client::OperatorClient;
+use super::progress::Activity;
 use super::{logging, ready, repl};
 
 /// How long `start -d` waits for the mesh to answer before giving up.
@@ -43,6 +45,9 @@ pub(crate) async fn foreground(
     }
     let first = config.agents.agents.keys().next().map(ToString::to_string);
     let expected = ready::expected(&config);
+    if interactive {
+        prebuild_images(&config).await;
+    }
     let mesh = Instance::start(config, vault).await?;
     let shutdown = mesh.shutdown_token();
     tokio::spawn(handle_signals(
@@ -71,6 +76,21 @@ pub(crate) async fn foreground(
     }
     mesh.stopped().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// On a terminal, builds the images the agents need before the mesh starts them, with a
+/// progress spinner (the mesh would build them itself, a line per step). A failure is
+/// left for the start to report.
+async fn prebuild_images(config: &Config) {
+    let activity = Activity::start("preparing the agents' container images");
+    let backends = Backends::new(config, activity.callback());
+    match backends.prepare(&config.agents).await {
+        Ok(images) if images.is_empty() => activity.clear(),
+        Ok(_) => activity.finish("the agent images are ready"),
+        Err(_) => {
+            activity.fail();
+        }
+    }
 }
 
 /// SIGTERM/SIGINT drain and stop; SIGHUP reloads permissions.json and agents.yaml.

@@ -344,3 +344,56 @@ async fn the_repl_in_a_terminal() {
         assert!(history.contains(line), "{line} missing from {history}");
     }
 }
+
+#[test]
+fn doctor_says_what_each_missing_piece_disables_and_completions_print() {
+    binary("openlegion-agent", "openlegion-agent");
+    let root = tempfile::tempdir().unwrap();
+    let config = root.path().join("config");
+    std::fs::create_dir(&config).unwrap();
+    std::fs::write(config.join("mesh.yaml"), "runtime:\n  isolation: process\n").unwrap();
+    // No Chromium on this PATH, and no model in this models directory.
+    let out = Command::new(binary("openlegion-host", "openlegion"))
+        .arg("--config")
+        .arg(&config)
+        .arg("doctor")
+        .env("PATH", root.path())
+        .env("OPENLEGION_MODELS_DIR", root.path().join("models"))
+        .output()
+        .unwrap();
+    let text = ok(&out);
+    for part in [
+        "ok       agent binary",
+        "missing  Chromium",
+        "disables: browser automation",
+        "missing  local embedding model",
+        "KVM (/dev/kvm)",
+        "Docker engine",
+        "gVisor (runsc)",
+        "disk space",
+        "can run here",
+    ] {
+        assert!(text.contains(part), "{part} missing from:\n{text}");
+    }
+    // An agent that needs gVisor on a machine without it: doctor says so and fails.
+    std::fs::write(
+        config.join("agents.yaml"),
+        "agents:\n  a:\n    isolation: gvisor\n",
+    )
+    .unwrap();
+    let gvisor = Command::new(binary("openlegion-host", "openlegion"))
+        .arg("--config")
+        .arg(&config)
+        .arg("doctor")
+        .env("DOCKER_HOST", format!("unix://{}/none.sock", root.path().display()))
+        .output()
+        .unwrap();
+    assert_eq!(gvisor.status.code(), Some(1), "{gvisor:?}");
+    assert!(String::from_utf8_lossy(&gvisor.stdout).contains("isolation gvisor"));
+
+    let script = ok(&cli(&config, &["completions", "bash"]));
+    assert!(
+        script.contains("_openlegion") && script.contains("setup") && script.contains("doctor"),
+        "{script}"
+    );
+}
