@@ -327,7 +327,8 @@ mod tests {
     async fn http_section_keys_take_effect() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/big", listener.local_addr().unwrap());
-        let app = axum::Router::new().route("/big", axum::routing::get(|| async { "x".repeat(4096) }));
+        let app =
+            axum::Router::new().route("/big", axum::routing::get(|| async { "x".repeat(4096) }));
         tokio::spawn(async move { axum::serve(listener, app).await });
         let get = |url: &str| FetchRequest {
             method: "GET".into(),

@@ -124,6 +124,9 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&soul).unwrap(), "Terse and dry.");
         std::fs::write(&soul, "Edited by the user.").unwrap();
         scaffold_with(dir.path(), &[("SOUL.md", "Terse and dry.")]);
-        assert_eq!(std::fs::read_to_string(&soul).unwrap(), "Edited by the user.");
+        assert_eq!(
+            std::fs::read_to_string(&soul).unwrap(),
+            "Edited by the user."
+        );
     }
 }

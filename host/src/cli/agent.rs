@@ -90,7 +90,9 @@ fn complete_add(
         return Ok((name, role.unwrap_or_else(|| "assistant".into()), model));
     }
     if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
-        bail!("give the agent's name (`openlegion agent add NAME`), or run this on a terminal to be asked");
+        bail!(
+            "give the agent's name (`openlegion agent add NAME`), or run this on a terminal to be asked"
+        );
     }
     let theme = dialoguer::theme::ColorfulTheme::default();
     let existing = config.agents.agents.clone();
@@ -130,14 +132,16 @@ fn confirm_remove(name: &str, purge: bool) -> Result<bool> {
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         bail!("removing agent {name} needs --yes when not on a terminal");
     }
-    Ok(dialoguer::Confirm::with_theme(&dialoguer::theme::ColorfulTheme::default())
-        .with_prompt(if purge {
-            format!("Remove agent {name} and delete its data?")
-        } else {
-            format!("Remove agent {name}? (its data stays)")
-        })
-        .default(false)
-        .interact()?)
+    Ok(
+        dialoguer::Confirm::with_theme(&dialoguer::theme::ColorfulTheme::default())
+            .with_prompt(if purge {
+                format!("Remove agent {name} and delete its data?")
+            } else {
+                format!("Remove agent {name}? (its data stays)")
+            })
+            .default(false)
+            .interact()?,
+    )
 }
 
 async fn add(config: &Config, name: &str, role: String, model: Option<String>) -> Result<ExitCode> {
@@ -241,6 +245,8 @@ async fn remove(config: &Config, name: &str, purge: bool) -> Result<ExitCode> {
                 Err(e) => return Err(e),
             }
         }
+        // No mesh ever ran here: there is no database to forget the agent in.
+        None if !StateDir::new(config.state_dir()).db().exists() => false,
         None => {
             // No mesh runs, so the database is ours to edit.
             let store = Store::open(&StateDir::new(config.state_dir()).db())?;

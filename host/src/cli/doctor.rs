@@ -38,7 +38,9 @@ pub(crate) async fn run(config_dir: &Path) -> Result<ExitCode> {
             Isolation::Process | Isolation::External => (true, ""),
         };
         if !ok {
-            blocked.push(format!("agents.yaml has agents with isolation {name}, which this machine cannot run"));
+            blocked.push(format!(
+                "agents.yaml has agents with isolation {name}, which this machine cannot run"
+            ));
         }
     }
     if blocked.is_empty() {

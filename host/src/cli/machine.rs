@@ -25,7 +25,8 @@ pub(crate) struct Probe {
 
 /// Whether a Docker engine answers, and its version.
 pub(crate) async fn docker() -> Probe {
-    let disables = "isolation docker and gvisor: agents can only run as plain processes (no OS isolation)";
+    let disables =
+        "isolation docker and gvisor: agents can only run as plain processes (no OS isolation)";
     let answered = tokio::time::timeout(Duration::from_secs(10), async {
         let engine = openlegion_host::runtime::docker::connect()
             .await
@@ -166,7 +167,11 @@ pub(crate) fn disk(config: &Config) -> Probe {
             Probe {
                 what: "disk space",
                 ok: free >= LOW_DISK,
-                detail: format!("{:.1} GiB free at {}", free as f64 / f64::from(1 << 30), dir.display()),
+                detail: format!(
+                    "{:.1} GiB free at {}",
+                    free as f64 / f64::from(1 << 30),
+                    dir.display()
+                ),
                 disables: "image builds (the full image is ~1.3 GB) and room for agents' data",
             }
         }

@@ -53,7 +53,8 @@ impl Activity {
         if self.bar.is_hidden() {
             eprintln!("{line}");
         } else if line.starts_with(' ') {
-            self.bar.set_message(line.trim().chars().take(SHOWN).collect::<String>());
+            self.bar
+                .set_message(line.trim().chars().take(SHOWN).collect::<String>());
         } else {
             self.bar.println(line);
         }

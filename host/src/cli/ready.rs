@@ -8,8 +8,9 @@ use openlegion_host::config::{Config, Isolation};
 
 use super::client::OperatorClient;
 
-/// How long `start` waits for its agents before the REPL opens anyway.
-const WAIT: Duration = Duration::from_secs(90);
+/// How long `start` waits for its agents before the REPL opens anyway (an agent's first
+/// start compiles its built-in skills: seconds each, minutes for many on a busy machine).
+const WAIT: Duration = Duration::from_secs(240);
 const POLL: Duration = Duration::from_millis(200);
 
 /// The agents the mesh starts itself (not those of `isolation: external`).

@@ -32,7 +32,9 @@ pub(crate) async fn foreground(
 ) -> Result<ExitCode> {
     let interactive = repl || std::io::stdin().is_terminal();
     let (mut config, vault) = instance::load(config_dir)?;
-    let history = StateDir::new(config.state_dir()).root().join(repl::HISTORY_FILE);
+    let history = StateDir::new(config.state_dir())
+        .root()
+        .join(repl::HISTORY_FILE);
     if let Some(port) = port {
         config.mesh.mesh.port = port;
     }

@@ -40,6 +40,7 @@ const ACL: &str = "tests/tests/all/acl.rs";
 const HOOKS: &str = "tests/tests/all/webhooks.rs";
 
 /// (file, key with `*` for a name the user chooses, fate).
+#[rustfmt::skip]
 const KEYS: &[(&str, &str, Fate)] = &[
     // mesh.yaml
     ("mesh.yaml", "mesh", Section),
@@ -200,9 +201,17 @@ fn accepted() -> BTreeSet<(String, String)> {
     add("mesh.yaml", "runtime.", fields_of::<RuntimeSection>());
     add("agents.yaml", "", fields_of::<AgentsFile>());
     add("agents.yaml", "agents.*.", fields_of::<AgentConfig>());
-    add("agents.yaml", "agents.*.resources.", fields_of::<Resources>());
+    add(
+        "agents.yaml",
+        "agents.*.resources.",
+        fields_of::<Resources>(),
+    );
     add("agents.yaml", "agents.*.budget.", fields_of::<Budget>());
-    add("agents.yaml", "agents.*.lanes.", fields_of::<agents::LaneConfig>());
+    add(
+        "agents.yaml",
+        "agents.*.lanes.",
+        fields_of::<agents::LaneConfig>(),
+    );
     add("permissions.json", "", fields_of::<PermissionsFile>());
     add(
         "permissions.json",
@@ -223,14 +232,19 @@ fn every_accepted_key_is_listed_with_its_fate() {
     assert_eq!(listed.len(), KEYS.len(), "a key is listed twice");
     let accepted = accepted();
     let unlisted: Vec<_> = accepted.difference(&listed).collect();
-    assert!(unlisted.is_empty(), "accepted but not listed here: {unlisted:?}");
+    assert!(
+        unlisted.is_empty(),
+        "accepted but not listed here: {unlisted:?}"
+    );
     let stale: Vec<_> = listed.difference(&accepted).collect();
     assert!(stale.is_empty(), "listed but not accepted: {stale:?}");
 }
 
 #[test]
 fn every_working_key_names_a_test_that_shows_it() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace");
     for (file, key, fate) in KEYS {
         let Shown(source, function) = fate else {
             continue;

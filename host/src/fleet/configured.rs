@@ -72,7 +72,10 @@ mod tests {
             var(&vars, env::INITIAL_INSTRUCTIONS).as_deref(),
             Some("You are terse.\n\nAnswer in French.\n\nSign with -A.")
         );
-        assert_eq!(var(&vars, env::INITIAL_SOUL).as_deref(), Some("Dry humour."));
+        assert_eq!(
+            var(&vars, env::INITIAL_SOUL).as_deref(),
+            Some("Dry humour.")
+        );
         assert_eq!(var(&vars, env::TASK_MAX_ITERATIONS).as_deref(), Some("7"));
         assert_eq!(var(&vars, env::LLM_MAX_TOKENS).as_deref(), Some("900"));
         assert_eq!(var(&vars, env::LLM_TIMEOUT_SECONDS).as_deref(), Some("45"));

@@ -32,14 +32,20 @@ fn loading_is_strict_with_file_line_and_field() {
     )
     .unwrap_err()
     .to_string();
-    for part in ["templates/mine.yaml:6:", "agents.a.permissions", "can_mesage"] {
+    for part in [
+        "templates/mine.yaml:6:",
+        "agents.a.permissions",
+        "can_mesage",
+    ] {
         assert!(e.contains(part), "{part} missing from {e}");
     }
     let e = parse(path, "name: mine\nagents:\n  a:\n    rol: x\n")
         .unwrap_err()
         .to_string();
     assert!(e.contains(":4:") && e.contains("rol"), "{e}");
-    let e = parse(path, "name: mine\nagents: {}\n").unwrap_err().to_string();
+    let e = parse(path, "name: mine\nagents: {}\n")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("needs an agent"), "{e}");
     let e = parse(
         path,
@@ -63,19 +69,34 @@ fn config_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
 fn applying_writes_agents_and_their_permissions_into_a_config_that_loads() {
     let dir = config_dir(&[]);
     let config = dir.path().join("config");
-    let applied = apply(&load("sales").unwrap(), &config, &mut |_| panic!("nothing exists")).unwrap();
+    let applied = apply(&load("sales").unwrap(), &config, &mut |_| {
+        panic!("nothing exists")
+    })
+    .unwrap();
     assert_eq!(applied.agents.len(), 3);
     let loaded = Config::load(&config).unwrap();
     let researcher = &loaded.agents.agents[&AgentId::parse("researcher").unwrap()];
     assert_eq!(researcher.role, "research");
-    assert_eq!(researcher.model, None, "{{default_model}} leaves it to llm.default_model");
-    assert!(researcher.system_prompt.as_deref().unwrap().contains("research"));
+    assert_eq!(
+        researcher.model, None,
+        "{{default_model}} leaves it to llm.default_model"
+    );
+    assert!(
+        researcher
+            .system_prompt
+            .as_deref()
+            .unwrap()
+            .contains("research")
+    );
     let perms = &loaded.permissions.unwrap().permissions["researcher"];
     assert_eq!(perms.can_subscribe, ["new_lead"]);
     assert_eq!(perms.blackboard_write, ["context/prospect_*"]);
     assert_eq!(perms.allowed_apis, ["llm"], "every agent may think");
     let text = std::fs::read_to_string(config.join("permissions.json")).unwrap();
-    assert!(!text.contains("can_use_wallet"), "only what is granted: {text}");
+    assert!(
+        !text.contains("can_use_wallet"),
+        "only what is granted: {text}"
+    );
 }
 
 #[test]
@@ -101,7 +122,10 @@ fn what_exists_stays_unless_the_caller_says_replace() {
     assert_eq!(applied.kept, [AgentId::parse("researcher").unwrap()]);
     let loaded = Config::load(&config).unwrap();
     let agents = &loaded.agents.agents;
-    assert_eq!(agents[&AgentId::parse("researcher").unwrap()].role, "my own researcher");
+    assert_eq!(
+        agents[&AgentId::parse("researcher").unwrap()].role,
+        "my own researcher"
+    );
     assert!(agents.contains_key(&AgentId::parse("mine").unwrap()));
     assert!(agents.contains_key(&AgentId::parse("qualifier").unwrap()));
     let perms = loaded.permissions.unwrap().permissions;
@@ -138,7 +162,10 @@ fn workflows_are_written_one_file_each() {
 
 #[test]
 fn a_broken_permissions_file_is_reported_not_rewritten() {
-    let dir = config_dir(&[("permissions.json", "{\"permissions\": {\"a\": {\"can_mesage\": []}}}")]);
+    let dir = config_dir(&[(
+        "permissions.json",
+        "{\"permissions\": {\"a\": {\"can_mesage\": []}}}",
+    )]);
     let config = dir.path().join("config");
     let e = apply(&load("starter").unwrap(), &config, &mut |_| false)
         .unwrap_err()

@@ -76,7 +76,10 @@ async fn collaboration_false_stops_agents_messaging_each_other() {
                 &json!({"from_agent": "a", "to": "b", "type": "query", "payload": {"q": 1}}),
             )
             .await;
-        assert_eq!(sent.status, expected, "collaboration: {collaboration}: {sent:?}");
+        assert_eq!(
+            sent.status, expected,
+            "collaboration: {collaboration}: {sent:?}"
+        );
         mesh.operator()
             .post(
                 "/mesh/message",
@@ -114,7 +117,10 @@ async fn llm_temperature_utility_model_and_default_budget() {
     let sent = mock.requests_for("cheap");
     assert_eq!(sent[0].body["temperature"], 0.25, "llm.temperature is sent");
     let other = a.post("/mesh/api", &call("openai/other")).await;
-    assert_ne!(other.status, 200, "a model neither its own nor the utility one");
+    assert_ne!(
+        other.status, 200,
+        "a model neither its own nor the utility one"
+    );
     // default_budget: $0 a day for agents without a budget of their own.
     mock.push_for("main", Turn::text("never sent"));
     let r = a.post("/mesh/api", &call("openai/main")).await.expect(200);

@@ -84,7 +84,10 @@ fn setup_yes_sales_local_writes_a_config_that_start_runs() {
         "isolation: process",
         "port: 0",
     ] {
-        assert!(mesh_yaml.contains(part), "{part} missing from:\n{mesh_yaml}");
+        assert!(
+            mesh_yaml.contains(part),
+            "{part} missing from:\n{mesh_yaml}"
+        );
     }
     let loaded = openlegion_host::config::Config::load(&config).unwrap();
     let ids: Vec<&str> = loaded.agents.agents.keys().map(|a| a.as_str()).collect();
@@ -94,7 +97,10 @@ fn setup_yes_sales_local_writes_a_config_that_start_runs() {
     assert_eq!(perms["qualifier"].allowed_apis, ["llm"]);
     let project = std::fs::read_to_string(root.path().join("PROJECT.md")).unwrap();
     assert!(project.contains("bakery supplier"), "{project}");
-    assert!(!root.path().join(".env").exists(), "the local model needs no key");
+    assert!(
+        !root.path().join(".env").exists(),
+        "the local model needs no key"
+    );
 
     // The configuration runs: start announces each agent as it becomes ready.
     let started = ok(&cli(&config, &["start", "-d"]));
@@ -125,7 +131,7 @@ async fn the_wizard_in_a_terminal_then_start_and_chat() {
     let root = tempfile::tempdir().unwrap();
     let config = root.path().join("config");
     let key = "sk-wizard-secret-0123456789";
-    let base = mock.openai_base();
+    let base = mock.anthropic_base();
     let config_for_pty = config.clone();
     let transcript = tokio::task::spawn_blocking(move || {
         let config = config_for_pty;
@@ -149,13 +155,13 @@ async fn the_wizard_in_a_terminal_then_start_and_chat() {
             p.send(send).unwrap();
             p.flush().unwrap();
         };
-        // OpenAI is the first provider: Enter.
-        step(&mut p, "Which LLM provider", "\r");
-        step(&mut p, "Default model", "openai/mock\r");
+        // OpenAI, Anthropic, …: the second.
+        step(&mut p, "Which LLM provider", &format!("{DOWN}\r"));
+        step(&mut p, "Default model", "anthropic/mock\r");
         step(&mut p, "API key", &format!("{key}\r"));
-        step(&mut p, "Describe the project", "A newsroom of three.\r");
-        // starter, sales, devteam, content: the third.
-        step(&mut p, "Which team", &format!("{DOWN}{DOWN}\r"));
+        step(&mut p, "Describe the project", "A newsroom of one.\r");
+        // starter (one assistant) is the first: Enter.
+        step(&mut p, "Which team", "\r");
         step(&mut p, "Write these changes?", "y");
         seen.push_str(&p.exp_string("ready: start the mesh").expect("the end"));
         seen.push_str(&p.exp_eof().unwrap_or_default());
@@ -170,7 +176,7 @@ async fn the_wizard_in_a_terminal_then_start_and_chat() {
     let dotenv = root.path().join(".env");
     let env_text = std::fs::read_to_string(&dotenv).unwrap();
     assert!(
-        env_text.contains(&format!("OPENLEGION_CRED_OPENAI_API_KEY={key}")),
+        env_text.contains(&format!("OPENLEGION_CRED_ANTHROPIC_API_KEY={key}")),
         "{env_text}"
     );
     use std::os::unix::fs::PermissionsExt;
@@ -181,19 +187,20 @@ async fn the_wizard_in_a_terminal_then_start_and_chat() {
     let loaded = openlegion_host::config::Config::load(&config).unwrap();
     assert_eq!(
         loaded.mesh.llm.default_model.as_deref(),
-        Some("openai/mock")
+        Some("anthropic/mock")
     );
     assert!(
         std::fs::read_to_string(root.path().join("PROJECT.md"))
             .unwrap()
-            .contains("A newsroom of three.")
+            .contains("A newsroom of one.")
     );
     let ids: Vec<&str> = loaded.agents.agents.keys().map(|a| a.as_str()).collect();
-    assert_eq!(ids, ["engineer", "pm", "reviewer"]);
+    assert_eq!(ids, ["assistant"]);
 
-    // The configuration runs, with the key from .env: the pm answers through the mock.
+    // The configuration runs, with the key from .env: the assistant answers through the
+    // mock's Anthropic API.
     let started = ok(&cli(&config, &["start", "-d"]));
-    assert!(started.contains("✓ pm ready"), "{started}");
+    assert!(started.contains("✓ assistant ready"), "{started}");
     mock.push_for(MODEL_NAME, Turn::text("Backlog groomed."));
     let state = root.path().join(".openlegion");
     let addr = std::fs::read_to_string(state.join("mesh.addr")).unwrap();
@@ -201,24 +208,26 @@ async fn the_wizard_in_a_terminal_then_start_and_chat() {
     let op = openlegion_tests::Client::new(addr.trim(), Some(token.trim()));
     let answer = op
         .post(
-            "/mesh/agents/pm/api/chat",
+            "/mesh/agents/assistant/api/chat",
             &serde_json::json!({"message": "status?"}),
         )
         .await
         .expect(200);
     assert_eq!(answer["response"], "Backlog groomed.");
     let sent = &mock.requests_for(MODEL_NAME)[0];
-    assert_eq!(
-        sent.header("authorization"),
-        Some(format!("Bearer {key}").as_str())
-    );
+    assert_eq!(sent.header("x-api-key"), Some(key));
     ok(&cli(&config, &["stop"]));
 
     // Again, on the configuration it wrote: Enter everywhere keeps everything.
-    let before: Vec<String> = ["config/mesh.yaml", "config/agents.yaml", ".env", "PROJECT.md"]
-        .iter()
-        .map(|f| std::fs::read_to_string(root.path().join(f)).unwrap())
-        .collect();
+    let before: Vec<String> = [
+        "config/mesh.yaml",
+        "config/agents.yaml",
+        ".env",
+        "PROJECT.md",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(root.path().join(f)).unwrap())
+    .collect();
     let config_for_pty = config.clone();
     let rerun = tokio::task::spawn_blocking(move || {
         let mut p = pty(&config_for_pty, &["setup", "--no-build"], &[]);
@@ -241,10 +250,15 @@ async fn the_wizard_in_a_terminal_then_start_and_chat() {
     .await
     .unwrap();
     assert!(rerun.contains("nothing to change"), "{rerun}");
-    let after: Vec<String> = ["config/mesh.yaml", "config/agents.yaml", ".env", "PROJECT.md"]
-        .iter()
-        .map(|f| std::fs::read_to_string(root.path().join(f)).unwrap())
-        .collect();
+    let after: Vec<String> = [
+        "config/mesh.yaml",
+        "config/agents.yaml",
+        ".env",
+        "PROJECT.md",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(root.path().join(f)).unwrap())
+    .collect();
     assert_eq!(before, after);
 }
 
@@ -338,7 +352,10 @@ async fn the_repl_in_a_terminal() {
     .await
     .unwrap();
     let agents = std::fs::read_to_string(config.join("agents.yaml")).unwrap();
-    assert!(agents.contains("gamma") && agents.contains("reviewer"), "{agents}");
+    assert!(
+        agents.contains("gamma") && agents.contains("reviewer"),
+        "{agents}"
+    );
     let history = std::fs::read_to_string(root.path().join(".openlegion/repl_history")).unwrap();
     for line in ["/broadcast ping", "/add gamma reviewer", "/quit"] {
         assert!(history.contains(line), "{line} missing from {history}");
@@ -385,7 +402,10 @@ fn doctor_says_what_each_missing_piece_disables_and_completions_print() {
         .arg("--config")
         .arg(&config)
         .arg("doctor")
-        .env("DOCKER_HOST", format!("unix://{}/none.sock", root.path().display()))
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}/none.sock", root.path().display()),
+        )
         .output()
         .unwrap();
     assert_eq!(gvisor.status.code(), Some(1), "{gvisor:?}");
@@ -395,5 +415,51 @@ fn doctor_says_what_each_missing_piece_disables_and_completions_print() {
     assert!(
         script.contains("_openlegion") && script.contains("setup") && script.contains("doctor"),
         "{script}"
+    );
+}
+
+#[test]
+fn agent_add_asks_what_is_missing_and_remove_confirms() {
+    let root = tempfile::tempdir().unwrap();
+    let config = root.path().join("config");
+    std::fs::create_dir(&config).unwrap();
+    std::fs::write(
+        config.join("mesh.yaml"),
+        "llm:\n  default_model: openai/gpt-4o-mini\n",
+    )
+    .unwrap();
+    let mut p = pty(&config, &["agent", "add"], &[]);
+    p.exp_string("Name").unwrap();
+    p.send("scout\r").unwrap();
+    p.exp_string("Role").unwrap();
+    p.send("research\r").unwrap();
+    p.exp_string("Model").unwrap();
+    p.send("anthropic/claude-haiku-4-5\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("added agent scout").unwrap();
+    p.exp_eof().unwrap();
+    let agents = openlegion_host::config::load_agents(&config.join("agents.yaml")).unwrap();
+    let scout = agents.agents.values().next().unwrap();
+    assert_eq!(scout.role, "research");
+    assert_eq!(scout.model.as_deref(), Some("anthropic/claude-haiku-4-5"));
+
+    // Remove asks first; "no" keeps it.
+    let mut p = pty(&config, &["agent", "remove", "scout"], &[]);
+    p.exp_string("Remove agent scout?").unwrap();
+    p.send("n").unwrap();
+    p.flush().unwrap();
+    p.exp_string("kept agent scout").unwrap();
+    p.exp_eof().unwrap();
+    let mut p = pty(&config, &["agent", "remove", "scout"], &[]);
+    p.exp_string("Remove agent scout?").unwrap();
+    p.send("y").unwrap();
+    p.flush().unwrap();
+    p.exp_string("removed agent scout").unwrap();
+    p.exp_eof().unwrap();
+    assert!(
+        openlegion_host::config::load_agents(&config.join("agents.yaml"))
+            .unwrap()
+            .agents
+            .is_empty()
     );
 }

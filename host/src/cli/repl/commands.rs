@@ -128,9 +128,16 @@ pub(crate) async fn dispatch(session: &mut Session<'_>, line: &str) -> Result<Fl
 }
 
 async fn help(_: &mut Session<'_>, _: &str) -> Result<Flow> {
-    println!("{:<32} talk to an agent (and make it the current one)", "@agent message");
+    println!(
+        "{:<32} talk to an agent (and make it the current one)",
+        "@agent message"
+    );
     for c in COMMANDS {
-        println!("{:<32} {}", format!("{} {}", c.name, c.args).trim_end(), c.help);
+        println!(
+            "{:<32} {}",
+            format!("{} {}", c.name, c.args).trim_end(),
+            c.help
+        );
     }
     Ok(Flow::Continue)
 }

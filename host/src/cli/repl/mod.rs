@@ -21,9 +21,9 @@ use rustyline::history::DefaultHistory;
 use rustyline::{Config, Editor};
 use tokio::runtime::Handle;
 
-use super::client::OperatorClient;
 use self::commands::Flow;
 use self::complete::Completion;
+use super::client::OperatorClient;
 
 /// Lines of history kept.
 const HISTORY: usize = 1000;
@@ -112,9 +112,7 @@ fn session(
     };
     let _ = handle.block_on(session.refresh_names());
     if multi {
-        println!(
-            "OpenLegion REPL. @agent message talks to an agent; /help lists the commands."
-        );
+        println!("OpenLegion REPL. @agent message talks to an agent; /help lists the commands.");
     } else {
         println!(
             "Chatting with {}. /reset clears the conversation, /help lists the commands, /quit leaves.",

@@ -73,4 +73,3 @@ pub(super) async fn say(client: &OperatorClient, agent: &str, message: &str) -> 
     println!();
     Ok(())
 }
-

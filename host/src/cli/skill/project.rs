@@ -214,15 +214,21 @@ async fn compile(
     let out = dir.join("dist").join(name);
     match lang {
         Lang::Python | Lang::Javascript => {
-            run(tokio::process::Command::new("bash")
-                .arg(dir.join("build.sh"))
-                .env("OPENLEGION_SKILL_SDK", sdk.canonicalize()?), activity)
+            run(
+                tokio::process::Command::new("bash")
+                    .arg(dir.join("build.sh"))
+                    .env("OPENLEGION_SKILL_SDK", sdk.canonicalize()?),
+                activity,
+            )
             .await?;
         }
         Lang::Rust => {
-            run(tokio::process::Command::new("cargo")
-                .args(["build", "--release", "--target", "wasm32-wasip2"])
-                .current_dir(dir), activity)
+            run(
+                tokio::process::Command::new("cargo")
+                    .args(["build", "--release", "--target", "wasm32-wasip2"])
+                    .current_dir(dir),
+                activity,
+            )
             .await?;
             let crate_name = cargo_package_name(dir)?.replace('-', "_");
             let wasm = dir
@@ -232,9 +238,12 @@ async fn compile(
             std::fs::copy(&wasm, out.join("skill.wasm"))
                 .with_context(|| format!("cannot copy {}", wasm.display()))?;
             std::fs::copy(dir.join("skill.yaml"), out.join("skill.yaml"))?;
-            run(tokio::process::Command::new("bash")
-                .arg(sdk.join("check-component.sh"))
-                .arg(out.join("skill.wasm")), activity)
+            run(
+                tokio::process::Command::new("bash")
+                    .arg(sdk.join("check-component.sh"))
+                    .arg(out.join("skill.wasm")),
+                activity,
+            )
             .await?;
         }
     }

@@ -202,14 +202,24 @@ mod tests {
     fn dotenv_keeps_other_lines_and_reads_back_what_it_wrote() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".env");
-        std::fs::write(&path, "# mine\nOTHER=1\nexport OPENLEGION_CRED_OPENAI_API_KEY=old\n").unwrap();
+        std::fs::write(
+            &path,
+            "# mine\nOTHER=1\nexport OPENLEGION_CRED_OPENAI_API_KEY=old\n",
+        )
+        .unwrap();
         let mut env = DotEnv::read(&path).unwrap();
-        assert_eq!(env.get("OPENLEGION_CRED_OPENAI_API_KEY").as_deref(), Some("old"));
+        assert_eq!(
+            env.get("OPENLEGION_CRED_OPENAI_API_KEY").as_deref(),
+            Some("old")
+        );
         for value in ["sk-proj-abc_DEF.123", "has space #and hash", "x\"y"] {
             env.set("OPENLEGION_CRED_OPENAI_API_KEY", value).unwrap();
             env.save().unwrap();
             let back = DotEnv::read(&path).unwrap();
-            assert_eq!(back.get("OPENLEGION_CRED_OPENAI_API_KEY").as_deref(), Some(value));
+            assert_eq!(
+                back.get("OPENLEGION_CRED_OPENAI_API_KEY").as_deref(),
+                Some(value)
+            );
         }
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("# mine\nOTHER=1\n"), "{text}");
@@ -233,15 +243,25 @@ mod tests {
         let mut yaml = MeshYaml::read(&path).unwrap();
         yaml.set("llm", "default_model", Value::from("openai/gpt-4o-mini"));
         assert!(!yaml.changed(), "same value: nothing to write");
-        yaml.set("llm", "default_model", Value::from("anthropic/claude-haiku-4-5"));
+        yaml.set(
+            "llm",
+            "default_model",
+            Value::from("anthropic/claude-haiku-4-5"),
+        );
         yaml.set("runtime", "isolation", Value::from("process"));
         let backup = yaml.save().unwrap();
         assert_eq!(backup, Some(dir.path().join("mesh.yaml.bak")));
         let back = openlegion_host::config::load_mesh(&path).unwrap();
         assert_eq!(back.mesh.port, 9000);
         assert_eq!(back.llm.max_tokens, Some(100));
-        assert_eq!(back.llm.default_model.as_deref(), Some("anthropic/claude-haiku-4-5"));
-        assert_eq!(back.runtime.isolation, Some(openlegion_host::config::Isolation::Process));
+        assert_eq!(
+            back.llm.default_model.as_deref(),
+            Some("anthropic/claude-haiku-4-5")
+        );
+        assert_eq!(
+            back.runtime.isolation,
+            Some(openlegion_host::config::Isolation::Process)
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 mod ask;
 mod files;
+mod provider;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -25,15 +26,12 @@ use serde_json::Value;
 use self::ask::Ask;
 use self::files::{DotEnv, MeshYaml};
 
-/// The bundled chat model of the `local` provider (issue 18 names it in
-/// `openlegion_host::local_llm`; point this at that constant when it lands).
-pub(crate) const LOCAL_CHAT_MODEL: &str = "local/smollm2-135m-instruct";
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub(crate) struct SetupArgs {
     /// The LLM provider: openai, anthropic, groq, openrouter, ollama, or local (a small
     /// model the mesh runs itself: no key, no account).
-    #[arg(long, value_parser = PROVIDERS.map(|p| p.name))]
+    #[arg(long, value_parser = provider::PROVIDERS.map(|p| p.name))]
     provider: Option<String>,
     /// The default model, `provider/model` (default: the provider's small model).
     #[arg(long)]
@@ -83,64 +81,6 @@ impl SetupArgs {
             || self.isolation.is_some()
             || self.port.is_some()
     }
-}
-
-/// A provider the wizard offers.
-#[derive(Debug, Clone, Copy)]
-struct Provider {
-    name: &'static str,
-    label: &'static str,
-    default_model: &'static str,
-    /// Whether it needs an API key (else a base URL at most).
-    needs_key: bool,
-}
-
-const PROVIDERS: [Provider; 6] = [
-    Provider {
-        name: "openai",
-        label: "OpenAI",
-        default_model: "openai/gpt-4o-mini",
-        needs_key: true,
-    },
-    Provider {
-        name: "anthropic",
-        label: "Anthropic",
-        default_model: "anthropic/claude-haiku-4-5",
-        needs_key: true,
-    },
-    Provider {
-        name: "groq",
-        label: "Groq",
-        default_model: "groq/llama-3.3-70b-versatile",
-        needs_key: true,
-    },
-    Provider {
-        name: "openrouter",
-        label: "OpenRouter",
-        default_model: "openrouter/openai/gpt-4o-mini",
-        needs_key: true,
-    },
-    Provider {
-        name: "ollama",
-        label: "Ollama (a server on this machine; no key)",
-        default_model: "ollama/llama3.2",
-        needs_key: false,
-    },
-    Provider {
-        name: "local",
-        label: "local: a small model the mesh runs itself (no key, works offline)",
-        default_model: LOCAL_CHAT_MODEL,
-        needs_key: false,
-    },
-];
-
-/// The embedding model the `local` provider comes with.
-fn local_embedding_model() -> String {
-    format!(
-        "{}/{}",
-        openlegion_host::embeddings::PROVIDER,
-        openlegion_host::embeddings::MODEL_NAME
-    )
 }
 
 pub(crate) async fn run(config_dir: &Path, args: SetupArgs) -> Result<ExitCode> {
@@ -233,127 +173,6 @@ impl Plan {
         })
     }
 
-    /// The provider, the default model and the provider's credential.
-    fn provider(&mut self, ask: &Ask, args: &SetupArgs) -> Result<()> {
-        let current = self
-            .mesh
-            .get("llm", "default_model")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let current_provider = current
-            .as_deref()
-            .and_then(|m| m.split_once('/'))
-            .map(|(p, _)| p.to_owned());
-        let provider = match (&args.provider, &args.model) {
-            (Some(name), _) => *PROVIDERS.iter().find(|p| p.name == name).expect("clap checked"),
-            (None, Some(model)) => {
-                let name = model.split_once('/').map_or("", |(p, _)| p);
-                *PROVIDERS
-                    .iter()
-                    .find(|p| p.name == name)
-                    .with_context(|| format!("--model {model}: give it as provider/model, with a provider of {}", names()))?
-            }
-            (None, None) => {
-                let default = current_provider
-                    .as_deref()
-                    .and_then(|c| PROVIDERS.iter().position(|p| p.name == c))
-                    .unwrap_or(0);
-                let labels: Vec<String> = PROVIDERS.iter().map(|p| p.label.to_owned()).collect();
-                PROVIDERS[ask.select("Which LLM provider do the agents use?", &labels, default)?]
-            }
-        };
-        let model_default = match &current {
-            Some(m) if current_provider.as_deref() == Some(provider.name) => m.clone(),
-            _ => provider.default_model.to_owned(),
-        };
-        let model = match &args.model {
-            Some(m) => m.clone(),
-            None if provider.name == "local" => model_default,
-            None => ask.input("Default model (provider/model)", &model_default)?,
-        };
-        if !model.starts_with(&format!("{}/", provider.name)) {
-            bail!("the model {model} is not one of {}'s (write it as {}/MODEL)", provider.name, provider.name);
-        }
-        openlegion_host::vault::parse_model(&model).map_err(|e| anyhow::anyhow!("{model}: {e}"))?;
-        if current.as_deref() != Some(model.as_str()) {
-            self.mesh.set("llm", "default_model", Value::from(model.clone()));
-            self.changes.push(format!("mesh.yaml: llm.default_model {model}"));
-        }
-        if provider.name == "local" {
-            let embedding = local_embedding_model();
-            let current = self.mesh.get("llm", "embedding_model").and_then(Value::as_str);
-            if current != Some(embedding.as_str()) {
-                self.mesh.set("llm", "embedding_model", Value::from(embedding.clone()));
-                self.changes.push(format!("mesh.yaml: llm.embedding_model {embedding}"));
-            }
-        }
-        self.credentials(ask, args, provider)
-    }
-
-    fn credentials(&mut self, ask: &Ask, args: &SetupArgs, provider: Provider) -> Result<()> {
-        let upper = provider.name.to_uppercase();
-        let base_var = format!("OPENLEGION_CRED_{upper}_API_BASE");
-        let base = match (&args.api_base, provider.name) {
-            (Some(url), _) => Some(url.clone()),
-            (None, "ollama") => {
-                let current = self
-                    .dotenv
-                    .get(&base_var)
-                    .unwrap_or_else(|| "http://localhost:11434/v1".into());
-                let url = ask.input("Ollama's address", &current)?;
-                (Some(&url) != self.dotenv.get(&base_var).as_ref()
-                    && url != "http://localhost:11434/v1")
-                    .then_some(url)
-            }
-            _ => None,
-        };
-        if let Some(url) = base {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                bail!("{url} is not an http(s) URL");
-            }
-            self.dotenv.set(&base_var, &url)?;
-            self.changes.push(format!(".env: {base_var}={url}"));
-        }
-        if !provider.needs_key {
-            return Ok(());
-        }
-        let key_var = format!("OPENLEGION_CRED_{upper}_API_KEY");
-        let in_file = self.dotenv.get(&key_var).is_some();
-        let in_env = std::env::var(&key_var).is_ok_and(|v| !v.is_empty());
-        let key = if let Some(var) = &args.api_key_env {
-            let value = std::env::var(var)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .with_context(|| format!("--api-key-env {var}: the variable is not set"))?;
-            Some(value.trim().to_owned())
-        } else if in_file && !ask.replace(&format!("The {} key ({key_var} in .env)", provider.label))? {
-            None
-        } else if ask.interactive() {
-            ask.secret(&format!(
-                "Paste your {} API key (hidden; Enter to skip)",
-                provider.label
-            ))?
-        } else {
-            None
-        };
-        match key {
-            Some(key) => {
-                if key.chars().any(char::is_whitespace) {
-                    bail!("an API key has no spaces or line breaks; check what was pasted");
-                }
-                self.dotenv.set(&key_var, &key)?;
-                self.changes.push(format!(".env: {key_var} (hidden; the file is mode 0600)"));
-            }
-            None if !in_file && !in_env => self.notes.push(format!(
-                "no {} key yet: put {key_var}=… in {} (or in the environment) before `start`",
-                provider.label,
-                self.project_path.with_file_name(".env").display()
-            )),
-            None => {}
-        }
-        Ok(())
-    }
-
     /// PROJECT.md from a description.
     fn project(&mut self, ask: &Ask, args: &SetupArgs) -> Result<()> {
         let shown = self.project_path.display().to_string();
@@ -366,7 +185,10 @@ impl Plan {
         }
         let description = match &args.description {
             Some(d) => d.clone(),
-            None => ask.input("Describe the project in a sentence or two (Enter to skip)", "")?,
+            None => ask.input(
+                "Describe the project in a sentence or two (Enter to skip)",
+                "",
+            )?,
         };
         if description.trim().is_empty() {
             return Ok(());
@@ -392,7 +214,11 @@ impl Plan {
                     })
                     .collect();
                 labels.push("none     keep agents.yaml as it is".into());
-                let default = if agents.agents.is_empty() { 0 } else { builtin.len() };
+                let default = if agents.agents.is_empty() {
+                    0
+                } else {
+                    builtin.len()
+                };
                 let i = ask.select("Which team of agents?", &labels, default)?;
                 builtin.get(i).map(|n| (*n).to_owned())
             }
@@ -411,12 +237,16 @@ impl Plan {
             }
         }
         for name in template.workflows.keys() {
-            let path = self.config_dir.join("workflows").join(format!("{name}.yaml"));
+            let path = self
+                .config_dir
+                .join("workflows")
+                .join(format!("{name}.yaml"));
             if path.exists() {
                 if ask.replace(&format!("{}", path.display()))? {
                     self.replace_workflows.push(path);
                 } else {
-                    self.notes.push(format!("{} exists; kept as it is", path.display()));
+                    self.notes
+                        .push(format!("{} exists; kept as it is", path.display()));
                 }
             }
         }
@@ -437,7 +267,10 @@ impl Plan {
             .workflows
             .keys()
             .filter(|name| {
-                let path = self.config_dir.join("workflows").join(format!("{name}.yaml"));
+                let path = self
+                    .config_dir
+                    .join("workflows")
+                    .join(format!("{name}.yaml"));
                 !path.exists() || self.replace_workflows.contains(&path)
             })
             .collect();
@@ -469,12 +302,18 @@ impl Plan {
                 let gvisor = docker && super::machine::gvisor().await.ok;
                 let mut options: Vec<(&str, &str)> = Vec::new();
                 if docker {
-                    options.push(("docker", "docker   a hardened container per agent (recommended)"));
+                    options.push((
+                        "docker",
+                        "docker   a hardened container per agent (recommended)",
+                    ));
                 }
                 if gvisor {
                     options.push(("gvisor", "gvisor   containers under gVisor: a second kernel between agents and this one"));
                 }
-                options.push(("process", "process  plain processes: no OS isolation, for development"));
+                options.push((
+                    "process",
+                    "process  plain processes: no OS isolation, for development",
+                ));
                 let default = current
                     .as_deref()
                     .and_then(|c| options.iter().position(|(name, _)| *name == c))
@@ -483,19 +322,25 @@ impl Plan {
                     && !options.iter().any(|(name, _)| *name == c)
                     && c != "external"
                 {
-                    self.notes.push(format!("runtime.isolation is {c}, which this machine cannot run now"));
+                    self.notes.push(format!(
+                        "runtime.isolation is {c}, which this machine cannot run now"
+                    ));
                 }
                 if current.as_deref() == Some("external") && !ask.interactive() {
                     return Ok(());
                 }
                 let labels: Vec<String> = options.iter().map(|(_, l)| (*l).to_owned()).collect();
-                options[ask.select("Where do agents run?", &labels, default)?].0.to_owned()
+                options[ask.select("Where do agents run?", &labels, default)?]
+                    .0
+                    .to_owned()
             }
         };
         if current.as_deref() != Some(chosen.as_str()) {
             let _checked: Isolation = serde_json::from_value(Value::from(chosen.clone()))?;
-            self.mesh.set("runtime", "isolation", Value::from(chosen.clone()));
-            self.changes.push(format!("mesh.yaml: runtime.isolation {chosen}"));
+            self.mesh
+                .set("runtime", "isolation", Value::from(chosen.clone()));
+            self.changes
+                .push(format!("mesh.yaml: runtime.isolation {chosen}"));
         }
         Ok(())
     }
@@ -510,12 +355,18 @@ impl Plan {
                     bak.display()
                 );
             } else {
-                println!("wrote {}", self.config_dir.join(config::MESH_FILE).display());
+                println!(
+                    "wrote {}",
+                    self.config_dir.join(config::MESH_FILE).display()
+                );
             }
         }
         if self.dotenv.changed() {
             self.dotenv.save()?;
-            println!("wrote {} (mode 0600)", self.project_path.with_file_name(".env").display());
+            println!(
+                "wrote {} (mode 0600)",
+                self.project_path.with_file_name(".env").display()
+            );
         }
         if let Some(text) = &self.project {
             openlegion_host::atomic_file::write(&self.project_path, text.as_bytes())
@@ -547,8 +398,4 @@ impl Plan {
             .context("the configuration written does not load")?;
         Ok(())
     }
-}
-
-fn names() -> String {
-    PROVIDERS.map(|p| p.name).join(", ")
 }
