@@ -26,7 +26,6 @@ use serde_json::Value;
 use self::ask::Ask;
 use self::files::{DotEnv, MeshYaml};
 
-
 #[derive(Debug, Clone, Default, clap::Args)]
 pub(crate) struct SetupArgs {
     /// The LLM provider: openai, anthropic, groq, openrouter, ollama, or local (a small
