@@ -216,14 +216,14 @@ async fn the_wizard_in_a_terminal_then_start_and_chat() {
     let addr = std::fs::read_to_string(state.join("mesh.addr")).unwrap();
     let token = std::fs::read_to_string(state.join("operator.token")).unwrap();
     let op = openlegion_tests::Client::new(addr.trim(), Some(token.trim()));
-    let answer = op
+    let reply = op
         .post(
             "/mesh/agents/assistant/api/chat",
             &serde_json::json!({"message": "status?"}),
         )
         .await
         .expect(200);
-    assert_eq!(answer["response"], "Backlog groomed.");
+    assert_eq!(reply["response"], "Backlog groomed.");
     let sent = &mock.requests_for(MODEL_NAME)[0];
     assert_eq!(sent.header("x-api-key"), Some(key));
     ok(&cli(&config, &["stop"]));
