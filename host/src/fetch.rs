@@ -355,4 +355,40 @@ mod tests {
             Err(FetchError::PrivateAddress { .. })
         ));
     }
+
+    /// Three keys of mesh.yaml's `http:` section, each changing what a fetch does.
+    #[tokio::test]
+    async fn http_section_keys_take_effect() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/big", listener.local_addr().unwrap());
+        let app =
+            axum::Router::new().route("/big", axum::routing::get(|| async { "x".repeat(4096) }));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let get = |url: &str| FetchRequest {
+            method: "GET".into(),
+            url: url.into(),
+            headers: vec![],
+            body: None,
+            timeout_ms: None,
+        };
+        // allow_private: loopback is refused, then reached.
+        let mut policy = HttpSection::default();
+        assert!(matches!(
+            fetch(get(&url), &policy).await,
+            Err(FetchError::PrivateAddress { .. })
+        ));
+        policy.allow_private = true;
+        let whole = fetch(get(&url), &policy).await.unwrap();
+        assert_eq!((whole.body.len(), whole.truncated), (4096, false));
+        // max_body_kb: the body is cut at 1 KiB.
+        policy.max_body_kb = Some(1);
+        let cut = fetch(get(&url), &policy).await.unwrap();
+        assert_eq!((cut.body.len(), cut.truncated), (1024, true));
+        // allowed_domains: a host not on the list is refused before any connection.
+        policy.allowed_domains = vec!["example.com".into()];
+        assert!(matches!(
+            fetch(get(&url), &policy).await,
+            Err(FetchError::NotAllowed { .. })
+        ));
+    }
 }

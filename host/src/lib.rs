@@ -46,6 +46,7 @@ pub mod server;
 pub mod spawn;
 pub mod state;
 pub mod store;
+pub mod templates;
 pub mod triggers;
 pub mod vault;
 pub mod webhooks;

@@ -80,6 +80,9 @@ impl Entry {
 pub struct PermissionMatrix {
     agents: HashMap<String, Entry>,
     default: Option<Entry>,
+    /// `collaboration: false` in mesh.yaml: no agent may message another, whatever
+    /// `can_message` says.
+    no_collaboration: bool,
 }
 
 fn exact_or_star(list: &[String], name: &str) -> bool {
@@ -103,7 +106,19 @@ impl PermissionMatrix {
                 agents.insert(name.clone(), entry);
             }
         }
-        Self { agents, default }
+        Self {
+            agents,
+            default,
+            no_collaboration: false,
+        }
+    }
+
+    /// Applies mesh.yaml's `collaboration` (default `true`): when `false`, agents may not
+    /// message each other at all (`can_message` is ignored); the operator and the mesh
+    /// still reach every agent.
+    pub fn with_collaboration(mut self, collaboration: bool) -> Self {
+        self.no_collaboration = !collaboration;
+        self
     }
 
     fn entry(&self, agent: &str) -> Option<&Entry> {
@@ -122,9 +137,10 @@ impl PermissionMatrix {
 
     pub fn can_message(&self, from: &str, to: &str) -> bool {
         from == TRUSTED_ID
-            || self
-                .entry(from)
-                .is_some_and(|e| exact_or_star(&e.perms.can_message, to))
+            || (!self.no_collaboration
+                && self
+                    .entry(from)
+                    .is_some_and(|e| exact_or_star(&e.perms.can_message, to)))
     }
 
     pub fn can_publish(&self, agent: &str, topic: &str) -> bool {

@@ -27,6 +27,9 @@ pub const PROJECT_BRIEF: &str = "PROJECT_BRIEF";
 pub const ALLOWED_CAPABILITIES: &str = "ALLOWED_CAPABILITIES";
 /// The system prompt and instructions of agents.yaml.
 pub const INITIAL_INSTRUCTIONS: &str = "INITIAL_INSTRUCTIONS";
+/// The first SOUL.md of a new workspace (`soul` / `initial_soul` of agents.yaml); an
+/// existing SOUL.md is never replaced.
+pub const INITIAL_SOUL: &str = "INITIAL_SOUL";
 /// Bounds of one turn and one model call.
 pub const TASK_MAX_ITERATIONS: &str = "TASK_MAX_ITERATIONS";
 pub const CHAT_MAX_TOOL_ROUNDS: &str = "CHAT_MAX_TOOL_ROUNDS";

@@ -27,6 +27,7 @@ pub mod strict_yaml;
 mod task;
 mod team;
 mod time;
+pub mod unsupported;
 
 pub use agent::{
     AgentInfo, AgentState, AgentStatus, ChatEvent, ChatMessage, ChatResponse, RegisterRequest,

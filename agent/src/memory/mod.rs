@@ -24,7 +24,7 @@ use openlegion_memory::{
 };
 
 pub use embedder::MeshEmbedder;
-pub use scaffold::scaffold;
+pub use scaffold::{scaffold, scaffold_with};
 pub use tools::{Unavailable, capability};
 
 use crate::journal;

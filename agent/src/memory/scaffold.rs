@@ -51,11 +51,21 @@ const TEMPLATES: [(&str, &str); 7] = [
 /// Creates the missing workspace files and directories (including `memory/` for the daily
 /// logs); returns the files created.
 pub fn scaffold(workspace: &Path) -> Vec<&'static str> {
+    scaffold_with(workspace, &[])
+}
+
+/// [`scaffold`], with the text of some files given by agents.yaml instead of the template
+/// (`("SOUL.md", soul)`): used only when the file is created.
+pub fn scaffold_with(workspace: &Path, given: &[(&str, &str)]) -> Vec<&'static str> {
     let mut created = Vec::new();
     if let Err(e) = std::fs::create_dir_all(workspace.join("memory")) {
         tracing::warn!(error = %e, "cannot create the daily log directory");
     }
-    for (name, text) in TEMPLATES {
+    for (name, template) in TEMPLATES {
+        let text = given
+            .iter()
+            .find(|(file, _)| *file == name)
+            .map_or(template, |(_, text)| *text);
         let path = workspace.join(name);
         if let Some(parent) = path.parent() {
             let _ = std::fs::create_dir_all(parent);
@@ -102,6 +112,21 @@ mod tests {
         assert!(
             scaffold(dir.path()).is_empty(),
             "a second start creates nothing"
+        );
+    }
+
+    #[test]
+    fn a_given_soul_is_the_first_soul_md_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let created = scaffold_with(dir.path(), &[("SOUL.md", "Terse and dry.")]);
+        assert!(created.contains(&"SOUL.md"));
+        let soul = dir.path().join("SOUL.md");
+        assert_eq!(std::fs::read_to_string(&soul).unwrap(), "Terse and dry.");
+        std::fs::write(&soul, "Edited by the user.").unwrap();
+        scaffold_with(dir.path(), &[("SOUL.md", "Terse and dry.")]);
+        assert_eq!(
+            std::fs::read_to_string(&soul).unwrap(),
+            "Edited by the user."
         );
     }
 }

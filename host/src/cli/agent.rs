@@ -3,6 +3,7 @@
 //! agents.yaml is the source of truth for which agents an installation has; the running
 //! mesh is told about changes (reload, or removal of the agent's tokens and inbox).
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -19,12 +20,14 @@ use super::client::{MeshRefused, OperatorClient};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AgentCommand {
-    /// Add an agent to agents.yaml (and to the running mesh).
+    /// Add an agent to agents.yaml (and to the running mesh). Without a name, asks for
+    /// the name, role and model on the terminal.
     Add {
-        name: String,
-        #[arg(long, default_value = "assistant")]
-        role: String,
-        /// `provider/model`, e.g. openai/gpt-4o-mini.
+        name: Option<String>,
+        /// What the agent does (default: assistant).
+        #[arg(long)]
+        role: Option<String>,
+        /// `provider/model`, e.g. openai/gpt-4o-mini (default: mesh.yaml's llm.default_model).
         #[arg(long)]
         model: Option<String>,
     },
@@ -37,6 +40,9 @@ pub(crate) enum AgentCommand {
         /// Also delete its data (the container volume or data directory).
         #[arg(long)]
         purge: bool,
+        /// Do not ask for confirmation (needed when not on a terminal).
+        #[arg(short = 'y', long)]
+        yes: bool,
     },
     /// Print a new mesh token for the agent (for scripts and tests).
     Token { name: String },
@@ -45,9 +51,18 @@ pub(crate) enum AgentCommand {
 pub(crate) async fn run(config_dir: &Path, cmd: AgentCommand) -> Result<ExitCode> {
     let config = Config::load(config_dir)?;
     match cmd {
-        AgentCommand::Add { name, role, model } => add(&config, &name, role, model).await,
+        AgentCommand::Add { name, role, model } => {
+            let (name, role, model) = complete_add(&config, name, role, model)?;
+            add(&config, &name, role, model).await
+        }
         AgentCommand::List => list(&config).await,
-        AgentCommand::Remove { name, purge } => remove(&config, &name, purge).await,
+        AgentCommand::Remove { name, purge, yes } => {
+            if !yes && !confirm_remove(&name, purge)? {
+                println!("kept agent {name}");
+                return Ok(ExitCode::from(1));
+            }
+            remove(&config, &name, purge).await
+        }
         AgentCommand::Token { name } => {
             let client = OperatorClient::require(config_dir)?;
             let url = client.url("/mesh/agents", &[&name, "token"]);
@@ -63,12 +78,102 @@ pub(crate) async fn run(config_dir: &Path, cmd: AgentCommand) -> Result<ExitCode
     }
 }
 
+/// The name, role and model of `agent add`: the flags, and on a terminal the answers to
+/// what they leave out when no name was given.
+fn complete_add(
+    config: &Config,
+    name: Option<String>,
+    role: Option<String>,
+    model: Option<String>,
+) -> Result<(String, String, Option<String>)> {
+    if let Some(name) = name {
+        return Ok((name, role.unwrap_or_else(|| "assistant".into()), model));
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        bail!(
+            "give the agent's name (`openlegion agent add NAME`), or run this on a terminal to be asked"
+        );
+    }
+    let theme = dialoguer::theme::ColorfulTheme::default();
+    let existing = config.agents.agents.clone();
+    let name: String = dialoguer::Input::with_theme(&theme)
+        .with_prompt("Name (letters, digits, - and _)")
+        .validate_with(|n: &String| match AgentId::new_agent(n) {
+            Ok(id) if existing.contains_key(&id) => Err(format!("{id} exists already")),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        })
+        .interact_text()?;
+    let role = match role {
+        Some(r) => r,
+        None => dialoguer::Input::with_theme(&theme)
+            .with_prompt("Role (what it does)")
+            .default("assistant".to_owned())
+            .interact_text()?,
+    };
+    let model = match model {
+        Some(m) => Some(m),
+        None => {
+            let default = config.mesh.llm.default_model.clone().unwrap_or_default();
+            let answer: String = dialoguer::Input::with_theme(&theme)
+                .with_prompt("Model (provider/model; Enter: the default model)")
+                .default(default.clone())
+                .show_default(!default.is_empty())
+                .allow_empty(true)
+                .interact_text()?;
+            (!answer.is_empty() && answer != default).then_some(answer)
+        }
+    };
+    Ok((name, role, model))
+}
+
+/// Asks before removing an agent; refuses without a terminal (pass --yes there).
+fn confirm_remove(name: &str, purge: bool) -> Result<bool> {
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        bail!("removing agent {name} needs --yes when not on a terminal");
+    }
+    Ok(
+        dialoguer::Confirm::with_theme(&dialoguer::theme::ColorfulTheme::default())
+            .with_prompt(if purge {
+                format!("Remove agent {name} and delete its data?")
+            } else {
+                format!("Remove agent {name}? (its data stays)")
+            })
+            .default(false)
+            .interact()?,
+    )
+}
+
 async fn add(config: &Config, name: &str, role: String, model: Option<String>) -> Result<ExitCode> {
+    let id = write_agent(&config.dir, name, role, model)?;
+    println!("added agent {id} to {}", config.agents_path().display());
+    if let Some(client) = OperatorClient::for_config(config)? {
+        client
+            .post("/mesh/reload", &json!({}))
+            .await
+            .context("the running mesh did not reload")?;
+        println!("the running mesh knows it now; get its token with `openlegion agent token {id}`");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Adds agent `name` to the agents.yaml of `config_dir` (what `agent add` and the REPL's
+/// `/add` do before the mesh reloads).
+pub(crate) fn write_agent(
+    config_dir: &Path,
+    name: &str,
+    role: String,
+    model: Option<String>,
+) -> Result<AgentId> {
     let id = AgentId::new_agent(name)?;
-    let path = config.agents_path();
+    let path = config_dir.join(config::AGENTS_FILE);
     let mut agents = config::load_agents(&path)?;
     if agents.agents.contains_key(&id) {
         bail!("agent {id} already exists in {}", path.display());
+    }
+    if let Some(model) = &model {
+        openlegion_host::vault::parse_model(model)
+            .map_err(|e| anyhow::anyhow!("model {model}: {e}"))?;
     }
     agents.agents.insert(
         id.clone(),
@@ -79,15 +184,7 @@ async fn add(config: &Config, name: &str, role: String, model: Option<String>) -
         },
     );
     config::save_agents(&path, &agents)?;
-    println!("added agent {id} to {}", path.display());
-    if let Some(client) = OperatorClient::for_config(config)? {
-        client
-            .post("/mesh/reload", &json!({}))
-            .await
-            .context("the running mesh did not reload")?;
-        println!("the running mesh knows it now; get its token with `openlegion agent token {id}`");
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(id)
 }
 
 async fn list(config: &Config) -> Result<ExitCode> {
@@ -148,6 +245,8 @@ async fn remove(config: &Config, name: &str, purge: bool) -> Result<ExitCode> {
                 Err(e) => return Err(e),
             }
         }
+        // No mesh ever ran here: there is no database to forget the agent in.
+        None if !StateDir::new(config.state_dir()).db().exists() => false,
         None => {
             // No mesh runs, so the database is ours to edit.
             let store = Store::open(&StateDir::new(config.state_dir()).db())?;

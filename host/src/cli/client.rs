@@ -19,7 +19,7 @@ pub(crate) struct MeshRefused {
     pub(crate) detail: String,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct OperatorClient {
     base: Url,
     token: String,

@@ -19,6 +19,12 @@ pub(crate) async fn run(config_dir: &Path, period: Period) -> Result<ExitCode> {
     let client = OperatorClient::require(config_dir)?;
     let name = format!("{period:?}").to_lowercase();
     let report = client.get(&format!("/mesh/costs?period={name}")).await?;
+    print_report(&report, &name);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a `GET /mesh/costs` report (also the REPL's `/costs`).
+pub(crate) fn print_report(report: &serde_json::Value, name: &str) {
     println!(
         "LLM costs, {name} (since {}):",
         report["since"].as_str().unwrap_or("?")
@@ -47,5 +53,4 @@ pub(crate) async fn run(config_dir: &Path, period: Period) -> Result<ExitCode> {
         );
     }
     println!("total: ${:.4}", report["total_usd"].as_f64().unwrap_or(0.0));
-    Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,11 @@ mod bb;
 mod client;
 mod costs;
 mod cron;
+mod doctor;
 mod logging;
+mod machine;
+mod progress;
+mod ready;
 mod repl;
 mod setup;
 mod skill;
@@ -14,6 +18,7 @@ mod start;
 mod status;
 mod stop;
 mod webhook;
+mod wizard;
 mod workflow;
 
 use std::path::PathBuf;
@@ -50,10 +55,24 @@ enum Command {
         /// Open the REPL even when standard input is not a terminal.
         #[arg(long, conflicts_with = "detach")]
         repl: bool,
+        /// Listen on this port instead of mesh.yaml's `mesh.port` (0: any free port).
+        #[arg(long)]
+        port: Option<u16>,
     },
-    /// Install the local embedding model if mesh.yaml selects it, and build the container
-    /// images the agents need (start does both when missing).
-    Setup,
+    /// Set up this installation: provider and key, project, team, isolation (asks on a
+    /// terminal; flags answer, --yes takes the defaults), then install the local models
+    /// and build the container images the agents need. Without a terminal and without
+    /// flags, only the last part.
+    Setup(wizard::SetupArgs),
+    /// Check this machine: Docker, gVisor, KVM, the local models, Chromium, disk space,
+    /// and what each missing piece disables.
+    Doctor,
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell), e.g.
+    /// `openlegion completions bash > ~/.local/share/bash-completion/completions/openlegion`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Stop a mesh started with `start -d` (SIGTERM, wait for it to drain).
     Stop {
         /// Seconds to wait for a clean exit.
@@ -99,12 +118,27 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     match cli.command {
-        Command::Start { detach: true, .. } => runtime.block_on(start::detach(&cli.config)),
+        Command::Start {
+            detach: true, port, ..
+        } => runtime.block_on(start::detach(&cli.config, port)),
         Command::Start {
             detach: false,
             repl,
-        } => runtime.block_on(start::foreground(&cli.config, repl)),
-        Command::Setup => runtime.block_on(setup::run(&cli.config)),
+            port,
+        } => runtime.block_on(start::foreground(&cli.config, repl, port)),
+        Command::Setup(args) => runtime.block_on(wizard::run(&cli.config, args)),
+        Command::Doctor => runtime.block_on(doctor::run(&cli.config)),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            use std::io::Write;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "openlegion", &mut script);
+            match std::io::stdout().write_all(&script) {
+                // `| head`: the reader left, which is its business.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(ExitCode::SUCCESS),
+            }
+        }
         Command::Stop { timeout } => stop::run(&cli.config, timeout),
         Command::Status => runtime.block_on(status::status(&cli.config)),
         Command::Reload => runtime.block_on(status::reload(&cli.config)),
@@ -112,7 +146,9 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bb(cmd) => runtime.block_on(bb::run(&cli.config, cmd)),
         Command::Chat { name } => runtime.block_on(async {
             let client = client::OperatorClient::require(&cli.config)?;
-            repl::run(&client, Some(name), false).await?;
+            let config = openlegion_host::config::Config::load(&cli.config)?;
+            let history = config.state_dir().join(repl::HISTORY_FILE);
+            repl::run(&client, Some(name), false, Some(history)).await?;
             Ok(ExitCode::SUCCESS)
         }),
         Command::Costs { period } => runtime.block_on(costs::run(&cli.config, period)),

@@ -1,17 +1,20 @@
-//! `openlegion setup`: prepares this machine for the agents of agents.yaml — installs the
-//! local embedding model when mesh.yaml selects it, and builds the container images the
-//! agents need (the full image takes minutes the first time), so that `start` does not
-//! have to.
+//! The last step of `openlegion setup` (and all of it for a script's plain `setup`):
+//! prepares this machine for the agents of agents.yaml — installs the local models
+//! mesh.yaml selects, and builds the container images the agents need (the full image
+//! takes minutes the first time, shown with a progress spinner), so that `start` does not
+//! have to. The wizard (`super::wizard`) calls [`run`] once the configuration is written:
+//! this is the one place where the local models are installed.
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use openlegion_host::config::Config;
 use openlegion_host::embeddings;
 use openlegion_host::fleet::Backends;
 use openlegion_host::vault::parse_model;
+
+use super::progress::Activity;
 
 pub(crate) async fn run(config_dir: &Path) -> Result<ExitCode> {
     let config = Config::load(config_dir)?;
@@ -41,19 +44,25 @@ pub(crate) async fn run(config_dir: &Path) -> Result<ExitCode> {
         if agents == 1 { "" } else { "s" },
         config.dir.join("agents.yaml").display()
     );
-    let backends = Backends::new(&config, Arc::new(|line: &str| eprintln!("{line}")));
+    let activity = Activity::start("building the agent images");
+    let backends = Backends::new(&config, activity.callback());
     match backends.prepare(&config.agents).await {
         Ok(images) if images.is_empty() => {
-            eprintln!("no agent runs in a container; nothing to build");
+            activity.finish("no agent runs in a container; nothing to build");
             Ok(ExitCode::SUCCESS)
         }
         Ok(images) => {
+            activity.finish("the agent images are ready");
             for image in images {
                 println!("ready: {image}");
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(failures) => {
+            let tail = activity.fail();
+            if !tail.is_empty() {
+                eprintln!("{tail}");
+            }
             for failure in failures {
                 eprintln!("error: {failure}");
             }

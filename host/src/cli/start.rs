@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use openlegion_host::fleet::Fleet;
+use openlegion_host::config::Config;
+use openlegion_host::fleet::{Backends, Fleet};
 use openlegion_host::instance::{self, Instance};
 use openlegion_host::mesh::Mesh;
 use openlegion_host::state::StateDir;
@@ -16,16 +17,27 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use super::client::OperatorClient;
-use super::{logging, repl};
+use super::progress::Activity;
+use super::{logging, ready, repl};
 
 /// How long `start -d` waits for the mesh to answer before giving up.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs the mesh in this process until a signal (or `/quit` in the REPL) stops it. On a
 /// terminal it opens the multi-agent REPL and logs to the state directory's `mesh.log`.
-pub(crate) async fn foreground(config_dir: &Path, repl: bool) -> Result<ExitCode> {
+pub(crate) async fn foreground(
+    config_dir: &Path,
+    repl: bool,
+    port: Option<u16>,
+) -> Result<ExitCode> {
     let interactive = repl || std::io::stdin().is_terminal();
-    let (config, vault) = instance::load(config_dir)?;
+    let (mut config, vault) = instance::load(config_dir)?;
+    let history = StateDir::new(config.state_dir())
+        .root()
+        .join(repl::HISTORY_FILE);
+    if let Some(port) = port {
+        config.mesh.mesh.port = port;
+    }
     if interactive {
         let dir = StateDir::new(config.state_dir());
         dir.create()?;
@@ -34,6 +46,10 @@ pub(crate) async fn foreground(config_dir: &Path, repl: bool) -> Result<ExitCode
         logging::init();
     }
     let first = config.agents.agents.keys().next().map(ToString::to_string);
+    let expected = ready::expected(&config);
+    if interactive {
+        prebuild_images(&config).await;
+    }
     let mesh = Instance::start(config, vault).await?;
     let shutdown = mesh.shutdown_token();
     tokio::spawn(handle_signals(
@@ -41,13 +57,15 @@ pub(crate) async fn foreground(config_dir: &Path, repl: bool) -> Result<ExitCode
         Arc::clone(&mesh.mesh),
         Arc::clone(&mesh.fleet),
     ));
+    let client = OperatorClient::new(&mesh.url, &mesh.operator_token)?;
+    println!("OpenLegion mesh on {}", mesh.url);
+    for failure in &mesh.start_failures {
+        eprintln!("warning: {failure}");
+    }
     if interactive {
-        for failure in &mesh.start_failures {
-            eprintln!("warning: {failure}");
-        }
-        let client = OperatorClient::new(&mesh.url, &mesh.operator_token)?;
+        ready::announce(&client, expected).await;
         tokio::select! {
-            outcome = repl::run(&client, first, true) => {
+            outcome = repl::run(&client, first, true, Some(history)) => {
                 if let Err(e) = outcome {
                     eprintln!("error: {e:#}");
                 }
@@ -55,9 +73,26 @@ pub(crate) async fn foreground(config_dir: &Path, repl: bool) -> Result<ExitCode
             () = shutdown.cancelled() => {}
         }
         shutdown.cancel();
+    } else {
+        tokio::spawn(async move { ready::announce(&client, expected).await });
     }
     mesh.stopped().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// On a terminal, builds the images the agents need before the mesh starts them, with a
+/// progress spinner (the mesh would build them itself, a line per step). A failure is
+/// left for the start to report.
+async fn prebuild_images(config: &Config) {
+    let activity = Activity::start("preparing the agents' container images");
+    let backends = Backends::new(config, activity.callback());
+    match backends.prepare(&config.agents).await {
+        Ok(images) if images.is_empty() => activity.clear(),
+        Ok(_) => activity.finish("the agent images are ready"),
+        Err(_) => {
+            activity.fail();
+        }
+    }
 }
 
 /// SIGTERM/SIGINT drain and stop; SIGHUP reloads permissions.json and agents.yaml.
@@ -86,9 +121,10 @@ async fn handle_signals(shutdown: CancellationToken, mesh: Arc<Mesh>, fleet: Arc
 
 /// Starts the mesh as a detached child (its own process group, output to the log file) and
 /// returns once it answers, or reports why it did not start.
-pub(crate) async fn detach(config_dir: &Path) -> Result<ExitCode> {
+pub(crate) async fn detach(config_dir: &Path, port: Option<u16>) -> Result<ExitCode> {
     // Load here first so a config error shows in this terminal, not in a log file.
     let (config, _vault) = instance::load(config_dir)?;
+    let expected = ready::expected(&config);
     let state = StateDir::new(config.state_dir());
     state.create().with_context(|| {
         format!(
@@ -110,10 +146,12 @@ pub(crate) async fn detach(config_dir: &Path) -> Result<ExitCode> {
         .append(true)
         .open(&log_path)
         .with_context(|| format!("cannot open the log file {}", log_path.display()))?;
-    let mut child = Command::new(std::env::current_exe()?)
-        .arg("--config")
-        .arg(&config.dir)
-        .arg("start")
+    let mut command = Command::new(std::env::current_exe()?);
+    command.arg("--config").arg(&config.dir).arg("start");
+    if let Some(port) = port {
+        command.arg("--port").arg(port.to_string());
+    }
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -144,6 +182,9 @@ pub(crate) async fn detach(config_dir: &Path) -> Result<ExitCode> {
         {
             println!("OpenLegion mesh started (pid {}) on {url}", child.id());
             println!("log: {}", log_path.display());
+            if let Some(client) = OperatorClient::for_config(&config)? {
+                ready::announce(&client, expected).await;
+            }
             return Ok(ExitCode::SUCCESS);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -85,7 +85,7 @@ fn agent_lines(agents: &serde_json::Value) -> Vec<String> {
 }
 
 /// One line per lane with work in it (or refusals): depth and the oldest item's age.
-fn lane_lines(lanes: &serde_json::Value) -> Vec<String> {
+pub(crate) fn lane_lines(lanes: &serde_json::Value) -> Vec<String> {
     let Some(list) = lanes["lanes"].as_array() else {
         return Vec::new();
     };

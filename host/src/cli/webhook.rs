@@ -65,8 +65,8 @@ pub(crate) fn run(config_dir: &Path, cmd: WebhookCommand) -> Result<ExitCode> {
                     None => "unsigned".into(),
                 };
                 println!(
-                    "{}\t{}\t/webhook/hook/{}\t{signed}",
-                    hook.name, hook.agent, hook.id
+                    "{}\t{}\t/webhook/hook/{}\t{signed}\tcreated {}",
+                    hook.name, hook.agent, hook.id, hook.created_at
                 );
             }
         }

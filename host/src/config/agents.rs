@@ -13,7 +13,8 @@ pub struct AgentsFile {
 }
 
 /// One agent. Field names follow the original (both its v0 and later spellings), so its
-/// agents.yaml loads unchanged.
+/// agents.yaml loads; the original's keys that mean nothing here are refused with what to
+/// do instead (`super::unsupported`), never accepted and ignored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentConfig {
@@ -25,9 +26,15 @@ pub struct AgentConfig {
     /// model are always allowed).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_models: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::unsupported::skills_dir"
+    )]
     pub skills_dir: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::unsupported::skills_dir"
+    )]
     pub tools_dir: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
@@ -45,11 +52,20 @@ pub struct AgentConfig {
     pub heartbeat: Option<super::HeartbeatSetting>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub initial_heartbeat: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::unsupported::initial_interface"
+    )]
     pub initial_interface: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::unsupported::thinking"
+    )]
     pub thinking: Option<Thinking>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::unsupported::status"
+    )]
     pub status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
@@ -57,13 +73,25 @@ pub struct AgentConfig {
     pub budget: Option<Budget>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub capabilities: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::unsupported::hints"
+    )]
     pub preferred_inputs: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::unsupported::hints"
+    )]
     pub expected_outputs: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::unsupported::escalation_to"
+    )]
     pub escalation_to: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::unsupported::hints"
+    )]
     pub forbidden: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_iterations: Option<u32>,

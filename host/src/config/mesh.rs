@@ -14,7 +14,9 @@ pub struct MeshFile {
     pub mesh: MeshSection,
     pub llm: LlmSection,
     pub channels: BTreeMap<String, ChannelSection>,
-    /// Whether agents of a team may message each other by default (original: `true`).
+    /// Whether agents may message each other at all (default `true`: permissions.json's
+    /// `can_message` decides). `false` refuses every message from one agent to another;
+    /// the operator still reaches every agent.
     pub collaboration: Option<bool>,
     /// How the mesh fetches URLs for agents.
     pub http: HttpSection,
@@ -199,7 +201,8 @@ pub struct LlmSection {
     pub prices: BTreeMap<String, Price>,
     /// Budget of agents whose agents.yaml entry sets none (default $50/day, $200/month).
     pub default_budget: Option<super::Budget>,
-    /// Upper bound on one LLM call in seconds, streaming included (default 300).
+    /// Upper bound on one LLM call of an agent in seconds, streaming included (default
+    /// 300; 10 to 7200): handed to every agent, which gives up on a call after it.
     pub timeout_seconds: Option<u64>,
 }
 

@@ -13,6 +13,7 @@ mod heartbeat;
 mod mesh;
 mod parse;
 mod permissions_file;
+mod unsupported;
 
 pub(crate) use parse::json as parse_json;
 pub(crate) use parse::yaml as parse_yaml;
@@ -113,9 +114,19 @@ fn read_optional(path: &Path) -> Result<Option<String>, ConfigError> {
 }
 
 pub fn load_mesh(path: &Path) -> Result<MeshFile, ConfigError> {
-    let file: MeshFile = match read_optional(path)? {
-        Some(text) if !text.trim().is_empty() => parse::yaml(path, &text)?,
-        _ => MeshFile::default(),
+    match read_optional(path)? {
+        Some(text) => parse_mesh(path, &text),
+        None => Ok(MeshFile::default()),
+    }
+}
+
+/// Parses and checks `text` as the mesh.yaml at `path` (what [`load_mesh`] does once the
+/// file is read; `openlegion setup` checks a new mesh.yaml with it before writing).
+pub fn parse_mesh(path: &Path, text: &str) -> Result<MeshFile, ConfigError> {
+    let file: MeshFile = if text.trim().is_empty() {
+        MeshFile::default()
+    } else {
+        parse::yaml(path, text)?
     };
     if let Some(key) = file
         .runtime
@@ -128,6 +139,15 @@ pub fn load_mesh(path: &Path) -> Result<MeshFile, ConfigError> {
             field: format!("runtime.labels.{key}"),
             message: "labels under openlegion. are the platform's own; choose another prefix"
                 .into(),
+        });
+    }
+    if let Some(t) = file.llm.timeout_seconds
+        && !(10..=7200).contains(&t)
+    {
+        return Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            field: "llm.timeout_seconds".into(),
+            message: format!("{t} is not a number of seconds from 10 to 7200"),
         });
     }
     if let Some(model) = &file.llm.embedding_model
@@ -197,5 +217,7 @@ pub fn save_agents(path: &Path, agents: &AgentsFile) -> Result<(), ConfigError> 
     })
 }
 
+#[cfg(test)]
+mod keys;
 #[cfg(test)]
 mod tests;

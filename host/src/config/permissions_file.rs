@@ -10,5 +10,7 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct PermissionsFile {
     pub permissions: BTreeMap<String, AgentPermissions>,
+    /// Accepted only empty: the mesh installs no skill fleet-wide.
+    #[serde(deserialize_with = "super::unsupported::fleet_skills")]
     pub fleet_skills: Vec<String>,
 }

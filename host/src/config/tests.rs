@@ -38,7 +38,7 @@ fn reads_the_originals_shapes() {
         ),
         (
             "agents.yaml",
-            "agents:\n  researcher:\n    role: research\n    model: openai/gpt-4o-mini\n    skills_dir: ./skills/research\n    system_prompt: You are a researcher.\n    resources: {memory_limit: 512m, cpu_limit: 0.5}\n    budget: {daily_usd: 5.00, monthly_usd: 100.00}\n    thinking: medium\n",
+            "agents:\n  researcher:\n    role: research\n    model: openai/gpt-4o-mini\n    system_prompt: You are a researcher.\n    resources: {memory_limit: 512m, cpu_limit: 0.5}\n    budget: {daily_usd: 5.00, monthly_usd: 100.00}\n    thinking: off\n",
         ),
         (
             "permissions.json",
@@ -53,7 +53,7 @@ fn reads_the_originals_shapes() {
     );
     let researcher = config.agents.agents.values().next().unwrap();
     assert_eq!(researcher.budget.as_ref().unwrap().daily_usd, Some(5.0));
-    assert_eq!(researcher.thinking, Some(Thinking::Medium));
+    assert_eq!(researcher.thinking, Some(Thinking::Off));
     assert_eq!(
         config.permissions.unwrap().permissions["default"].allowed_apis,
         ["llm"]
@@ -195,4 +195,17 @@ fn the_example_configuration_in_the_repository_loads() {
     // The quick start runs with only Rust installed.
     assert_eq!(config.mesh.runtime.isolation, Some(Isolation::Process));
     assert!(!config.agents.agents.is_empty());
+}
+
+#[test]
+fn state_dir_is_where_the_mesh_keeps_its_state() {
+    let dir = dir_with(&[("mesh.yaml", "mesh:\n  state_dir: run/state\n")]);
+    let config = Config::load(dir.path()).unwrap();
+    let base = dir.path().parent().unwrap();
+    assert_eq!(config.state_dir(), base.join("run/state"));
+    let absolute = dir_with(&[("mesh.yaml", "mesh:\n  state_dir: /var/lib/openlegion\n")]);
+    assert_eq!(
+        Config::load(absolute.path()).unwrap().state_dir(),
+        std::path::Path::new("/var/lib/openlegion")
+    );
 }

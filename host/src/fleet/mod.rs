@@ -7,6 +7,7 @@
 //! speak for another even if it stole a token.
 
 mod backends;
+mod configured;
 mod health;
 mod socket;
 mod window;
@@ -304,16 +305,6 @@ impl Fleet {
         if backend.name() != "process" || config.mesh.runtime.allow_skill_compile {
             capabilities.push("skills");
         }
-        let instructions = [
-            &cfg.system_prompt,
-            &cfg.instructions,
-            &cfg.initial_instructions,
-        ]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("\n\n");
         let run = &inside.run_dir;
         let mut env: Vec<(String, String)> = [
             (env::AGENT_ID, id.to_string()),
@@ -353,21 +344,7 @@ impl Fleet {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         env.extend(inside.env);
-        if !instructions.is_empty() {
-            env.push((env::INITIAL_INSTRUCTIONS.into(), instructions));
-        }
-        if let Some(n) = cfg.max_iterations {
-            env.push((env::TASK_MAX_ITERATIONS.into(), n.to_string()));
-        }
-        if let Some(n) = config.mesh.llm.max_tokens {
-            env.push((env::LLM_MAX_TOKENS.into(), n.to_string()));
-        }
-        let model = cfg
-            .model
-            .as_ref()
-            .or(config.mesh.llm.default_model.as_ref());
-        let window = window::context_window(cfg.context_window, model.map(String::as_str));
-        env.push((env::CONTEXT_WINDOW.into(), window.to_string()));
+        env.extend(configured::environment(cfg, &config.mesh.llm));
         if let Ok(level) = std::env::var("RUST_LOG") {
             env.push(("RUST_LOG".into(), level));
         }

@@ -68,6 +68,8 @@ pub struct Mesh {
     pub reloads: tokio::sync::watch::Sender<u64>,
     vault: Arc<Vault>,
     http_policy: config::HttpSection,
+    /// mesh.yaml's `collaboration`, applied again to every reloaded permission matrix.
+    collaboration: bool,
     /// What the fleet last saw of each agent it runs (`starting`, `running`, `unreachable`,
     /// `restarting`, `failed`, `stopped`).
     run_states: std::sync::Mutex<std::collections::HashMap<String, String>>,
@@ -116,9 +118,13 @@ pub trait Reloadable: Send + Sync + std::fmt::Debug {
     fn prepare(&self, agents: &config::AgentsFile) -> Result<(Commit, String), ConfigError>;
 }
 
-fn matrix_of(config: Option<&config::PermissionsFile>, path: &std::path::Path) -> PermissionMatrix {
+fn matrix_of(
+    config: Option<&config::PermissionsFile>,
+    path: &std::path::Path,
+    collaboration: bool,
+) -> PermissionMatrix {
     match config {
-        Some(file) => PermissionMatrix::from_file(file),
+        Some(file) => PermissionMatrix::from_file(file).with_collaboration(collaboration),
         None => {
             tracing::warn!(path = %path.display(), "no permissions file: every agent is denied everything");
             PermissionMatrix::deny_all()
@@ -151,9 +157,11 @@ impl Mesh {
         let store = Store::open(&state_dir.join("mesh.db"))?;
         let vault = Arc::new(vault);
         let tokens = Arc::new(Tokens::default());
+        let collaboration = config.mesh.collaboration.unwrap_or(true);
         let permissions = Arc::new(Permissions::new(matrix_of(
             config.permissions.as_ref(),
             &config.permissions_path(),
+            collaboration,
         )));
         let registry = Arc::new(Registry::load(store.clone(), Arc::clone(&tokens)).await?);
         registry.seed(&config.agents).await?;
@@ -231,6 +239,7 @@ impl Mesh {
             reloads: tokio::sync::watch::channel(0).0,
             vault,
             http_policy: config.mesh.http.clone(),
+            collaboration,
             run_states: std::sync::Mutex::new(std::collections::HashMap::new()),
             reload_hooks: std::sync::Mutex::new(Vec::new()),
             config_dir: config.dir.clone(),
@@ -383,7 +392,7 @@ impl Mesh {
             .collect::<Result<Vec<_>, _>>()?;
         let entries = perms.as_ref().map_or(0, |p| p.permissions.len());
         self.permissions
-            .replace(matrix_of(perms.as_ref(), &perms_path));
+            .replace(matrix_of(perms.as_ref(), &perms_path, self.collaboration));
         let agents_added = self.registry.seed(&agents).await?;
         self.proxy.set_agents(agents.clone());
         set_lane_limits(&self.lanes, &agents);

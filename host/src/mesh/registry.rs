@@ -21,6 +21,9 @@ pub struct Registry {
     store: Store,
     tokens: Arc<Tokens>,
     agents: RwLock<BTreeMap<String, AgentRow>>,
+    /// `capabilities` of agents.yaml, by agent: advertised beside what the agent registers
+    /// (its tools), so `capability:<name>` reaches it under either.
+    configured: RwLock<std::collections::HashMap<String, Vec<String>>>,
 }
 
 impl Registry {
@@ -39,11 +42,17 @@ impl Registry {
             store,
             tokens,
             agents: RwLock::new(agents),
+            configured: RwLock::new(std::collections::HashMap::new()),
         })
     }
 
     /// Adds the agents of agents.yaml that the registry does not know yet.
     pub async fn seed(&self, configured: &AgentsFile) -> Result<usize, MeshError> {
+        *self.configured.write().expect("registry lock") = configured
+            .agents
+            .iter()
+            .map(|(id, cfg)| (id.to_string(), cfg.capabilities.clone()))
+            .collect();
         let now = now_micros();
         let missing: Vec<AgentRow> = {
             let known = self.agents.read().expect("registry lock");
@@ -132,13 +141,26 @@ impl Registry {
             .ok_or_else(|| MeshError::UnknownAgent {
                 agent: id.to_string(),
             })?;
-        check_capabilities(&req.capabilities)?;
+        let mut capabilities = req.capabilities.clone();
+        let configured = self
+            .configured
+            .read()
+            .expect("registry lock")
+            .get(id.as_str())
+            .cloned()
+            .unwrap_or_default();
+        for cap in configured {
+            if !capabilities.contains(&cap) {
+                capabilities.push(cap);
+            }
+        }
+        check_capabilities(&capabilities)?;
         if req.url.is_some() {
             return Err(MeshError::OperatorOnly {
                 action: "set an agent's url (agents give a port)",
             });
         }
-        row.capabilities = req.capabilities.clone();
+        row.capabilities = capabilities;
         if let Some(port) = req.port {
             row.url = Some(port_url(port)?);
         }

@@ -339,5 +339,10 @@ mod tests {
             "exactly the quoted characters"
         );
         assert!(m.contains("2000 more characters cut"), "{m}");
+        // The hook's instructions replace the default request.
+        let mut told = Hook::new("gh", "scout", None);
+        told.instructions = Some("Triage the issue.".into());
+        let m = message(&told, b"{}");
+        assert!(m.ends_with("Triage the issue."), "{m}");
     }
 }

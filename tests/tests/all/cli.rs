@@ -109,7 +109,12 @@ fn start_detached_then_drive_and_stop() {
     let dup = cli(&config, &["agent", "add", "scout"]);
     assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
     assert!(ok(&cli(&config, &["reload"])).contains("1 permission entries"));
-    ok(&cli(&config, &["agent", "remove", "scout"]));
+    let unconfirmed = cli(&config, &["agent", "remove", "scout"]);
+    assert!(
+        String::from_utf8_lossy(&unconfirmed.stderr).contains("needs --yes"),
+        "{unconfirmed:?}"
+    );
+    ok(&cli(&config, &["agent", "remove", "scout", "--yes"]));
     assert!(!ok(&cli(&config, &["agent", "list"])).contains("scout"));
 
     let stopped = ok(&cli(&config, &["stop"]));

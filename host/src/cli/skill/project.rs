@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::cli::progress::Activity;
+
 /// The languages a skill can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Lang {
@@ -186,18 +188,47 @@ pub(crate) fn scaffold(sdk: &Path, name: &str, lang: Lang, parent: &Path) -> Res
 pub(crate) async fn build(sdk: &Path, dir: &Path) -> Result<PathBuf> {
     let lang = Lang::of(dir)?;
     let name = manifest_name(dir)?;
-    let out = dir.join("dist").join(&name);
+    let activity = Activity::start(&format!("compiling skill {name} ({})", lang.name()));
+    match compile(sdk, dir, lang, &name, &activity).await {
+        Ok(out) => {
+            activity.finish(&format!("compiled skill {name}"));
+            Ok(out)
+        }
+        Err(e) => {
+            let tail = activity.fail();
+            if !tail.is_empty() {
+                eprintln!("{tail}");
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn compile(
+    sdk: &Path,
+    dir: &Path,
+    lang: Lang,
+    name: &str,
+    activity: &Activity,
+) -> Result<PathBuf> {
+    let out = dir.join("dist").join(name);
     match lang {
         Lang::Python | Lang::Javascript => {
-            run(tokio::process::Command::new("bash")
-                .arg(dir.join("build.sh"))
-                .env("OPENLEGION_SKILL_SDK", sdk.canonicalize()?))
+            run(
+                tokio::process::Command::new("bash")
+                    .arg(dir.join("build.sh"))
+                    .env("OPENLEGION_SKILL_SDK", sdk.canonicalize()?),
+                activity,
+            )
             .await?;
         }
         Lang::Rust => {
-            run(tokio::process::Command::new("cargo")
-                .args(["build", "--release", "--target", "wasm32-wasip2"])
-                .current_dir(dir))
+            run(
+                tokio::process::Command::new("cargo")
+                    .args(["build", "--release", "--target", "wasm32-wasip2"])
+                    .current_dir(dir),
+                activity,
+            )
             .await?;
             let crate_name = cargo_package_name(dir)?.replace('-', "_");
             let wasm = dir
@@ -207,9 +238,12 @@ pub(crate) async fn build(sdk: &Path, dir: &Path) -> Result<PathBuf> {
             std::fs::copy(&wasm, out.join("skill.wasm"))
                 .with_context(|| format!("cannot copy {}", wasm.display()))?;
             std::fs::copy(dir.join("skill.yaml"), out.join("skill.yaml"))?;
-            run(tokio::process::Command::new("bash")
-                .arg(sdk.join("check-component.sh"))
-                .arg(out.join("skill.wasm")))
+            run(
+                tokio::process::Command::new("bash")
+                    .arg(sdk.join("check-component.sh"))
+                    .arg(out.join("skill.wasm")),
+                activity,
+            )
             .await?;
         }
     }
@@ -234,14 +268,37 @@ fn cargo_package_name(dir: &Path) -> Result<String> {
         .context("Cargo.toml has no [package] name")
 }
 
-/// Runs a build step, its output shown as it comes; fails with its exit status.
-async fn run(command: &mut tokio::process::Command) -> Result<()> {
-    let status = command
-        .status()
-        .await
-        .with_context(|| format!("cannot run {:?}", command.as_std().get_program()))?;
+/// Runs a build step, its output shown beside the spinner as it comes (and printed whole
+/// when there is no terminal); fails with its exit status.
+async fn run(command: &mut tokio::process::Command, activity: &Activity) -> Result<()> {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let program = command.as_std().get_program().to_owned();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {program:?}"))?;
+    let mut out = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut err = BufReader::new(child.stderr.take().expect("piped")).lines();
+    let (mut out_open, mut err_open) = (true, true);
+    while out_open || err_open {
+        tokio::select! {
+            line = out.next_line(), if out_open => match line? {
+                Some(line) => activity.line(&format!("  {line}")),
+                None => out_open = false,
+            },
+            line = err.next_line(), if err_open => match line? {
+                Some(line) => activity.line(&format!("  {line}")),
+                None => err_open = false,
+            },
+        }
+    }
+    let status = child.wait().await?;
     if !status.success() {
-        bail!("{:?} failed ({status})", command.as_std().get_program());
+        bail!("{program:?} failed ({status})");
     }
     Ok(())
 }

@@ -1,0 +1,79 @@
+//! `openlegion doctor`: checks this machine for what the platform can use, and says what
+//! each missing piece disables. Exits 0 when the configured agents can run (the agent
+//! binary exists, and an engine answers if they need one), 1 otherwise.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use openlegion_host::config::{Config, Isolation};
+
+use super::machine::{self, Probe};
+
+pub(crate) async fn run(config_dir: &Path) -> Result<ExitCode> {
+    let config = Config::load(config_dir)?;
+    let probes = vec![
+        machine::agent_binary(&config),
+        machine::docker().await,
+        machine::gvisor().await,
+        machine::kvm(),
+        machine::embedding_model(),
+        // The local chat model's probe (issue 18) goes beside the embedding model's.
+        machine::chromium(),
+        machine::disk(&config),
+    ];
+    for p in &probes {
+        print_probe(p);
+    }
+    let needed = needed_isolation(&config);
+    let found = |what: &str| probes.iter().any(|p| p.what == what && p.ok);
+    let mut blocked = Vec::new();
+    if !found("agent binary") {
+        blocked.push("no agent can start without the agent binary".to_owned());
+    }
+    for isolation in needed {
+        let (ok, name) = match isolation {
+            Isolation::Docker => (found("Docker engine"), "docker"),
+            Isolation::Gvisor => (found("Docker engine") && found("gVisor (runsc)"), "gvisor"),
+            Isolation::Process | Isolation::External => (true, ""),
+        };
+        if !ok {
+            blocked.push(format!(
+                "agents.yaml has agents with isolation {name}, which this machine cannot run"
+            ));
+        }
+    }
+    if blocked.is_empty() {
+        println!("\nthe agents of {} can run here", config.dir.display());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!();
+        for line in blocked {
+            println!("problem: {line}");
+        }
+        Ok(ExitCode::from(1))
+    }
+}
+
+fn print_probe(p: &Probe) {
+    if p.ok {
+        println!("ok       {:<22} {}", p.what, p.detail);
+    } else {
+        println!("missing  {:<22} {}", p.what, p.detail);
+        println!("         {:<22} disables: {}", "", p.disables);
+    }
+}
+
+/// The isolations agents.yaml asks for explicitly (unset means "Docker if it answers",
+/// which never blocks).
+fn needed_isolation(config: &Config) -> Vec<Isolation> {
+    let mut needed: Vec<Isolation> = config
+        .agents
+        .agents
+        .values()
+        .filter_map(|a| a.isolation.or(config.mesh.runtime.isolation))
+        .collect();
+    needed.sort_by_key(|i| format!("{i:?}"));
+    needed.dedup();
+    needed
+}

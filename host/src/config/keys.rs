@@ -1,0 +1,298 @@
+//! Every key the config files accept, and what becomes of it: shown at work by a named
+//! test, refused when read (with file, line, key and "not supported"), or accepted while
+//! the issue that makes it real is being built. The list is checked against the parsers
+//! themselves, so a key added to a config struct without a row here fails this test.
+//!
+//! Files loaded by code on other branches when this was written (config/workflows/*.yaml:
+//! issue 15; config/cron.json: issue 14; config/watchers.yaml: the watchers issue; mesh.yaml
+//! `search:`: issue 16) get their rows at merge.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use super::*;
+use crate::webhooks::config::{Hook, WebhooksFile};
+
+/// What happens to a key.
+#[derive(Debug, Clone, Copy)]
+enum Fate {
+    /// It does what it says: `(file, test fn)` shows it (the file mentions the key).
+    Shown(&'static str, &'static str),
+    /// A section holding other keys (its keys have rows of their own).
+    Section,
+    /// Refused when read: the row's example sets it (the whole file's text).
+    Refused(&'static str),
+    /// Accepted; issue N makes it real (its helper turns this into `Shown` at merge).
+    Owned(u32),
+}
+
+use Fate::{Owned, Refused, Section, Shown};
+
+const E2E_CONFIG: &str = "tests/tests/all/config_keys.rs";
+const PROXY: &str = "tests/tests/all/llm_proxy.rs";
+const CONTAINERS: &str = "tests/tests/all/containers.rs";
+const AUTHORING: &str = "tests/tests/all/authoring.rs";
+const ENV: &str = "host/src/fleet/configured.rs";
+const ENV_TEST: &str = "agents_yaml_and_llm_keys_become_the_agents_variables";
+const ACL: &str = "tests/tests/all/acl.rs";
+const HOOKS: &str = "tests/tests/all/webhooks.rs";
+
+/// (file, key with `*` for a name the user chooses, fate).
+#[rustfmt::skip]
+const KEYS: &[(&str, &str, Fate)] = &[
+    // mesh.yaml
+    ("mesh.yaml", "mesh", Section),
+    ("mesh.yaml", "mesh.host", Shown(E2E_CONFIG, "mesh_host_and_port_are_where_the_mesh_listens")),
+    ("mesh.yaml", "mesh.port", Shown(E2E_CONFIG, "mesh_host_and_port_are_where_the_mesh_listens")),
+    ("mesh.yaml", "mesh.state_dir", Shown("host/src/config/tests.rs", "state_dir_is_where_the_mesh_keeps_its_state")),
+    ("mesh.yaml", "mesh.inbox_max", Shown("tests/tests/all/routing.rs", "a_full_inbox_refuses_and_keeps_what_it_has")),
+    ("mesh.yaml", "mesh.max_body_mb", Shown(E2E_CONFIG, "max_body_mb_bounds_request_bodies")),
+    ("mesh.yaml", "llm", Section),
+    ("mesh.yaml", "llm.default_model", Shown("tests/tests/all/cli.rs", "chat_and_the_start_repl_talk_to_agents")),
+    ("mesh.yaml", "llm.utility_model", Shown(E2E_CONFIG, "llm_temperature_utility_model_and_default_budget")),
+    ("mesh.yaml", "llm.embedding_model", Shown(PROXY, "embeddings_go_through_the_proxy")),
+    ("mesh.yaml", "llm.max_tokens", Shown(ENV, ENV_TEST)),
+    ("mesh.yaml", "llm.temperature", Shown(E2E_CONFIG, "llm_temperature_utility_model_and_default_budget")),
+    ("mesh.yaml", "llm.failover", Shown(PROXY, "a_503_primary_falls_over_to_the_secondary")),
+    ("mesh.yaml", "llm.prices", Section),
+    ("mesh.yaml", "llm.prices.*.input_per_mtok", Shown(PROXY, "budget_boundary_is_exact")),
+    ("mesh.yaml", "llm.prices.*.output_per_mtok", Shown(PROXY, "budget_boundary_is_exact")),
+    ("mesh.yaml", "llm.default_budget", Section),
+    ("mesh.yaml", "llm.default_budget.daily_usd", Shown(E2E_CONFIG, "llm_temperature_utility_model_and_default_budget")),
+    ("mesh.yaml", "llm.default_budget.monthly_usd", Shown(E2E_CONFIG, "llm_temperature_utility_model_and_default_budget")),
+    ("mesh.yaml", "llm.timeout_seconds", Shown(ENV, ENV_TEST)),
+    // The channels helper (issue 17) makes every key of a channel real.
+    ("mesh.yaml", "channels", Owned(17)),
+    ("mesh.yaml", "channels.*.enabled", Owned(17)),
+    ("mesh.yaml", "channels.*.default_agent", Owned(17)),
+    ("mesh.yaml", "channels.*.allowed_users", Owned(17)),
+    ("mesh.yaml", "channels.*.allowed_guilds", Owned(17)),
+    ("mesh.yaml", "collaboration", Shown(E2E_CONFIG, "collaboration_false_stops_agents_messaging_each_other")),
+    ("mesh.yaml", "http", Section),
+    ("mesh.yaml", "http.allowed_domains", Shown("host/src/fetch.rs", "http_section_keys_take_effect")),
+    ("mesh.yaml", "http.allow_private", Shown("host/src/fetch.rs", "http_section_keys_take_effect")),
+    ("mesh.yaml", "http.max_body_kb", Shown("host/src/fetch.rs", "http_section_keys_take_effect")),
+    ("mesh.yaml", "runtime", Section),
+    ("mesh.yaml", "runtime.isolation", Shown(CONTAINERS, "a_missing_agent_binary_is_named_and_the_mesh_stays_up")),
+    ("mesh.yaml", "runtime.agent_binary", Shown(CONTAINERS, "a_missing_agent_binary_is_named_and_the_mesh_stays_up")),
+    ("mesh.yaml", "runtime.allow_exec", Shown(AUTHORING, "capabilities_the_agent_lacks_are_clipped_and_reported")),
+    ("mesh.yaml", "runtime.allow_skill_compile", Shown(AUTHORING, "mesh_of")),
+    ("mesh.yaml", "runtime.health_interval_ms", Shown(CONTAINERS, "permissions")),
+    ("mesh.yaml", "runtime.restart_backoff_ms", Shown(CONTAINERS, "permissions")),
+    ("mesh.yaml", "runtime.image", Shown(CONTAINERS, "an_agent_on_the_full_image_has_a_shell_python_node_and_the_compilers")),
+    ("mesh.yaml", "runtime.labels", Shown("host/src/runtime/docker/mod.rs", "labels")),
+    // agents.yaml
+    ("agents.yaml", "agents", Section),
+    ("agents.yaml", "agents.*.role", Shown("tests/tests/all/cli.rs", "chat_and_the_start_repl_talk_to_agents")),
+    ("agents.yaml", "agents.*.model", Shown(PROXY, "mesh_with")),
+    ("agents.yaml", "agents.*.allowed_models", Shown(PROXY, "mesh_with")),
+    ("agents.yaml", "agents.*.skills_dir", Refused("agents:\n  a:\n    skills_dir: ./skills/research\n")),
+    ("agents.yaml", "agents.*.tools_dir", Refused("agents:\n  a:\n    tools_dir: ./tools\n")),
+    ("agents.yaml", "agents.*.system_prompt", Shown(ENV, ENV_TEST)),
+    ("agents.yaml", "agents.*.instructions", Shown(ENV, ENV_TEST)),
+    ("agents.yaml", "agents.*.initial_instructions", Shown(ENV, ENV_TEST)),
+    ("agents.yaml", "agents.*.soul", Shown(ENV, ENV_TEST)),
+    ("agents.yaml", "agents.*.initial_soul", Shown(ENV, ENV_TEST)),
+    // The cron helper (issue 14) makes the heartbeat real.
+    ("agents.yaml", "agents.*.heartbeat", Owned(14)),
+    ("agents.yaml", "agents.*.initial_heartbeat", Owned(14)),
+    ("agents.yaml", "agents.*.initial_interface", Refused("agents:\n  a:\n    initial_interface: Takes leads.\n")),
+    ("agents.yaml", "agents.*.thinking", Refused("agents:\n  a:\n    thinking: high\n")),
+    ("agents.yaml", "agents.*.status", Refused("agents:\n  a:\n    status: archived\n")),
+    ("agents.yaml", "agents.*.resources", Section),
+    ("agents.yaml", "agents.*.resources.memory_limit", Shown(CONTAINERS, "agents_in_docker_containers_chat_and_are_locked_down")),
+    ("agents.yaml", "agents.*.resources.cpu_limit", Shown(CONTAINERS, "agents_in_docker_containers_chat_and_are_locked_down")),
+    ("agents.yaml", "agents.*.budget", Section),
+    ("agents.yaml", "agents.*.budget.daily_usd", Shown(PROXY, "budget_boundary_is_exact")),
+    ("agents.yaml", "agents.*.budget.monthly_usd", Shown(PROXY, "budget_boundary_is_exact")),
+    ("agents.yaml", "agents.*.capabilities", Shown(E2E_CONFIG, "configured_capabilities_are_advertised_with_the_registered_ones")),
+    ("agents.yaml", "agents.*.preferred_inputs", Refused("agents:\n  a:\n    preferred_inputs: [csv]\n")),
+    ("agents.yaml", "agents.*.expected_outputs", Refused("agents:\n  a:\n    expected_outputs: [report]\n")),
+    ("agents.yaml", "agents.*.escalation_to", Refused("agents:\n  a:\n    escalation_to: boss\n")),
+    ("agents.yaml", "agents.*.forbidden", Refused("agents:\n  a:\n    forbidden: [email]\n")),
+    ("agents.yaml", "agents.*.max_iterations", Shown(ENV, ENV_TEST)),
+    ("agents.yaml", "agents.*.context_window", Shown(ENV, ENV_TEST)),
+    ("agents.yaml", "agents.*.isolation", Shown(CONTAINERS, "a_missing_agent_binary_is_named_and_the_mesh_stays_up")),
+    ("agents.yaml", "agents.*.image", Shown(CONTAINERS, "an_agent_on_the_full_image_has_a_shell_python_node_and_the_compilers")),
+    ("agents.yaml", "agents.*.lanes", Section),
+    ("agents.yaml", "agents.*.lanes.concurrency", Shown(AUTHORING, "a_new_version_replaces_a_skill_while_a_call_of_the_old_one_is_in_flight")),
+    ("agents.yaml", "agents.*.lanes.max", Shown("tests/tests/all/lanes.rs", "a_full_lane_refuses_with_429_and_counts_the_refusal")),
+    ("agents.yaml", "agents.*.on_message", Shown("tests/tests/all/reactions.rs", "on_message_log_delivers_without_a_turn")),
+    ("agents.yaml", "agents.*.on_event", Shown("host/src/mesh/turns.rs", "log_reactions_start_no_turn")),
+    // permissions.json
+    ("permissions.json", "permissions", Section),
+    ("permissions.json", "permissions.*.agent_id", Refused(r#"{"permissions": {"a": {"agent_id": "b"}}}"#)),
+    ("permissions.json", "permissions.*.can_message", Shown(ACL, "cases_3_5_messaging_exact_or_star")),
+    ("permissions.json", "permissions.*.can_publish", Shown(ACL, "case_6_topics_are_exact")),
+    ("permissions.json", "permissions.*.can_subscribe", Shown("tests/tests/all/pubsub.rs", "publish_reaches_every_subscriber_as_an_event_message")),
+    ("permissions.json", "permissions.*.blackboard_read", Shown(ACL, "cases_1_2_8_blackboard_globs_over_http")),
+    ("permissions.json", "permissions.*.blackboard_write", Shown(ACL, "cases_1_2_8_blackboard_globs_over_http")),
+    ("permissions.json", "permissions.*.allowed_apis", Shown(PROXY, "mesh_with")),
+    ("permissions.json", "permissions.*.allowed_credentials", Refused(r#"{"permissions": {"a": {"allowed_credentials": ["*"]}}}"#)),
+    ("permissions.json", "permissions.*.allowed_skills", Refused(r#"{"permissions": {"a": {"allowed_skills": ["web"]}}}"#)),
+    // The tools helper (issue 16): the browser and sub-agents.
+    ("permissions.json", "permissions.*.can_use_browser", Owned(16)),
+    ("permissions.json", "permissions.*.browser_actions", Owned(16)),
+    ("permissions.json", "permissions.*.can_use_internet", Shown("tests/tests/all/skills.rs", "http_goes_through_the_mesh_and_needs_the_internet_permission")),
+    ("permissions.json", "permissions.*.can_spawn", Owned(16)),
+    // The cron helper (issue 14).
+    ("permissions.json", "permissions.*.can_manage_cron", Owned(14)),
+    ("permissions.json", "permissions.*.can_manage_fleet", Refused(r#"{"permissions": {"a": {"can_manage_fleet": true}}}"#)),
+    ("permissions.json", "permissions.*.can_manage_teams", Refused(r#"{"permissions": {"a": {"can_manage_teams": true}}}"#)),
+    ("permissions.json", "permissions.*.can_edit_agent_config", Refused(r#"{"permissions": {"a": {"can_edit_agent_config": true}}}"#)),
+    ("permissions.json", "permissions.*.can_view_fleet_metrics", Refused(r#"{"permissions": {"a": {"can_view_fleet_metrics": true}}}"#)),
+    ("permissions.json", "permissions.*.can_route_tasks", Refused(r#"{"permissions": {"a": {"can_route_tasks": true}}}"#)),
+    ("permissions.json", "permissions.*.can_request_user_credentials", Refused(r#"{"permissions": {"a": {"can_request_user_credentials": true}}}"#)),
+    ("permissions.json", "permissions.*.can_use_wallet", Refused(r#"{"permissions": {"a": {"can_use_wallet": true}}}"#)),
+    ("permissions.json", "permissions.*.wallet_allowed_chains", Refused(r#"{"permissions": {"a": {"wallet_allowed_chains": ["eth"]}}}"#)),
+    ("permissions.json", "permissions.*.wallet_spend_limit_per_tx_usd", Refused(r#"{"permissions": {"a": {"wallet_spend_limit_per_tx_usd": 5}}}"#)),
+    ("permissions.json", "permissions.*.wallet_spend_limit_daily_usd", Refused(r#"{"permissions": {"a": {"wallet_spend_limit_daily_usd": 5}}}"#)),
+    ("permissions.json", "permissions.*.wallet_rate_limit_per_hour", Refused(r#"{"permissions": {"a": {"wallet_rate_limit_per_hour": 5}}}"#)),
+    ("permissions.json", "permissions.*.wallet_allowed_contracts", Refused(r#"{"permissions": {"a": {"wallet_allowed_contracts": ["0x1"]}}}"#)),
+    ("permissions.json", "fleet_skills", Refused(r#"{"permissions": {}, "fleet_skills": ["web"]}"#)),
+    // webhooks.json
+    ("webhooks.json", "hooks", Section),
+    ("webhooks.json", "hooks.*.id", Shown(HOOKS, "a_hook_over_its_rate_limit_gets_429_with_retry_after")),
+    ("webhooks.json", "hooks.*.name", Shown(HOOKS, "signed_deliveries_reach_the_agent_once_and_bad_ones_never_reach_the_llm")),
+    ("webhooks.json", "hooks.*.agent", Shown(HOOKS, "a_hook_over_its_rate_limit_gets_429_with_retry_after")),
+    // Metadata: written by `webhook add`, shown by `webhook list`.
+    ("webhooks.json", "hooks.*.created_at", Shown("host/src/cli/webhook.rs", "run")),
+    ("webhooks.json", "hooks.*.secret_env", Shown(HOOKS, "signed_deliveries_reach_the_agent_once_and_bad_ones_never_reach_the_llm")),
+    ("webhooks.json", "hooks.*.instructions", Shown("host/src/webhooks/mod.rs", "the_message_quotes_json_pretty_and_cuts_long_bodies")),
+    ("webhooks.json", "hooks.*.rate_per_minute", Shown(HOOKS, "a_hook_over_its_rate_limit_gets_429_with_retry_after")),
+];
+
+/// The field names of `T`, from the error its parser gives for an unknown key (every config
+/// struct refuses unknown keys, and the error lists the ones it knows).
+fn fields_of<T: DeserializeOwned>() -> Vec<String> {
+    let e = match serde_json::from_str::<T>(r#"{"zz_not_a_key": 0}"#) {
+        Ok(_) => panic!("{} accepts unknown keys", std::any::type_name::<T>()),
+        Err(e) => e.to_string(),
+    };
+    let expected = e
+        .split_once("expected")
+        .unwrap_or_else(|| panic!("no field list in: {e}"))
+        .1;
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every key the parsers accept, as `KEYS` spells them.
+fn accepted() -> BTreeSet<(String, String)> {
+    let mut keys = BTreeSet::new();
+    let mut add = |file: &str, prefix: &str, fields: Vec<String>| {
+        for f in fields {
+            keys.insert((file.to_owned(), format!("{prefix}{f}")));
+        }
+    };
+    add("mesh.yaml", "", fields_of::<MeshFile>());
+    add("mesh.yaml", "mesh.", fields_of::<MeshSection>());
+    add("mesh.yaml", "llm.", fields_of::<LlmSection>());
+    add("mesh.yaml", "llm.prices.*.", fields_of::<Price>());
+    add("mesh.yaml", "llm.default_budget.", fields_of::<Budget>());
+    add("mesh.yaml", "channels.*.", fields_of::<ChannelSection>());
+    add("mesh.yaml", "http.", fields_of::<HttpSection>());
+    add("mesh.yaml", "runtime.", fields_of::<RuntimeSection>());
+    add("agents.yaml", "", fields_of::<AgentsFile>());
+    add("agents.yaml", "agents.*.", fields_of::<AgentConfig>());
+    add(
+        "agents.yaml",
+        "agents.*.resources.",
+        fields_of::<Resources>(),
+    );
+    add("agents.yaml", "agents.*.budget.", fields_of::<Budget>());
+    add(
+        "agents.yaml",
+        "agents.*.lanes.",
+        fields_of::<agents::LaneConfig>(),
+    );
+    add("permissions.json", "", fields_of::<PermissionsFile>());
+    add(
+        "permissions.json",
+        "permissions.*.",
+        fields_of::<openlegion_protocol::AgentPermissions>(),
+    );
+    add("webhooks.json", "", fields_of::<WebhooksFile>());
+    add("webhooks.json", "hooks.*.", fields_of::<Hook>());
+    keys
+}
+
+#[test]
+fn every_accepted_key_is_listed_with_its_fate() {
+    let listed: BTreeSet<(String, String)> = KEYS
+        .iter()
+        .map(|(file, key, _)| ((*file).to_owned(), (*key).to_owned()))
+        .collect();
+    assert_eq!(listed.len(), KEYS.len(), "a key is listed twice");
+    let accepted = accepted();
+    let unlisted: Vec<_> = accepted.difference(&listed).collect();
+    assert!(
+        unlisted.is_empty(),
+        "accepted but not listed here: {unlisted:?}"
+    );
+    let stale: Vec<_> = listed.difference(&accepted).collect();
+    assert!(stale.is_empty(), "listed but not accepted: {stale:?}");
+}
+
+#[test]
+fn every_working_key_names_a_test_that_shows_it() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace");
+    for (file, key, fate) in KEYS {
+        let Shown(source, function) = fate else {
+            continue;
+        };
+        let text = std::fs::read_to_string(root.join(source))
+            .unwrap_or_else(|e| panic!("{file} {key}: {source}: {e}"));
+        assert!(
+            text.contains(&format!("fn {function}(")) || text.contains(&format!("fn {function}<")),
+            "{file} {key}: no fn {function} in {source}"
+        );
+        let leaf = key.rsplit('.').next().expect("a key");
+        // The key, or the CLI flag that writes it (`--secret-env`).
+        assert!(
+            text.contains(leaf) || text.contains(&leaf.replace('_', "-")),
+            "{file} {key}: {source} never mentions {leaf}"
+        );
+    }
+}
+
+#[test]
+fn every_refused_key_is_refused_with_file_line_key_and_why() {
+    for (file, key, fate) in KEYS {
+        let Refused(text) = fate else {
+            continue;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(file), text).unwrap();
+        let e = match *file {
+            "webhooks.json" => crate::webhooks::config::load(&dir.path().join(file)).map(drop),
+            _ => Config::load(dir.path()).map(drop),
+        }
+        .expect_err(&format!("{file} {key} was accepted"))
+        .to_string();
+        let leaf = key.rsplit('.').next().expect("a key");
+        let path = key.replace('*', "a");
+        assert!(
+            e.contains(&format!("{file}:")) && e.contains(&path) && e.contains("not supported"),
+            "{file} {key}: {e}"
+        );
+        let line = e
+            .split(&format!("{file}:"))
+            .nth(1)
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|l| l.parse::<usize>().ok())
+            .unwrap_or_else(|| panic!("{file} {key}: no line in {e}"));
+        assert!(
+            text.lines().nth(line - 1).is_some_and(|l| l.contains(leaf)),
+            "{file} {key}: line {line} of the example is not the key's: {e}"
+        );
+    }
+}
