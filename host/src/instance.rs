@@ -48,6 +48,9 @@ pub enum StartError {
     /// config/webhooks.json is malformed.
     #[error(transparent)]
     Webhooks(ConfigError),
+    /// An enabled channel cannot start (its bot token is missing).
+    #[error(transparent)]
+    Channels(crate::channels::ChannelError),
     /// An agent needs a container engine and none answers: nothing is left running.
     #[error("{0}")]
     NoDocker(FleetError),
@@ -108,6 +111,8 @@ impl Instance {
 
         let hooks = Webhooks::load(&config.dir).map_err(StartError::Webhooks)?;
         let hooks_vault = vault.clone();
+        let bot_tokens = crate::channels::bot_tokens(&config.mesh.channels, &vault)
+            .map_err(StartError::Channels)?;
         let shutdown = CancellationToken::new();
         let mesh = Mesh::open(&config, vault, shutdown.clone()).await?;
         let webhooks = Webhooks::new(
@@ -116,6 +121,12 @@ impl Instance {
             Arc::clone(&mesh.lanes),
             Arc::clone(&mesh.registry),
             mesh.store.clone(),
+        );
+        let channels = crate::channels::Channels::start(
+            &config.mesh.channels,
+            bot_tokens,
+            Arc::clone(&mesh),
+            shutdown.clone(),
         );
         let operator_token = mint_token();
         StateDir::write_private(&state.operator_token_file(), &operator_token).map_err(prepare)?;
@@ -136,7 +147,8 @@ impl Instance {
             AppState::new(Arc::clone(&mesh), Arc::clone(&fleet)),
             max_body,
         )
-        .merge(crate::webhooks::routes(webhooks));
+        .merge(crate::webhooks::routes(webhooks))
+        .merge(crate::channels::routes(channels, Arc::clone(&mesh.tokens)));
         fleet.set_app(app.clone());
         let server = tokio::spawn(server::serve(listener, app.clone(), shutdown.clone()));
 

@@ -20,6 +20,7 @@
 pub mod agent_link;
 pub mod atomic_file;
 pub mod auth;
+pub mod channels;
 pub mod config;
 pub mod costs;
 pub mod embeddings;

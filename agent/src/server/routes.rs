@@ -38,6 +38,11 @@ pub(super) fn routes() -> Router<Arc<Agent>> {
         .route("/history", get(history))
         .route("/learnings/feedback", post(feedback))
         .route("/workspace-learnings", get(learnings))
+        .route(
+            "/inbox/{name}",
+            axum::routing::put(super::inbox::put)
+                .layer(axum::extract::DefaultBodyLimit::max(super::inbox::MAX_FILE)),
+        )
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({"detail": "Not found"}))) })
 }
 

@@ -3,6 +3,7 @@
 
 mod agent;
 mod bb;
+mod channel;
 mod client;
 mod costs;
 mod logging;
@@ -84,6 +85,9 @@ enum Command {
     /// Manage webhooks: add, list, remove.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// Who may talk to the agents from Telegram and Discord: pair, users, unpair.
+    #[command(subcommand)]
+    Channel(channel::ChannelCommand),
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -110,5 +114,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Costs { period } => runtime.block_on(costs::run(&cli.config, period)),
         Command::Skill(cmd) => runtime.block_on(skill::run(&cli.config, cmd)),
         Command::Webhook(cmd) => webhook::run(&cli.config, cmd),
+        Command::Channel(cmd) => runtime.block_on(channel::run(&cli.config, cmd)),
     }
 }

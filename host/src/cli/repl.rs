@@ -16,6 +16,7 @@ const HELP: &str = "@agent message  talk to an agent (and make it the current on
 /agents         list the agents
 /status         the mesh's status
 /reset          clear the current agent's conversation
+/pair CODE      let the Telegram/Discord user with this pairing code talk to the agents
 /quit           leave";
 
 /// Characters shown of a tool's input or output.
@@ -143,6 +144,9 @@ pub(crate) async fn run(
                 current = Some(name.trim().to_owned());
                 Ok(())
             }
+            ("/pair", code) if !code.trim().is_empty() => super::channel::pair(client, code.trim())
+                .await
+                .map(|line| println!("{line}")),
             ("/reset", _) => match &current {
                 Some(agent) => client
                     .post(&format!("/mesh/agents/{agent}/api/chat/reset"), &json!({}))

@@ -22,8 +22,8 @@ pub use agents::{
 };
 pub use error::ConfigError;
 pub use mesh::{
-    AgentImage, ChannelSection, HttpSection, Isolation, LlmSection, MeshFile, MeshSection, Price,
-    RuntimeSection,
+    AgentImage, CHANNEL_KINDS, ChannelSection, HttpSection, Isolation, LlmSection, MeshFile,
+    MeshSection, Price, RuntimeSection,
 };
 use openlegion_protocol::RESERVED_AGENT_IDS;
 pub use permissions_file::PermissionsFile;
@@ -137,6 +137,15 @@ pub fn load_mesh(path: &Path) -> Result<MeshFile, ConfigError> {
                 crate::embeddings::MODEL_NAME
             ),
         });
+    }
+    for (name, channel) in &file.channels {
+        channel
+            .validate(name)
+            .map_err(|(field, message)| ConfigError::Invalid {
+                path: path.to_owned(),
+                field: format!("channels.{name}.{field}"),
+                message,
+            })?;
     }
     Ok(file)
 }

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Schema version this build writes.
-const VERSION: i64 = 4;
+const VERSION: i64 = 5;
 
 const V1: &str = "
 CREATE TABLE blackboard (
@@ -122,6 +122,48 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries(seen_at);
 ";
 
+/// Version 5: chat channels (Telegram, Discord): paired users and their current agent,
+/// pending pairing codes, each platform's read position, and every message received with
+/// the answer owed to it, so a restart neither drops nor repeats one.
+const V5: &str = "
+CREATE TABLE channel_users (
+    platform  TEXT NOT NULL,                       -- telegram | discord
+    user_id   TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    agent     TEXT,                                -- current agent; NULL: the default
+    paired_at INTEGER NOT NULL,
+    PRIMARY KEY (platform, user_id)
+) WITHOUT ROWID;
+
+CREATE TABLE channel_codes (
+    code       TEXT PRIMARY KEY,
+    platform   TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    chat_id    TEXT NOT NULL,                      -- where to say that pairing succeeded
+    created_at INTEGER NOT NULL,
+    UNIQUE (platform, user_id)
+);
+
+CREATE TABLE channel_cursors (
+    platform TEXT PRIMARY KEY,
+    cursor   TEXT NOT NULL                         -- Telegram: next update offset; Discord: session JSON
+) WITHOUT ROWID;
+
+CREATE TABLE channel_messages (
+    platform    TEXT NOT NULL,
+    message_id  TEXT NOT NULL,
+    inbound     TEXT NOT NULL,                     -- the message as received (JSON)
+    state       TEXT NOT NULL,                     -- received | queued | done
+    lane_item   TEXT,
+    replies     TEXT NOT NULL DEFAULT '[]',        -- ids of the messages the answer went out as
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (platform, message_id)
+) WITHOUT ROWID;
+CREATE INDEX channel_messages_open ON channel_messages(platform, state) WHERE state <> 'done';
+CREATE INDEX channel_messages_by_time ON channel_messages(received_at);
+";
+
 pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     conn.execute_batch("PRAGMA foreign_keys=ON;")?;
     let found: i64 = conn
@@ -148,6 +190,9 @@ pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     }
     if found < 4 {
         conn.execute_batch(&format!("BEGIN; {V4} PRAGMA user_version = 4; COMMIT;"))?;
+    }
+    if found < 5 {
+        conn.execute_batch(&format!("BEGIN; {V5} PRAGMA user_version = 5; COMMIT;"))?;
     }
     Ok(())
 }
