@@ -39,7 +39,7 @@ pub(crate) struct Channel {
     pub(super) settings: Settings,
     pub(super) mesh: Arc<Mesh>,
     queue: mpsc::UnboundedSender<Inbound>,
-    /// When each unpaired user was last told their code.
+    /// When each pairing code was last told to its user.
     notices: Mutex<HashMap<String, Instant>>,
     pub(super) shutdown: CancellationToken,
 }
@@ -347,19 +347,9 @@ impl Channel {
         }
     }
 
-    /// An unpaired user: their code (the same one while it is valid), at most once a
-    /// minute.
+    /// An unpaired user: their code (the same one while it is valid); a code already given
+    /// is repeated at most once a minute.
     async fn pairing(&self, m: &Inbound) {
-        let key = format!("{}\0{}", m.user, m.chat);
-        {
-            let mut notices = self.notices.lock().expect("notices lock");
-            let now = Instant::now();
-            if notices.get(&key).is_some_and(|t| now - *t < NOTICE_EVERY) {
-                return;
-            }
-            notices.retain(|_, t| now - *t < NOTICE_EVERY);
-            notices.insert(key, now);
-        }
         let fresh = rows::Code {
             code: new_code(),
             platform: self.platform_name().to_owned(),
@@ -368,22 +358,29 @@ impl Channel {
             chat_id: m.chat.clone(),
             created_at: 0,
         };
-        let code = match self
+        let (code, new) = match self
             .mesh
             .store
             .write(move |c| rows::code_for(c, &fresh, now_micros()))
             .await
         {
-            Ok((code, new)) => {
-                if new {
-                    tracing::info!(platform = self.platform_name(), user = %m.user, "pairing code issued");
-                }
-                code
-            }
+            Ok(answer) => answer,
             Err(e) => {
                 return tracing::error!(platform = self.platform_name(), error = %e, "cannot store a pairing code");
             }
         };
+        {
+            let mut notices = self.notices.lock().expect("notices lock");
+            let now = Instant::now();
+            notices.retain(|_, t| now - *t < NOTICE_EVERY);
+            if !new && notices.contains_key(&code) {
+                return;
+            }
+            notices.insert(code.clone(), now);
+        }
+        if new {
+            tracing::info!(platform = self.platform_name(), user = %m.user, "pairing code issued");
+        }
         self.say(
             &m.chat,
             &format!(
@@ -408,6 +405,12 @@ impl Channel {
     /// A chat turn for `agent`: attachments into its inbox, then the message into its lane
     /// as untrusted input from this user; the answer is followed in a task of its own.
     async fn chat(self: &Arc<Self>, m: &Inbound, agent: &str, text: &str) {
+        if !self.mesh.registry.exists(agent) {
+            self.done(&m.id).await;
+            return self
+                .say(&m.chat, &format!("There is no agent {agent}; /agents lists them."))
+                .await;
+        }
         let mut message = text.to_owned();
         for file in &m.attachments {
             match super::inbox::save(self, agent, file).await {

@@ -370,7 +370,7 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
     // A client that sends nothing for two intervals is gone (as Discord closes 4009…).
     let patience = Duration::from_millis(shared.heartbeat_ms * 3);
     loop {
-        let frame = tokio::select! {
+        let text = tokio::select! {
             frame = tokio::time::timeout(patience, ws.next()) => match frame {
                 Ok(Some(Ok(Frame::Text(text)))) => text,
                 Ok(Some(Ok(Frame::Close(_)) | Err(_)) | None) => break,
@@ -677,5 +677,46 @@ async fn attachment(
     match shared.inner().files.get(&id) {
         Some(bytes) => bytes.clone().into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A raw client through the gateway's handshake: what the fake answers is what Discord
+    /// documents.
+    #[tokio::test]
+    async fn hello_identify_ready_heartbeat_and_resume() {
+        let fake = FakeDiscord::start("tok").await;
+        let url = format!("{}/?v=10&encoding=json", fake.gateway_url());
+        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
+        let next = |text: Option<Result<Frame, _>>| -> Value {
+            match text {
+                Some(Ok(Frame::Text(t))) => serde_json::from_str(&t).unwrap(),
+                other => panic!("{other:?}"),
+            }
+        };
+        let hello = next(ws.next().await);
+        assert_eq!(hello["op"], 10);
+        let identify = json!({"op": 2, "d": {"token": "tok", "intents": MESSAGE_CONTENT, "properties": {}}});
+        ws.send(Frame::text(identify.to_string())).await.unwrap();
+        let ready = next(ws.next().await);
+        assert_eq!((ready["t"].clone(), ready["s"].clone()), (json!("READY"), json!(1)));
+        ws.send(Frame::text(json!({"op": 1, "d": 1}).to_string())).await.unwrap();
+        assert_eq!(next(ws.next().await)["op"], 11);
+        let session = ready["d"]["session_id"].as_str().unwrap().to_owned();
+        fake.drop_connection();
+        assert!(matches!(ws.next().await, None | Some(Err(_))));
+        fake.user_says("c", "u", "n", "while away");
+        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
+        next(ws.next().await);
+        let resume = json!({"op": 6, "d": {"token": "tok", "session_id": session, "seq": 1}});
+        ws.send(Frame::text(resume.to_string())).await.unwrap();
+        let replayed = next(ws.next().await);
+        assert_eq!(replayed["t"], "MESSAGE_CREATE");
+        assert_eq!(replayed["d"]["content"], "while away");
+        assert_eq!(next(ws.next().await)["t"], "RESUMED");
+        assert_eq!((fake.identifies(), fake.resumes()), (1, 1));
     }
 }

@@ -6,6 +6,7 @@ mod acl;
 mod agents;
 mod authoring;
 mod blackboard;
+mod channels;
 mod cli;
 mod concurrency;
 mod containers;

@@ -50,6 +50,8 @@ pub enum Ended {
 pub enum ConnectError {
     #[error("cannot connect to the discord gateway: {0}")]
     Connect(#[from] tokio_tungstenite::tungstenite::Error),
+    #[error("the discord gateway URL {url:?} is not a URL: {reason}")]
+    Url { url: String, reason: String },
     #[error("the discord gateway sent no HELLO")]
     NoHello,
     #[error("cannot set up TLS: {0}")]
@@ -109,8 +111,15 @@ where
     F: FnMut(Dispatch, Option<Session>) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let url = format!("{}{sep}v=10&encoding=json", url.trim_end_matches('/'));
+    // Parsed, so `wss://host` gets its `/` path before the query (the handshake needs one).
+    let mut url = reqwest::Url::parse(url).map_err(|e| ConnectError::Url {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
+    url.query_pairs_mut()
+        .append_pair("v", "10")
+        .append_pair("encoding", "json");
+    let url = url.to_string();
     let connector = match url.starts_with("wss:") {
         true => tls()?,
         false => Connector::Plain,
