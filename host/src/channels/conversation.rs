@@ -408,7 +408,10 @@ impl Channel {
         if !self.mesh.registry.exists(agent) {
             self.done(&m.id).await;
             return self
-                .say(&m.chat, &format!("There is no agent {agent}; /agents lists them."))
+                .say(
+                    &m.chat,
+                    &format!("There is no agent {agent}; /agents lists them."),
+                )
                 .await;
         }
         let mut message = text.to_owned();

@@ -690,7 +690,9 @@ mod tests {
     async fn hello_identify_ready_heartbeat_and_resume() {
         let fake = FakeDiscord::start("tok").await;
         let url = format!("{}/?v=10&encoding=json", fake.gateway_url());
-        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
+        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .unwrap();
         let next = |text: Option<Result<Frame, _>>| -> Value {
             match text {
                 Some(Ok(Frame::Text(t))) => serde_json::from_str(&t).unwrap(),
@@ -699,17 +701,25 @@ mod tests {
         };
         let hello = next(ws.next().await);
         assert_eq!(hello["op"], 10);
-        let identify = json!({"op": 2, "d": {"token": "tok", "intents": MESSAGE_CONTENT, "properties": {}}});
+        let identify =
+            json!({"op": 2, "d": {"token": "tok", "intents": MESSAGE_CONTENT, "properties": {}}});
         ws.send(Frame::text(identify.to_string())).await.unwrap();
         let ready = next(ws.next().await);
-        assert_eq!((ready["t"].clone(), ready["s"].clone()), (json!("READY"), json!(1)));
-        ws.send(Frame::text(json!({"op": 1, "d": 1}).to_string())).await.unwrap();
+        assert_eq!(
+            (ready["t"].clone(), ready["s"].clone()),
+            (json!("READY"), json!(1))
+        );
+        ws.send(Frame::text(json!({"op": 1, "d": 1}).to_string()))
+            .await
+            .unwrap();
         assert_eq!(next(ws.next().await)["op"], 11);
         let session = ready["d"]["session_id"].as_str().unwrap().to_owned();
         fake.drop_connection();
         assert!(matches!(ws.next().await, None | Some(Err(_))));
         fake.user_says("c", "u", "n", "while away");
-        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
+        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .unwrap();
         next(ws.next().await);
         let resume = json!({"op": 6, "d": {"token": "tok", "session_id": session, "seq": 1}});
         ws.send(Frame::text(resume.to_string())).await.unwrap();
