@@ -195,6 +195,17 @@ impl Channels {
             .map(|((name, section), token)| (name.as_str(), section, token));
         let mut running = BTreeMap::new();
         for (name, section, token) in tokens {
+            if let Some(agent) = section
+                .default_agent
+                .as_deref()
+                .filter(|a| !mesh.registry.exists(a))
+            {
+                tracing::warn!(
+                    channel = name,
+                    agent,
+                    "the channel's default_agent is not an agent of this mesh"
+                );
+            }
             let settings = Settings::of(section);
             let channel = match name {
                 "telegram" => {
@@ -334,4 +345,36 @@ where
             wait = (wait * 2).min(MAX_RESTART_WAIT);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_adapter_is_started_again_and_nothing_else_notices() {
+        let runs = Arc::new(AtomicU32::new(0));
+        let shutdown = CancellationToken::new();
+        let counted = Arc::clone(&runs);
+        supervise("test", shutdown.clone(), move || {
+            let counted = Arc::clone(&counted);
+            async move {
+                match counted.fetch_add(1, Ordering::SeqCst) {
+                    0 => panic!("the adapter crashed"),
+                    1 => Err(ChannelError::Gateway {
+                        code: 4000,
+                        reason: "gone".into(),
+                    }),
+                    _ => Ok(()),
+                }
+            }
+        });
+        // 1 s after the panic, 2 s after the error.
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+        shutdown.cancel();
+    }
 }

@@ -546,23 +546,29 @@ async fn gateway_bot(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> R
     .into_response()
 }
 
-fn content(body: &Value) -> Result<String, Response> {
+/// The content of a send or edit, or Discord's complaint about it.
+fn content(body: &Value) -> Result<String, &'static str> {
     let content = body["content"].as_str().unwrap_or_default();
-    let invalid = |message: &str| {
-        (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"message": "Invalid Form Body", "code": 50035,
-                "errors": {"content": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": message}]}}})),
-        )
-            .into_response()
-    };
     if content.trim().is_empty() {
-        return Err(invalid("Cannot send an empty message"));
+        return Err("Cannot send an empty message");
     }
     if units(content) > 2000 {
-        return Err(invalid("Must be 2000 or fewer in length."));
+        return Err("Must be 2000 or fewer in length.");
     }
     Ok(content.to_owned())
+}
+
+fn invalid(message: &str) -> Response {
+    let code = match message.contains("empty") {
+        true => "BASE_TYPE_REQUIRED",
+        false => "BASE_TYPE_MAX_LENGTH",
+    };
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({"message": "Invalid Form Body", "code": 50035,
+            "errors": {"content": {"_errors": [{"code": code, "message": message}]}}})),
+    )
+        .into_response()
 }
 
 fn message_json(m: &DiscordMessage) -> Value {
@@ -589,7 +595,7 @@ async fn create_message(
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let content = match content(&body) {
         Ok(c) => c,
-        Err(resp) => return record(&shared, ROUTE, resp),
+        Err(complaint) => return record(&shared, ROUTE, invalid(complaint)),
     };
     let m = {
         let mut inner = shared.inner();
@@ -626,7 +632,7 @@ async fn edit_message(
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let content = match content(&body) {
         Ok(c) => c,
-        Err(resp) => return record(&shared, ROUTE, resp),
+        Err(complaint) => return record(&shared, ROUTE, invalid(complaint)),
     };
     let answer = {
         let mut inner = shared.inner();

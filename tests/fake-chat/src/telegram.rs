@@ -410,13 +410,14 @@ fn message_json(m: &BotMessage) -> Value {
     })
 }
 
-fn check_text(body: &Value) -> Result<String, Response> {
+/// The text of a send or edit, or the Bot API's complaint about it.
+fn check_text(body: &Value) -> Result<String, &'static str> {
     let text = body["text"].as_str().unwrap_or_default();
     if text.trim().is_empty() {
-        return Err(error(400, "Bad Request: message text is empty"));
+        return Err("Bad Request: message text is empty");
     }
     if units(text) > 4096 {
-        return Err(error(400, "Bad Request: message is too long"));
+        return Err("Bad Request: message is too long");
     }
     Ok(text.to_owned())
 }
@@ -427,7 +428,7 @@ fn send_message(shared: &Shared, body: &Value) -> Response {
     };
     let text = match check_text(body) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(complaint) => return error(400, complaint),
     };
     let mut inner = shared.inner.lock().expect("fake lock");
     let message_id = inner.next_message;
@@ -451,7 +452,7 @@ fn edit_message(shared: &Shared, body: &Value) -> Response {
     };
     let text = match check_text(body) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(complaint) => return error(400, complaint),
     };
     let mut inner = shared.inner.lock().expect("fake lock");
     let Some(m) = inner

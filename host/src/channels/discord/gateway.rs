@@ -146,7 +146,10 @@ where
             "properties": {"os": std::env::consts::OS, "browser": "openlegion", "device": "openlegion"}
         }}),
     };
-    ws.send(Frame::text(hello.to_string())).await?;
+    // From here on, a failed write is a lost connection like any other: resume.
+    if ws.send(Frame::text(hello.to_string())).await.is_err() {
+        return Ok(Ended::Resume);
+    }
     let jitter = rand::rng().random_range(0.0..1.0);
     let mut next_beat = Instant::now() + interval.mul_f64(jitter);
     let mut acked = true;
@@ -160,7 +163,9 @@ where
                     return Ok(Ended::Resume);
                 }
                 let seq = current.as_ref().map(|s| s.seq);
-                ws.send(Frame::text(json!({"op": 1, "d": seq}).to_string())).await?;
+                if ws.send(Frame::text(json!({"op": 1, "d": seq}).to_string())).await.is_err() {
+                    return Ok(Ended::Resume);
+                }
                 acked = false;
                 next_beat = Instant::now() + interval;
                 continue;
@@ -220,8 +225,13 @@ where
             }
             1 => {
                 let seq = current.as_ref().map(|s| s.seq);
-                ws.send(Frame::text(json!({"op": 1, "d": seq}).to_string()))
-                    .await?;
+                if ws
+                    .send(Frame::text(json!({"op": 1, "d": seq}).to_string()))
+                    .await
+                    .is_err()
+                {
+                    return Ok(Ended::Resume);
+                }
             }
             7 => {
                 tracing::info!("discord gateway asked to reconnect");
