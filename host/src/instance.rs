@@ -67,6 +67,9 @@ pub enum StartError {
     /// The workflow runs left by the last mesh cannot be read.
     #[error("cannot resume the workflow runs: {0}")]
     WorkflowRuns(#[source] WorkflowError),
+    /// An enabled channel cannot start (its bot token is missing).
+    #[error(transparent)]
+    Channels(crate::channels::ChannelError),
     /// An agent needs a container engine and none answers: nothing is left running.
     #[error("{0}")]
     NoDocker(FleetError),
@@ -137,6 +140,8 @@ impl Instance {
             crate::workflows::load(&config.dir, &config.agents).map_err(StartError::Workflows)?;
         let hooks_vault = vault.clone();
         let tools_vault = vault.clone();
+        let bot_tokens = crate::channels::bot_tokens(&config.mesh.channels, &vault)
+            .map_err(StartError::Channels)?;
         let shutdown = CancellationToken::new();
         let mesh = Mesh::open(&config, vault, shutdown.clone()).await?;
         let webhooks = Webhooks::new(
@@ -162,6 +167,12 @@ impl Instance {
         )
         .await
         .map_err(StartError::WorkflowRuns)?;
+        let channels = crate::channels::Channels::start(
+            &config.mesh.channels,
+            bot_tokens,
+            Arc::clone(&mesh),
+            shutdown.clone(),
+        );
         let operator_token = mint_token();
         StateDir::write_private(&state.operator_token_file(), &operator_token).map_err(prepare)?;
         mesh.tokens
@@ -245,6 +256,7 @@ impl Instance {
             tools_vault.redactor().clone(),
         ))
         .merge(crate::artifacts::routes(Arc::clone(&mesh)))
+        .merge(crate::channels::routes(channels, Arc::clone(&mesh.tokens)))
         .merge(crate::metrics::routes(Arc::clone(&mesh)));
         let app = crate::metrics::layer(app);
         fleet.set_app(app.clone());

@@ -26,6 +26,7 @@ pub mod artifacts;
 pub mod atomic_file;
 pub mod auth;
 pub mod browse;
+pub mod channels;
 pub mod config;
 pub mod costs;
 pub mod embeddings;

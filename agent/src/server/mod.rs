@@ -1,12 +1,13 @@
 //! The agent's HTTP API, served on a Unix socket (and optionally TCP): the routes of the
 //! original (`/task`, `/chat`, `/chat/stream`, `/chat/reset`, `/status`, `/result`,
-//! `/capabilities`, `/message`, `/history`, `/cancel`), and `GET /files?dir=…`, the listing
-//! the mesh's file watchers poll.
+//! `/capabilities`, `/message`, `/history`, `/cancel`), `GET /files?dir=…` (the listing
+//! the mesh's file watchers poll) and `PUT /inbox/{name}` (files the mesh passes on).
 //!
 //! Every route but `GET /status` needs the agent's bearer token, which only the mesh holds:
 //! nothing else may drive the agent (the original learnt this the hard way, when agents
 //! could call each other's tools).
 
+mod inbox;
 mod routes;
 
 use std::sync::Arc;

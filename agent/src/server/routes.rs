@@ -41,6 +41,11 @@ pub(super) fn routes() -> Router<Arc<Agent>> {
         .route("/workspace-learnings", get(learnings))
         .route("/heartbeat/probes", post(heartbeat_probes))
         .route("/files", get(files))
+        .route(
+            "/inbox/{name}",
+            axum::routing::put(super::inbox::put)
+                .layer(axum::extract::DefaultBodyLimit::max(super::inbox::MAX_FILE)),
+        )
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({"detail": "Not found"}))) })
 }
 

@@ -3,6 +3,7 @@
 
 mod agent;
 mod bb;
+mod channel;
 mod client;
 mod costs;
 mod cron;
@@ -111,6 +112,9 @@ enum Command {
     /// Workflows: list, run, status, cancel, runs.
     #[command(subcommand)]
     Workflow(workflow::WorkflowCommand),
+    /// Who may talk to the agents from Telegram and Discord: pair, users, unpair.
+    #[command(subcommand)]
+    Channel(channel::ChannelCommand),
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -156,5 +160,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Webhook(cmd) => webhook::run(&cli.config, cmd),
         Command::Cron(cmd) => runtime.block_on(cron::run(&cli.config, cmd)),
         Command::Workflow(cmd) => runtime.block_on(workflow::run(&cli.config, cmd)),
+        Command::Channel(cmd) => runtime.block_on(channel::run(&cli.config, cmd)),
     }
 }

@@ -214,12 +214,97 @@ pub struct Price {
     pub output_per_mtok: f64,
 }
 
-/// One entry of `channels:` (telegram, discord, …).
+/// One entry of `channels:` (`telegram`, `discord`; the original's `slack` and `whatsapp`
+/// are accepted only while disabled). Bot tokens are credentials and come from the vault
+/// (`OPENLEGION_CRED_TELEGRAM_BOT_TOKEN`, `OPENLEGION_CRED_DISCORD_BOT_TOKEN`), never from
+/// this file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChannelSection {
     pub enabled: bool,
+    /// The agent a newly paired user talks to (default: the first agent of agents.yaml).
     pub default_agent: Option<String>,
+    /// Platform user ids allowed to ask for pairing; empty = anyone may ask (pairing still
+    /// needs the operator's approval).
     pub allowed_users: Vec<String>,
+    /// Discord servers (guild ids) the bot answers in; empty = any. Direct messages are
+    /// always answered (to paired users).
     pub allowed_guilds: Vec<String>,
+    /// Chats (Telegram chat ids, Discord channel ids) the bot answers in; empty = any.
+    pub allowed_chats: Vec<String>,
+    /// The platform's API (default `https://api.telegram.org`, `https://discord.com/api/v10`):
+    /// a self-hosted Bot API server, or a local fake in tests.
+    pub api_base: Option<String>,
+    /// Discord only: the gateway's WebSocket URL (default: the one `GET /gateway/bot` names).
+    pub gateway_url: Option<String>,
+    /// How often a streamed reply is edited as the agent writes, in ms (default 1500);
+    /// 0 sends each reply once it is complete.
+    pub edit_interval_ms: Option<u64>,
+    /// Largest attachment saved into the agent's `inbox/`, in MiB (default 10, at most 50).
+    pub max_attachment_mb: Option<u32>,
+    /// Refused with advice: a bot token belongs in the vault.
+    #[serde(skip_serializing)]
+    pub token: Option<String>,
+}
+
+/// The channels this build runs.
+pub const CHANNEL_KINDS: [&str; 2] = ["telegram", "discord"];
+
+impl ChannelSection {
+    /// Checks the section of channel `name`; the error is the field and what is wrong.
+    pub(crate) fn validate(&self, name: &str) -> Result<(), (&'static str, String)> {
+        if self.token.is_some() {
+            return Err((
+                "token",
+                format!(
+                    "a bot token is a credential: set OPENLEGION_CRED_{}_BOT_TOKEN in .env (or the \
+                     environment), not in mesh.yaml",
+                    name.to_uppercase()
+                ),
+            ));
+        }
+        if !CHANNEL_KINDS.contains(&name) {
+            if self.enabled {
+                return Err((
+                    "enabled",
+                    format!(
+                        "this build has no {name} channel (it has {})",
+                        CHANNEL_KINDS.join(" and ")
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        if let Some(agent) = &self.default_agent {
+            openlegion_protocol::AgentId::parse(agent)
+                .map_err(|e| ("default_agent", e.to_string()))?;
+        }
+        let url = |field, value: &Option<String>, schemes: &[&str]| match value {
+            Some(v) => match reqwest::Url::parse(v) {
+                Ok(u) if schemes.contains(&u.scheme()) && u.host().is_some() => Ok(()),
+                _ => Err((
+                    field,
+                    format!("{v:?} is not a {} URL", schemes.join(" or ")),
+                )),
+            },
+            None => Ok(()),
+        };
+        url("api_base", &self.api_base, &["https", "http"])?;
+        url("gateway_url", &self.gateway_url, &["wss", "ws"])?;
+        if self.gateway_url.is_some() && name != "discord" {
+            return Err((
+                "gateway_url",
+                "only the discord channel has a gateway".into(),
+            ));
+        }
+        if let Some(mb) = self.max_attachment_mb
+            && !(1..=50).contains(&mb)
+        {
+            return Err((
+                "max_attachment_mb",
+                format!("{mb} is not a size of 1 to 50 MiB"),
+            ));
+        }
+        Ok(())
+    }
 }

@@ -28,8 +28,8 @@ pub use heartbeat::{
     DEFAULT_HEARTBEAT_SCHEDULE, DEFAULT_PROBES, HeartbeatConfig, HeartbeatSetting, PROBES,
 };
 pub use mesh::{
-    AgentImage, ChannelSection, HttpSection, Isolation, LlmSection, MeshFile, MeshSection, Price,
-    RuntimeSection,
+    AgentImage, CHANNEL_KINDS, ChannelSection, HttpSection, Isolation, LlmSection, MeshFile,
+    MeshSection, Price, RuntimeSection,
 };
 pub use mesh::{BrowserSection, SearchProvider, SearchSection, SpawnSection};
 use openlegion_protocol::RESERVED_AGENT_IDS;
@@ -163,6 +163,15 @@ pub fn parse_mesh(path: &Path, text: &str) -> Result<MeshFile, ConfigError> {
                 crate::embeddings::MODEL_NAME
             ),
         });
+    }
+    for (name, channel) in &file.channels {
+        channel
+            .validate(name)
+            .map_err(|(field, message)| ConfigError::Invalid {
+                path: path.to_owned(),
+                field: format!("channels.{name}.{field}"),
+                message,
+            })?;
     }
     Ok(file)
 }

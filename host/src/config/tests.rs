@@ -209,3 +209,55 @@ fn state_dir_is_where_the_mesh_keeps_its_state() {
         std::path::Path::new("/var/lib/openlegion")
     );
 }
+
+#[test]
+fn channel_sections_are_checked_field_by_field() {
+    for (yaml, field, says) in [
+        (
+            "channels:\n  slack:\n    enabled: true\n",
+            "channels.slack.enabled",
+            "no slack channel",
+        ),
+        (
+            "channels:\n  telegram:\n    enabled: true\n    api_base: ftp://x\n",
+            "channels.telegram.api_base",
+            "not a https or http URL",
+        ),
+        (
+            "channels:\n  telegram:\n    gateway_url: wss://gateway.discord.gg\n",
+            "channels.telegram.gateway_url",
+            "only the discord channel",
+        ),
+        (
+            "channels:\n  discord:\n    gateway_url: https://x\n",
+            "channels.discord.gateway_url",
+            "not a wss or ws URL",
+        ),
+        (
+            "channels:\n  discord:\n    default_agent: \"no spaces\"\n",
+            "channels.discord.default_agent",
+            "",
+        ),
+        (
+            "channels:\n  telegram:\n    max_attachment_mb: 500\n",
+            "channels.telegram.max_attachment_mb",
+            "1 to 50 MiB",
+        ),
+        (
+            "channels:\n  telegram:\n    token: \"123:abc\"\n",
+            "channels.telegram.token",
+            "OPENLEGION_CRED_TELEGRAM_BOT_TOKEN",
+        ),
+    ] {
+        let err = load_err(&[("mesh.yaml", yaml)]);
+        assert!(err.contains(field) && err.contains(says), "{yaml}: {err}");
+    }
+    let dir = dir_with(&[(
+        "mesh.yaml",
+        "channels:\n  slack:\n    enabled: false\n  telegram:\n    enabled: true\n    api_base: http://127.0.0.1:9\n",
+    )]);
+    assert!(
+        Config::load(dir.path()).is_ok(),
+        "a disabled slack section is accepted"
+    );
+}

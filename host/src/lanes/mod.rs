@@ -301,6 +301,32 @@ impl Lanes {
         }
     }
 
+    /// [`submit_once`](Self::submit_once) for a caller that follows the item: the ticket is
+    /// taken before the item is queued, so none of its events is missed. The flag says
+    /// whether it was queued now (`false`: the item existed, and the ticket is on it).
+    pub async fn submit_once_tracked(
+        self: &Arc<Self>,
+        id: &str,
+        sub: Submission,
+    ) -> Result<(Ticket, bool), LaneError> {
+        let tracker = self.tracker(id);
+        let ticket = Ticket {
+            id: id.to_owned(),
+            events: tracker.events.subscribe(),
+            done: tracker.done.subscribe(),
+        };
+        match self.submit_once(id, sub).await {
+            Ok(true) => Ok((ticket, true)),
+            Ok(false) => Ok((self.ticket(id).await?, false)),
+            Err(e) => {
+                if matches!(e, LaneError::Full { .. }) {
+                    self.forget(id);
+                }
+                Err(e)
+            }
+        }
+    }
+
     fn count_refusal(&self, agent: &str) {
         crate::metrics::lane_refused(agent);
         *self

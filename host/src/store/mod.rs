@@ -11,6 +11,7 @@
 //! The submodules hold plain functions over a `&Connection`: they know SQL, not threads.
 
 pub mod blackboard;
+pub mod channels;
 mod checkpointer;
 pub mod inbox;
 pub mod lanes;

@@ -10,7 +10,7 @@ use super::StoreError;
 const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Version N is reached by running `MIGRATIONS[N - 1]` on version N - 1.
-const MIGRATIONS: [&str; 6] = [V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: [&str; 7] = [V1, V2, V3, V4, V5, V6, V7];
 
 const V1: &str = "
 CREATE TABLE blackboard (
@@ -185,6 +185,48 @@ CREATE TABLE workflow_log (
     message TEXT NOT NULL
 );
 CREATE INDEX workflow_log_by_run ON workflow_log(run_id, seq);
+";
+
+/// Version 7: chat channels (Telegram, Discord): paired users and their current agent,
+/// pending pairing codes, each platform's read position, and every message received with
+/// the answer owed to it, so a restart neither drops nor repeats one.
+const V7: &str = "
+CREATE TABLE channel_users (
+    platform  TEXT NOT NULL,                       -- telegram | discord
+    user_id   TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    agent     TEXT,                                -- current agent; NULL: the default
+    paired_at INTEGER NOT NULL,
+    PRIMARY KEY (platform, user_id)
+) WITHOUT ROWID;
+
+CREATE TABLE channel_codes (
+    code       TEXT PRIMARY KEY,
+    platform   TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    chat_id    TEXT NOT NULL,                      -- where to say that pairing succeeded
+    created_at INTEGER NOT NULL,
+    UNIQUE (platform, user_id)
+);
+
+CREATE TABLE channel_cursors (
+    platform TEXT PRIMARY KEY,
+    cursor   TEXT NOT NULL                         -- Telegram: next update offset; Discord: session JSON
+) WITHOUT ROWID;
+
+CREATE TABLE channel_messages (
+    platform    TEXT NOT NULL,
+    message_id  TEXT NOT NULL,
+    inbound     TEXT NOT NULL,                     -- the message as received (JSON)
+    state       TEXT NOT NULL,                     -- received | queued | done
+    lane_item   TEXT,
+    replies     TEXT NOT NULL DEFAULT '[]',        -- ids of the messages the answer went out as
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (platform, message_id)
+) WITHOUT ROWID;
+CREATE INDEX channel_messages_open ON channel_messages(platform, state) WHERE state <> 'done';
+CREATE INDEX channel_messages_by_time ON channel_messages(received_at);
 ";
 
 pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@ mod agents;
 mod authoring;
 mod blackboard;
 mod browser;
+mod channels;
 mod cli;
 mod concurrency;
 mod config_keys;

@@ -87,6 +87,13 @@ pub(crate) const COMMANDS: &[Command] = &[
         run: |s, a| Box::pin(reset(s, a)),
     },
     Command {
+        name: "/pair",
+        args: "CODE",
+        help: "let the Telegram/Discord user with this pairing code talk to the agents",
+        takes_agent: false,
+        run: |s, a| Box::pin(pair(s, a)),
+    },
+    Command {
         name: "/quit",
         args: "",
         help: "leave (the mesh stops with the REPL of `start`)",
@@ -264,6 +271,14 @@ async fn status(session: &mut Session<'_>, _: &str) -> Result<Flow> {
     for line in crate::cli::status::lane_lines(&lanes) {
         println!("{line}");
     }
+    Ok(Flow::Continue)
+}
+
+async fn pair(session: &mut Session<'_>, code: &str) -> Result<Flow> {
+    if code.is_empty() {
+        bail!("/pair needs the code the bot sent (/pair CODE)");
+    }
+    println!("{}", crate::cli::channel::pair(session.client, code).await?);
     Ok(Flow::Continue)
 }
 
