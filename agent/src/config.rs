@@ -54,6 +54,8 @@ pub struct Config {
     pub instructions: String,
     /// The first SOUL.md of a new workspace (`soul` of agents.yaml).
     pub soul: Option<String>,
+    /// The first HEARTBEAT.md of a new workspace (`initial_heartbeat` of agents.yaml).
+    pub heartbeat_rules: Option<String>,
     pub max_tokens: u32,
     /// Tool rounds per chat turn (default 30).
     pub chat_max_rounds: u32,
@@ -172,6 +174,7 @@ impl Config {
             tcp,
             instructions: var(env::INITIAL_INSTRUCTIONS).unwrap_or_default(),
             soul: var(env::INITIAL_SOUL),
+            heartbeat_rules: var(env::INITIAL_HEARTBEAT),
             max_tokens: number(env::LLM_MAX_TOKENS, 4096, 1..=1_000_000)?,
             chat_max_rounds: number(env::CHAT_MAX_TOOL_ROUNDS, 30, 1..=1000)?,
             task_max_iterations: number(env::TASK_MAX_ITERATIONS, 20, 1..=500)?,

@@ -85,12 +85,13 @@ async fn serve(config: Arc<Config>) -> Result<()> {
     if let Some(brief) = &config.project_brief {
         copy_project_brief(brief, &workspace.join("PROJECT.md"))?;
     }
-    let given: Vec<(&str, &str)> = config
-        .soul
-        .as_deref()
-        .map(|soul| ("SOUL.md", soul))
-        .into_iter()
-        .collect();
+    let given: Vec<(&str, &str)> = [
+        ("SOUL.md", config.soul.as_deref()),
+        ("HEARTBEAT.md", config.heartbeat_rules.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(file, text)| Some((file, text?)))
+    .collect();
     let created = openlegion_agent::memory::scaffold_with(&workspace, &given);
     if !created.is_empty() {
         tracing::info!(files = ?created, "workspace templates created");

@@ -52,8 +52,18 @@ impl RequestPolicy for MeshPolicy {
 /// The browser service with the mesh's settings and policy; nothing starts before the
 /// first command, and idle contexts are closed by a reaper task.
 pub fn service(section: &BrowserSection, http: &HttpSection) -> Arc<BrowserService> {
+    let service = Arc::new(BrowserService::new(
+        settings(section),
+        Arc::new(MeshPolicy::new(http.clone())),
+    ));
+    service.spawn_reaper();
+    service
+}
+
+/// The browser's settings from mesh.yaml's `browser:` section, defaults where unset.
+fn settings(section: &BrowserSection) -> BrowserSettings {
     let defaults = BrowserSettings::default();
-    let settings = BrowserSettings {
+    BrowserSettings {
         executable: section.executable.clone(),
         max_tabs: section.max_tabs.unwrap_or(defaults.max_tabs).max(1),
         idle_timeout: section
@@ -65,13 +75,7 @@ pub fn service(section: &BrowserSection, http: &HttpSection) -> Arc<BrowserServi
         action_timeout: section
             .action_timeout_ms
             .map_or(defaults.action_timeout, Duration::from_millis),
-    };
-    let service = Arc::new(BrowserService::new(
-        settings,
-        Arc::new(MeshPolicy::new(http.clone())),
-    ));
-    service.spawn_reaper();
-    service
+    }
 }
 
 #[derive(Debug, Clone, FromRef)]
@@ -154,5 +158,34 @@ fn status(e: &BrowserError) -> StatusCode {
             StatusCode::SERVICE_UNAVAILABLE
         }
         _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each key of `browser:` sets what the browser service runs with (the browser crate's
+    /// own tests show the tab bound and the deadlines at work).
+    #[test]
+    fn browser_section_keys_become_the_settings() {
+        let defaults = settings(&BrowserSection::default());
+        assert_eq!(defaults.max_tabs, 4);
+        assert_eq!(defaults.executable, None);
+        let s = settings(&BrowserSection {
+            executable: Some("/opt/chromium/chrome".into()),
+            max_tabs: Some(0),
+            idle_timeout_seconds: Some(60),
+            navigation_timeout_ms: Some(3000),
+            action_timeout_ms: Some(500),
+        });
+        assert_eq!(
+            s.executable.as_deref(),
+            Some(std::path::Path::new("/opt/chromium/chrome"))
+        );
+        assert_eq!(s.max_tabs, 1, "at least one tab");
+        assert_eq!(s.idle_timeout, Duration::from_secs(60));
+        assert_eq!(s.navigation_timeout, Duration::from_millis(3000));
+        assert_eq!(s.action_timeout, Duration::from_millis(500));
     }
 }

@@ -30,6 +30,9 @@ pub const INITIAL_INSTRUCTIONS: &str = "INITIAL_INSTRUCTIONS";
 /// The first SOUL.md of a new workspace (`soul` / `initial_soul` of agents.yaml); an
 /// existing SOUL.md is never replaced.
 pub const INITIAL_SOUL: &str = "INITIAL_SOUL";
+/// The first HEARTBEAT.md of a new workspace (`initial_heartbeat` of agents.yaml): what the
+/// agent checks on each heartbeat turn; an existing HEARTBEAT.md is never replaced.
+pub const INITIAL_HEARTBEAT: &str = "INITIAL_HEARTBEAT";
 /// Bounds of one turn and one model call.
 pub const TASK_MAX_ITERATIONS: &str = "TASK_MAX_ITERATIONS";
 pub const CHAT_MAX_TOOL_ROUNDS: &str = "CHAT_MAX_TOOL_ROUNDS";

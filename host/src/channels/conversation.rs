@@ -251,7 +251,7 @@ impl Channel {
     }
 
     async fn handle(self: &Arc<Self>, m: Inbound) {
-        if !self.allowed(&m) {
+        if !admitted(&self.settings, &m) {
             tracing::debug!(platform = self.platform_name(), user = %m.user, chat = %m.chat, "a message from outside the allow lists is ignored");
             return self.done(&m.id).await;
         }
@@ -307,16 +307,6 @@ impl Channel {
                 }
             },
         }
-    }
-
-    fn allowed(&self, m: &Inbound) -> bool {
-        let s = &self.settings;
-        let listed = |list: &Vec<String>, v: &str| list.is_empty() || list.iter().any(|x| x == v);
-        listed(&s.allowed_users, &m.user)
-            && (m.private || listed(&s.allowed_chats, &m.chat))
-            && m.guild
-                .as_ref()
-                .is_none_or(|g| listed(&s.allowed_guilds, g))
     }
 
     /// The agent of newly paired users: the configured one, else the first agent.
@@ -499,9 +489,61 @@ impl Channel {
     }
 }
 
+/// Whether a message comes from where the channel's `allowed_users`, `allowed_chats` and
+/// `allowed_guilds` admit (an empty list admits everyone; direct chats need no
+/// `allowed_chats` entry). Messages from elsewhere are ignored, unanswered.
+fn admitted(s: &Settings, m: &Inbound) -> bool {
+    let listed = |list: &Vec<String>, v: &str| list.is_empty() || list.iter().any(|x| x == v);
+    listed(&s.allowed_users, &m.user)
+        && (m.private || listed(&s.allowed_chats, &m.chat))
+        && m.guild
+            .as_ref()
+            .is_none_or(|g| listed(&s.allowed_guilds, g))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allowed_users_chats_and_guilds_admit_only_what_they_list() {
+        let message = |user: &str, chat: &str, private: bool, guild: Option<&str>| Inbound {
+            id: "1".into(),
+            chat: chat.into(),
+            message: "1".into(),
+            private,
+            guild: guild.map(str::to_owned),
+            user: user.into(),
+            name: "n".into(),
+            text: "hi".into(),
+            attachments: Vec::new(),
+        };
+        let open = Settings::of(&crate::config::ChannelSection::default());
+        assert!(admitted(&open, &message("u1", "c1", false, Some("g1"))));
+        let s = Settings {
+            allowed_users: vec!["u1".into()],
+            allowed_chats: vec!["c1".into()],
+            allowed_guilds: vec!["g1".into()],
+            ..open
+        };
+        assert!(admitted(&s, &message("u1", "c1", false, Some("g1"))));
+        assert!(
+            !admitted(&s, &message("u2", "c1", false, Some("g1"))),
+            "allowed_users"
+        );
+        assert!(
+            !admitted(&s, &message("u1", "c2", false, Some("g1"))),
+            "allowed_chats"
+        );
+        assert!(
+            admitted(&s, &message("u1", "dm", true, None)),
+            "a direct chat"
+        );
+        assert!(
+            !admitted(&s, &message("u1", "c1", false, Some("g2"))),
+            "allowed_guilds"
+        );
+    }
 
     #[test]
     fn messages_parse_into_commands_routes_and_plain_text() {

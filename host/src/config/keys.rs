@@ -3,9 +3,8 @@
 //! the issue that makes it real is being built. The list is checked against the parsers
 //! themselves, so a key added to a config struct without a row here fails this test.
 //!
-//! Files loaded by code on other branches when this was written (config/workflows/*.yaml:
-//! issue 15; config/cron.json: issue 14; config/watchers.yaml: the watchers issue; mesh.yaml
-//! `search:`: issue 16) get their rows at merge.
+//! The files with a loader of their own (cron.json, watchers.yaml, config/workflows/) are
+//! refused whole on any key they do not use, and their tests show each key at work.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -24,11 +23,9 @@ enum Fate {
     Section,
     /// Refused when read: the row's example sets it (the whole file's text).
     Refused(&'static str),
-    /// Accepted; issue N makes it real (its helper turns this into `Shown` at merge).
-    Owned(u32),
 }
 
-use Fate::{Owned, Refused, Section, Shown};
+use Fate::{Refused, Section, Shown};
 
 const E2E_CONFIG: &str = "tests/tests/all/config_keys.rs";
 const PROXY: &str = "tests/tests/all/llm_proxy.rs";
@@ -38,6 +35,24 @@ const ENV: &str = "host/src/fleet/configured.rs";
 const ENV_TEST: &str = "agents_yaml_and_llm_keys_become_the_agents_variables";
 const ACL: &str = "tests/tests/all/acl.rs";
 const HOOKS: &str = "tests/tests/all/webhooks.rs";
+const CHANNELS: &str = "tests/tests/all/channels.rs";
+const ADMITTED: (&str, &str) = (
+    "host/src/channels/conversation.rs",
+    "allowed_users_chats_and_guilds_admit_only_what_they_list",
+);
+const BROWSER: &str = "tests/tests/all/browser.rs";
+const BROWSER_KEYS: (&str, &str) = (
+    "host/src/browse.rs",
+    "browser_section_keys_become_the_settings",
+);
+const SEARCH: &str = "tests/tests/all/search.rs";
+const SPAWN: &str = "tests/tests/all/spawn.rs";
+const SPAWN_KEYS: (&str, &str) = (
+    "host/src/spawn/mod.rs",
+    "spawn_section_keys_set_ttl_and_budget",
+);
+const HEARTBEATS: &str = "tests/tests/all/heartbeats.rs";
+const HEARTBEAT_YAML: &str = "host/src/config/heartbeat.rs";
 
 /// (file, key with `*` for a name the user chooses, fate).
 #[rustfmt::skip]
@@ -63,17 +78,40 @@ const KEYS: &[(&str, &str, Fate)] = &[
     ("mesh.yaml", "llm.default_budget.daily_usd", Shown(E2E_CONFIG, "llm_temperature_utility_model_and_default_budget")),
     ("mesh.yaml", "llm.default_budget.monthly_usd", Shown(E2E_CONFIG, "llm_temperature_utility_model_and_default_budget")),
     ("mesh.yaml", "llm.timeout_seconds", Shown(ENV, ENV_TEST)),
-    // The channels helper (issue 17) makes every key of a channel real.
-    ("mesh.yaml", "channels", Owned(17)),
-    ("mesh.yaml", "channels.*.enabled", Owned(17)),
-    ("mesh.yaml", "channels.*.default_agent", Owned(17)),
-    ("mesh.yaml", "channels.*.allowed_users", Owned(17)),
-    ("mesh.yaml", "channels.*.allowed_guilds", Owned(17)),
+    ("mesh.yaml", "channels", Section),
+    ("mesh.yaml", "channels.*.enabled", Shown(CHANNELS, "an_enabled_channel_without_its_token_stops_the_start")),
+    ("mesh.yaml", "channels.*.default_agent", Shown(CHANNELS, "telegram_pairing_routing_and_commands")),
+    ("mesh.yaml", "channels.*.allowed_users", Shown(ADMITTED.0, ADMITTED.1)),
+    ("mesh.yaml", "channels.*.allowed_chats", Shown(ADMITTED.0, ADMITTED.1)),
+    ("mesh.yaml", "channels.*.allowed_guilds", Shown(ADMITTED.0, ADMITTED.1)),
+    ("mesh.yaml", "channels.*.edit_interval_ms", Shown(CHANNELS, "telegram_long_answers_are_split_and_a_429_is_waited_out")),
+    ("mesh.yaml", "channels.*.max_attachment_mb", Shown(CHANNELS, "telegram_attachments_land_in_the_agents_inbox_under_the_limit")),
+    ("mesh.yaml", "channels.*.api_base", Shown(CHANNELS, "telegram_pairing_routing_and_commands")),
+    ("mesh.yaml", "channels.*.gateway_url", Shown(CHANNELS, "discord_pairs_chats_splits_waits_out_429_and_resumes_the_gateway")),
+    // Accepted only to refuse a token in mesh.yaml with the variable it belongs in.
+    ("mesh.yaml", "channels.*.token", Shown("host/src/config/tests.rs", "channel_sections_are_checked_field_by_field")),
     ("mesh.yaml", "collaboration", Shown(E2E_CONFIG, "collaboration_false_stops_agents_messaging_each_other")),
     ("mesh.yaml", "http", Section),
     ("mesh.yaml", "http.allowed_domains", Shown("host/src/fetch.rs", "http_section_keys_take_effect")),
     ("mesh.yaml", "http.allow_private", Shown("host/src/fetch.rs", "http_section_keys_take_effect")),
     ("mesh.yaml", "http.max_body_kb", Shown("host/src/fetch.rs", "http_section_keys_take_effect")),
+    ("mesh.yaml", "http.allow_private_hosts", Shown("host/src/fetch.rs", "listed_private_hosts_are_exempt_and_no_others")),
+    ("mesh.yaml", "browser", Section),
+    ("mesh.yaml", "browser.executable", Shown(BROWSER_KEYS.0, BROWSER_KEYS.1)),
+    ("mesh.yaml", "browser.max_tabs", Shown(BROWSER_KEYS.0, BROWSER_KEYS.1)),
+    ("mesh.yaml", "browser.idle_timeout_seconds", Shown(BROWSER_KEYS.0, BROWSER_KEYS.1)),
+    ("mesh.yaml", "browser.navigation_timeout_ms", Shown(BROWSER_KEYS.0, BROWSER_KEYS.1)),
+    ("mesh.yaml", "browser.action_timeout_ms", Shown(BROWSER_KEYS.0, BROWSER_KEYS.1)),
+    ("mesh.yaml", "search", Section),
+    ("mesh.yaml", "search.provider", Shown(SEARCH, "web_search_uses_brave_with_the_key_from_the_vault")),
+    ("mesh.yaml", "search.base_url", Shown(SEARCH, "web_search_reads_a_duckduckgo_results_page_through_the_mesh")),
+    ("mesh.yaml", "search.timeout_ms", Shown("host/src/search/mod.rs", "a_silent_provider_fails_the_search_after_timeout_ms")),
+    ("mesh.yaml", "spawn", Section),
+    ("mesh.yaml", "spawn.max_children", Shown(SPAWN, "spawning_is_refused_without_permission_over_the_limits_and_the_budget")),
+    ("mesh.yaml", "spawn.max_depth", Shown(SPAWN, "spawning_is_refused_without_permission_over_the_limits_and_the_budget")),
+    ("mesh.yaml", "spawn.max_ttl_seconds", Shown(SPAWN_KEYS.0, SPAWN_KEYS.1)),
+    ("mesh.yaml", "spawn.default_ttl_seconds", Shown(SPAWN_KEYS.0, SPAWN_KEYS.1)),
+    ("mesh.yaml", "spawn.default_budget_usd", Shown(SPAWN_KEYS.0, SPAWN_KEYS.1)),
     ("mesh.yaml", "runtime", Section),
     ("mesh.yaml", "runtime.isolation", Shown(CONTAINERS, "a_missing_agent_binary_is_named_and_the_mesh_stays_up")),
     ("mesh.yaml", "runtime.agent_binary", Shown(CONTAINERS, "a_missing_agent_binary_is_named_and_the_mesh_stays_up")),
@@ -95,9 +133,13 @@ const KEYS: &[(&str, &str, Fate)] = &[
     ("agents.yaml", "agents.*.initial_instructions", Shown(ENV, ENV_TEST)),
     ("agents.yaml", "agents.*.soul", Shown(ENV, ENV_TEST)),
     ("agents.yaml", "agents.*.initial_soul", Shown(ENV, ENV_TEST)),
-    // The cron helper (issue 14) makes the heartbeat real.
-    ("agents.yaml", "agents.*.heartbeat", Owned(14)),
-    ("agents.yaml", "agents.*.initial_heartbeat", Owned(14)),
+    ("agents.yaml", "agents.*.heartbeat", Shown(HEARTBEATS, "an_idle_heartbeat_costs_no_llm_request_and_a_signal_costs_exactly_one_turn")),
+    ("agents.yaml", "agents.*.heartbeat.schedule", Shown(HEARTBEAT_YAML, "a_map_the_originals_text_or_a_boolean")),
+    ("agents.yaml", "agents.*.heartbeat.timezone", Shown(HEARTBEAT_YAML, "a_map_the_originals_text_or_a_boolean")),
+    ("agents.yaml", "agents.*.heartbeat.probes", Shown(HEARTBEATS, "a_custom_probe_skill_drives_a_turn_with_the_heartbeat_rules")),
+    ("agents.yaml", "agents.*.heartbeat.rules", Shown(HEARTBEATS, "a_custom_probe_skill_drives_a_turn_with_the_heartbeat_rules")),
+    ("agents.yaml", "agents.*.heartbeat.enabled", Shown(HEARTBEAT_YAML, "a_map_the_originals_text_or_a_boolean")),
+    ("agents.yaml", "agents.*.initial_heartbeat", Shown(ENV, ENV_TEST)),
     ("agents.yaml", "agents.*.initial_interface", Refused("agents:\n  a:\n    initial_interface: Takes leads.\n")),
     ("agents.yaml", "agents.*.thinking", Refused("agents:\n  a:\n    thinking: high\n")),
     ("agents.yaml", "agents.*.status", Refused("agents:\n  a:\n    status: archived\n")),
@@ -132,13 +174,12 @@ const KEYS: &[(&str, &str, Fate)] = &[
     ("permissions.json", "permissions.*.allowed_apis", Shown(PROXY, "mesh_with")),
     ("permissions.json", "permissions.*.allowed_credentials", Refused(r#"{"permissions": {"a": {"allowed_credentials": ["*"]}}}"#)),
     ("permissions.json", "permissions.*.allowed_skills", Refused(r#"{"permissions": {"a": {"allowed_skills": ["web"]}}}"#)),
-    // The tools helper (issue 16): the browser and sub-agents.
-    ("permissions.json", "permissions.*.can_use_browser", Owned(16)),
-    ("permissions.json", "permissions.*.browser_actions", Owned(16)),
+    ("permissions.json", "permissions.*.can_use_browser", Shown(BROWSER, "browsing_needs_can_use_browser_and_browser_actions_narrow_it")),
+    ("permissions.json", "permissions.*.browser_actions", Shown(BROWSER, "browsing_needs_can_use_browser_and_browser_actions_narrow_it")),
+    ("permissions.json", "permissions.*.can_read_history", Shown("tests/tests/all/team.rs", "history_is_read_where_permitted_and_credentials_are_redacted")),
     ("permissions.json", "permissions.*.can_use_internet", Shown("tests/tests/all/skills.rs", "http_goes_through_the_mesh_and_needs_the_internet_permission")),
-    ("permissions.json", "permissions.*.can_spawn", Owned(16)),
-    // The cron helper (issue 14).
-    ("permissions.json", "permissions.*.can_manage_cron", Owned(14)),
+    ("permissions.json", "permissions.*.can_spawn", Shown(SPAWN, "spawning_is_refused_without_permission_over_the_limits_and_the_budget")),
+    ("permissions.json", "permissions.*.can_manage_cron", Shown("tests/tests/all/cron.rs", "agents_manage_only_their_own_jobs_and_only_with_can_manage_cron")),
     ("permissions.json", "permissions.*.can_manage_fleet", Refused(r#"{"permissions": {"a": {"can_manage_fleet": true}}}"#)),
     ("permissions.json", "permissions.*.can_manage_teams", Refused(r#"{"permissions": {"a": {"can_manage_teams": true}}}"#)),
     ("permissions.json", "permissions.*.can_edit_agent_config", Refused(r#"{"permissions": {"a": {"can_edit_agent_config": true}}}"#)),
@@ -198,6 +239,9 @@ fn accepted() -> BTreeSet<(String, String)> {
     add("mesh.yaml", "llm.default_budget.", fields_of::<Budget>());
     add("mesh.yaml", "channels.*.", fields_of::<ChannelSection>());
     add("mesh.yaml", "http.", fields_of::<HttpSection>());
+    add("mesh.yaml", "browser.", fields_of::<BrowserSection>());
+    add("mesh.yaml", "search.", fields_of::<SearchSection>());
+    add("mesh.yaml", "spawn.", fields_of::<SpawnSection>());
     add("mesh.yaml", "runtime.", fields_of::<RuntimeSection>());
     add("agents.yaml", "", fields_of::<AgentsFile>());
     add("agents.yaml", "agents.*.", fields_of::<AgentConfig>());
@@ -207,6 +251,11 @@ fn accepted() -> BTreeSet<(String, String)> {
         fields_of::<Resources>(),
     );
     add("agents.yaml", "agents.*.budget.", fields_of::<Budget>());
+    add(
+        "agents.yaml",
+        "agents.*.heartbeat.",
+        fields_of::<HeartbeatConfig>(),
+    );
     add(
         "agents.yaml",
         "agents.*.lanes.",

@@ -27,6 +27,9 @@ pub(super) fn environment(cfg: &AgentConfig, llm: &LlmSection) -> Vec<(String, S
     if let Some(soul) = cfg.soul.as_ref().or(cfg.initial_soul.as_ref()) {
         vars.push((env::INITIAL_SOUL, soul.clone()));
     }
+    if let Some(rules) = &cfg.initial_heartbeat {
+        vars.push((env::INITIAL_HEARTBEAT, rules.clone()));
+    }
     if let Some(n) = cfg.max_iterations {
         vars.push((env::TASK_MAX_ITERATIONS, n.to_string()));
     }
@@ -58,6 +61,7 @@ mod tests {
             instructions: Some("Answer in French.".into()),
             initial_instructions: Some("Sign with -A.".into()),
             soul: Some("Dry humour.".into()),
+            initial_heartbeat: Some("Check the inbox.".into()),
             max_iterations: Some(7),
             context_window: Some(32_000),
             ..AgentConfig::default()
@@ -76,6 +80,10 @@ mod tests {
             var(&vars, env::INITIAL_SOUL).as_deref(),
             Some("Dry humour.")
         );
+        assert_eq!(
+            var(&vars, env::INITIAL_HEARTBEAT).as_deref(),
+            Some("Check the inbox.")
+        );
         assert_eq!(var(&vars, env::TASK_MAX_ITERATIONS).as_deref(), Some("7"));
         assert_eq!(var(&vars, env::LLM_MAX_TOKENS).as_deref(), Some("900"));
         assert_eq!(var(&vars, env::LLM_TIMEOUT_SECONDS).as_deref(), Some("45"));
@@ -89,6 +97,7 @@ mod tests {
         assert_eq!(var(&vars, env::INITIAL_SOUL).as_deref(), Some("Warm."));
         for unset in [
             env::INITIAL_INSTRUCTIONS,
+            env::INITIAL_HEARTBEAT,
             env::TASK_MAX_ITERATIONS,
             env::LLM_MAX_TOKENS,
             env::LLM_TIMEOUT_SECONDS,

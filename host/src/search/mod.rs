@@ -193,6 +193,43 @@ async fn run(
 mod tests {
     use super::*;
 
+    /// `search.timeout_ms` bounds a provider that never answers.
+    #[tokio::test]
+    async fn a_silent_provider_fails_the_search_after_timeout_ms() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Accepts and holds each connection without a byte of answer.
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((conn, _)) = listener.accept().await {
+                held.push(conn);
+            }
+        });
+        let vault = Vault::load(std::path::Path::new("/nonexistent/.env"), []).unwrap();
+        let http = HttpSection {
+            allow_private_hosts: vec!["127.0.0.1".into()],
+            ..HttpSection::default()
+        };
+        let section = SearchSection {
+            base_url: Some(format!("http://{addr}/html/")),
+            timeout_ms: Some(300),
+            ..SearchSection::default()
+        };
+        let search = Search::new(&section, &http, &vault);
+        let request = SearchRequest {
+            query: "rust".into(),
+            limit: 0,
+        };
+        let started = std::time::Instant::now();
+        let e = search.search(&request).await.unwrap_err();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(e.detail.contains("failed"), "{}", e.detail);
+    }
+
     #[test]
     fn long_titles_and_snippets_are_cut() {
         let r = bounded(SearchResult {

@@ -65,6 +65,16 @@ impl Settings {
             default_budget: section.default_budget_usd.unwrap_or(1.0),
         }
     }
+
+    /// A request's time to live (the default where it names none, at most the cap) and
+    /// budget (the default where it names none).
+    fn terms(&self, request: &SpawnRequest) -> (u64, f64) {
+        let ttl = request
+            .ttl_seconds
+            .unwrap_or(self.default_ttl)
+            .min(self.max_ttl);
+        (ttl, request.budget_usd.unwrap_or(self.default_budget))
+    }
 }
 
 #[derive(Debug)]
@@ -178,7 +188,7 @@ impl Spawner {
             }
             (depth, records.get(parent.as_str()).map(|r| r.expires))
         };
-        let mut ttl = request.ttl_seconds.unwrap_or(s.default_ttl).min(s.max_ttl);
+        let (mut ttl, budget) = s.terms(&request);
         if let Some(end) = parent_expires {
             // A sub-agent never outlives its parent.
             ttl = ttl.min(
@@ -187,7 +197,6 @@ impl Spawner {
                     .max(1),
             );
         }
-        let budget = request.budget_usd.unwrap_or(s.default_budget);
         let mut cfg = self.fleet.setup_of(parent.as_str()).await.ok_or_else(|| {
             refuse(
                 StatusCode::CONFLICT,
@@ -453,6 +462,26 @@ fn child_id(parent: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spawn_section_keys_set_ttl_and_budget() {
+        let request = |ttl_seconds, budget_usd| SpawnRequest {
+            role: "r".into(),
+            instructions: "i".into(),
+            ttl_seconds,
+            budget_usd,
+        };
+        let defaults = Settings::from(&SpawnSection::default());
+        assert_eq!(defaults.terms(&request(None, None)), (600, 1.0));
+        let s = Settings::from(&SpawnSection {
+            default_ttl_seconds: Some(120),
+            max_ttl_seconds: Some(300),
+            default_budget_usd: Some(0.25),
+            ..SpawnSection::default()
+        });
+        assert_eq!(s.terms(&request(None, None)), (120, 0.25));
+        assert_eq!(s.terms(&request(Some(9999), Some(2.0))), (300, 2.0));
+    }
 
     #[test]
     fn child_ids_are_valid_and_name_their_parent() {

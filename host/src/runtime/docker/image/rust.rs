@@ -70,6 +70,10 @@ const SDK_FILES: &[(&str, &str)] = &[
         include_str!("../../../../../skills-sdk/src/bindings.rs"),
     ),
     (
+        "skills-sdk/src/browser.rs",
+        include_str!("../../../../../skills-sdk/src/browser.rs"),
+    ),
+    (
         "skills-sdk/src/http.rs",
         include_str!("../../../../../skills-sdk/src/http.rs"),
     ),
