@@ -5,6 +5,7 @@ mod agent;
 mod bb;
 mod client;
 mod costs;
+mod local_model;
 mod logging;
 mod repl;
 mod setup;
@@ -49,8 +50,9 @@ enum Command {
         #[arg(long, conflicts_with = "detach")]
         repl: bool,
     },
-    /// Install the local embedding model if mesh.yaml selects it, and build the container
-    /// images the agents need (start does both when missing).
+    /// Install the local models mesh.yaml uses (embeddings, chat), offer the models of a
+    /// local Ollama, and build the container images the agents need (start does what is
+    /// missing).
     Setup,
     /// Stop a mesh started with `start -d` (SIGTERM, wait for it to drain).
     Stop {

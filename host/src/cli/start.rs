@@ -26,6 +26,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) async fn foreground(config_dir: &Path, repl: bool) -> Result<ExitCode> {
     let interactive = repl || std::io::stdin().is_terminal();
     let (config, vault) = instance::load(config_dir)?;
+    super::local_model::start(&config, &vault).await;
     if interactive {
         let dir = StateDir::new(config.state_dir());
         dir.create()?;
@@ -88,7 +89,8 @@ async fn handle_signals(shutdown: CancellationToken, mesh: Arc<Mesh>, fleet: Arc
 /// returns once it answers, or reports why it did not start.
 pub(crate) async fn detach(config_dir: &Path) -> Result<ExitCode> {
     // Load here first so a config error shows in this terminal, not in a log file.
-    let (config, _vault) = instance::load(config_dir)?;
+    let (config, vault) = instance::load(config_dir)?;
+    super::local_model::start(&config, &vault).await;
     let state = StateDir::new(config.state_dir());
     state.create().with_context(|| {
         format!(

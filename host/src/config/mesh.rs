@@ -133,6 +133,10 @@ pub struct LlmSection {
     pub default_budget: Option<super::Budget>,
     /// Upper bound on one LLM call in seconds, streaming included (default 300).
     pub timeout_seconds: Option<u64>,
+    /// More models the mesh runs itself, as `local/<name>`: name → GGUF file (llama, qwen2
+    /// or qwen3 architecture; relative to the config directory). `local/smollm2-135m-instruct`
+    /// is always there.
+    pub local_models: BTreeMap<String, PathBuf>,
 }
 
 /// USD per million tokens.
