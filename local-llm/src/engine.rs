@@ -35,6 +35,7 @@ struct Job {
 pub struct Engine {
     jobs: mpsc::Sender<Job>,
     waiting: Arc<AtomicUsize>,
+    cancelled: Arc<AtomicUsize>,
 }
 
 /// Sets the request's cancel flag when the caller's future is dropped.
@@ -59,17 +60,27 @@ impl Engine {
     pub fn start(weights: Weights) -> Self {
         let (jobs, rx) = mpsc::channel::<Job>();
         let waiting = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&waiting);
+        let cancelled = Arc::new(AtomicUsize::new(0));
+        let counters = (Arc::clone(&waiting), Arc::clone(&cancelled));
         std::thread::Builder::new()
             .name("local-llm".into())
-            .spawn(move || run(rx, counter, weights))
+            .spawn(move || run(rx, counters, weights))
             .expect("spawning the local model's thread");
-        Self { jobs, waiting }
+        Self {
+            jobs,
+            waiting,
+            cancelled,
+        }
     }
 
     /// Requests queued or running.
     pub fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Requests stopped because their caller went away, since the start.
+    pub fn cancelled(&self) -> usize {
+        self.cancelled.load(Ordering::Relaxed)
     }
 
     /// Answers `request` with the model in the GGUF file `model`. With `pieces`, every
@@ -121,12 +132,20 @@ impl Bounds for JobBounds<'_> {
     }
 }
 
-fn run(jobs: mpsc::Receiver<Job>, waiting: Arc<AtomicUsize>, weights: Weights) {
+fn run(
+    jobs: mpsc::Receiver<Job>,
+    (waiting, cancelled): (Arc<AtomicUsize>, Arc<AtomicUsize>),
+    weights: Weights,
+) {
     let mut slot: Option<Slot> = None;
     while let Ok(job) = jobs.recv() {
         let result = serve(&job, &mut slot, weights);
-        if let Err(e) = &result {
-            tracing::debug!(error = %e, "local model request failed");
+        match &result {
+            Err(LocalLlmError::Cancelled) => {
+                cancelled.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => tracing::debug!(error = %e, "local model request failed"),
+            Ok(_) => {}
         }
         waiting.fetch_sub(1, Ordering::Relaxed);
         let _ = job.reply.send(result);

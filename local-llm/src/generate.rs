@@ -296,8 +296,7 @@ fn take_utf8(pending: &mut Vec<u8>) -> String {
         Err(e) => e.valid_up_to(),
     };
     let rest = pending.split_off(valid);
-    let text = String::from_utf8(std::mem::replace(pending, rest)).unwrap_or_default();
-    text
+    String::from_utf8(std::mem::replace(pending, rest)).unwrap_or_default()
 }
 
 fn argmax_where(logits: &[f32], allowed: impl Fn(u32) -> bool) -> Option<u32> {

@@ -28,8 +28,8 @@ use serde_json::{Value, json};
 use crate::{LocalLlmError, Tokenizer};
 
 /// What opens and closes a call in the model's answer.
-pub const CALL_OPEN: &str = "<tool_call>\n";
-pub const CALL_CLOSE: &str = "\n</tool_call>";
+pub(crate) const CALL_OPEN: &str = "<tool_call>\n";
+pub(crate) const CALL_CLOSE: &str = "\n</tool_call>";
 
 /// The parameters schema used for a tool whose own cannot be compiled: any object.
 fn any_object() -> Value {

@@ -37,3 +37,8 @@ pub use loaded::Loaded;
 pub use prompt::describe_tools;
 pub use model::{Arch, DEQUANTIZE_BELOW, Hparams, MAX_CONTEXT, Transformer, Weights};
 pub use tokenizer::{ChatFormat, Tokenizer};
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tiny;

@@ -255,7 +255,7 @@ impl Gguf {
             .get("token_embd.weight")
             .map(|t| t.shape.dims()[0])
             .ok_or_else(|| self.bad("tensor token_embd.weight is missing"))?;
-        if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 || head_dim % 2 != 0 {
+        if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) || !head_dim.is_multiple_of(2) {
             return Err(self.bad(format!(
                 "{heads} heads, {kv_heads} key/value heads of {head_dim}: not a shape this runs"
             )));

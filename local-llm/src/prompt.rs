@@ -145,7 +145,7 @@ fn answer_tokens(tok: &Tokenizer) -> Result<Vec<u32>, LocalLlmError> {
 
 /// The prompt's tokens for `messages` with `tools` described, leaving `reserve` tokens of
 /// `context` for the answer. Older turns are dropped (whole) until it fits.
-pub fn render(
+pub(crate) fn render(
     tok: &Tokenizer,
     messages: &[Message],
     tools: &[ToolSpec],

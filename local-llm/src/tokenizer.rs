@@ -52,7 +52,6 @@ pub struct Tokenizer {
     /// The bytes of each token; special tokens carry toktrie's 0xFF marker first.
     pub(crate) bytes: Vec<Vec<u8>>,
     pub(crate) markers: Markers,
-    pub(crate) eos: u32,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -194,7 +193,6 @@ impl Tokenizer {
             inner,
             bytes,
             markers,
-            eos,
         })
     }
 
