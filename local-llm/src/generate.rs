@@ -90,6 +90,9 @@ pub struct Answer {
     pub stop_reason: String,
     /// Prompt tokens taken from the cache instead of computed.
     pub cached_tokens: usize,
+    /// With tools offered and the choice left to the model: the probability it gave the
+    /// call marker's first token (compared with [`CALL_THRESHOLD`]).
+    pub call_probability: Option<f32>,
 }
 
 /// Whether to stop: the caller went away or the deadline passed.
@@ -132,12 +135,14 @@ pub(crate) fn generate(
             message: "tool_choice names a tool that is not offered".into(),
         });
     }
+    if !offered.is_empty() && req.tool_choice == ToolChoice::Auto {
+        answer.call_probability = Some(call_probability(model, &logits)?);
+    }
     let call = req.grammar
         && !offered.is_empty()
-        && match req.tool_choice {
-            ToolChoice::Auto => wants_call(model, &logits)?,
-            _ => true,
-        };
+        && answer
+            .call_probability
+            .is_none_or(|p| p >= CALL_THRESHOLD);
     let limit = (req.max_tokens as usize).min(context.saturating_sub(prompt.len()));
     if call {
         let mut matcher = grammars.matcher(&offered)?;
@@ -234,18 +239,18 @@ fn step(model: &mut Loaded, token: u32) -> Result<Vec<f32>, LocalLlmError> {
     Ok(logits)
 }
 
-/// Whether the model gives the call marker's first token enough probability.
-fn wants_call(model: &Loaded, logits: &[f32]) -> Result<bool, LocalLlmError> {
+/// The probability the model gives the call marker's first token.
+fn call_probability(model: &Loaded, logits: &[f32]) -> Result<f32, LocalLlmError> {
     let marker = model.tokenizer.encode(CALL_OPEN)?;
     let Some(&first) = marker.first() else {
-        return Ok(false);
+        return Ok(0.0);
     };
     let p = probabilities(logits, 1.0)
         .get(first as usize)
         .copied()
         .unwrap_or(0.0);
     tracing::debug!(p_call = p, "tool call or text");
-    Ok(p >= CALL_THRESHOLD)
+    Ok(p)
 }
 
 fn grammar_error(e: impl std::fmt::Display) -> LocalLlmError {

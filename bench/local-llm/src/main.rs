@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Parser;
 use openlegion_llm::{Message, Role, ToolSpec};
-use openlegion_local_llm::{Engine, Loaded, Request, ToolChoice};
+use openlegion_local_llm::{Engine, Loaded, Request, ToolChoice, Weights};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -24,7 +24,7 @@ struct Args {
     /// The tools offered with each prompt.
     #[arg(long, default_value = "bench/local-llm/tools.json")]
     tools: PathBuf,
-    /// Weights: `auto` (by size), `f32` (dequantized) or `quantized` (as in the file).
+    /// Weights: `auto` (by size), `f32`, `f16` or `quantized` (as in the file).
     #[arg(long, default_value = "auto")]
     weights: String,
     /// Skip the labelled prompts (speed only).
@@ -66,18 +66,28 @@ fn message(role: Role, content: &str) -> Message {
     }
 }
 
+/// `VmRSS` and `VmHWM` (peak) of this process, in MiB.
 fn rss_mib() -> (f64, f64) {
-    let (rss, peak) = openlegion_bench::rss_kib(std::process::id());
-    (rss as f64 / 1024.0, peak as f64 / 1024.0)
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let args = Args::parse();
     let dequantize = match args.weights.as_str() {
-        "f32" => Some(true),
-        "quantized" => Some(false),
-        _ => None,
+        "f32" => Weights::F32,
+        "f16" => Weights::F16,
+        "quantized" => Weights::Quantized,
+        _ => Weights::Auto,
     };
     let tools: Vec<ToolSpec> = serde_json::from_slice(&std::fs::read(&args.tools)?)
         .with_context(|| format!("reading {}", args.tools.display()))?;
@@ -87,11 +97,11 @@ async fn main() -> Result<()> {
     let mut loaded = Loaded::open(&args.model, dequantize)?;
     let (rss_loaded, _) = rss_mib();
     println!(
-        "model {} ({:?}, {} layers, dequantized: {})",
+        "model {} ({:?}, {} layers, weights {:?})",
         args.model.display(),
         loaded.transformer.hparams.arch,
         loaded.transformer.hparams.layers,
-        loaded.transformer.dequantized
+        loaded.transformer.weights
     );
     println!(
         "load: {:.2} s, RSS +{:.0} MiB",
@@ -198,6 +208,15 @@ async fn main() -> Result<()> {
                 .map(|c| (c.name.clone(), c.arguments.clone()))
                 .or_else(|| call_in_text(&answer.content));
             score.add(case, call.as_ref(), &tools);
+            if choice == ToolChoice::Auto && grammar {
+                println!(
+                    "  p(call) {:>7.4}  wants {:<18} got {:<18} {}",
+                    answer.call_probability.unwrap_or(0.0),
+                    case.tool.as_deref().unwrap_or("(text)"),
+                    call.as_ref().map_or("(text)", |(n, _)| n.as_str()),
+                    case.prompt
+                );
+            }
         }
         println!("{label}: {} ({:.0} s)", score, started.elapsed().as_secs_f64());
     }
