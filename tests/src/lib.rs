@@ -21,6 +21,6 @@ pub use fleet::{
     MODEL, MODEL_NAME, TEST_LABEL, agent_mesh, agent_mesh_env, agent_mesh_with, container_runtime,
 };
 pub use mesh::{MeshOptions, MeshProcess, cli, start_refuses};
-pub use models::local_models_dir;
+pub use models::{local_chat_models_dir, local_models_dir};
 pub use skills::{compilers, fixture, template};
 pub use skip::{skip, skip_log};

@@ -131,7 +131,15 @@ impl MeshProcess {
             .append(true)
             .open(self.log_path())
             .unwrap();
-        let child = Command::new(binary("openlegion-host", "openlegion"))
+        let mut command = Command::new(binary("openlegion-host", "openlegion"));
+        // Credentials come from the test alone, never from the developer's shell: without
+        // any, the mesh behaves differently (the local model stands in).
+        for (key, _) in std::env::vars() {
+            if key.starts_with("OPENLEGION_CRED_") || key.starts_with("OPENLEGION_SYSTEM_") {
+                command.env_remove(key);
+            }
+        }
+        let child = command
             .arg("--config")
             .arg(self.config_dir())
             .arg("start")

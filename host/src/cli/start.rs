@@ -38,6 +38,7 @@ pub(crate) async fn foreground(
     if let Some(port) = port {
         config.mesh.mesh.port = port;
     }
+    super::local_model::start(&config, &vault).await;
     if interactive {
         let dir = StateDir::new(config.state_dir());
         dir.create()?;
@@ -123,8 +124,9 @@ async fn handle_signals(shutdown: CancellationToken, mesh: Arc<Mesh>, fleet: Arc
 /// returns once it answers, or reports why it did not start.
 pub(crate) async fn detach(config_dir: &Path, port: Option<u16>) -> Result<ExitCode> {
     // Load here first so a config error shows in this terminal, not in a log file.
-    let (config, _vault) = instance::load(config_dir)?;
+    let (config, vault) = instance::load(config_dir)?;
     let expected = ready::expected(&config);
+    super::local_model::start(&config, &vault).await;
     let state = StateDir::new(config.state_dir());
     state.create().with_context(|| {
         format!(

@@ -204,6 +204,10 @@ pub struct LlmSection {
     /// Upper bound on one LLM call of an agent in seconds, streaming included (default
     /// 300; 10 to 7200): handed to every agent, which gives up on a call after it.
     pub timeout_seconds: Option<u64>,
+    /// More models the mesh runs itself, as `local/<name>`: name → GGUF file (llama, qwen2
+    /// or qwen3 architecture; relative to the config directory). `local/smollm2-135m-instruct`
+    /// is always there.
+    pub local_models: BTreeMap<String, PathBuf>,
 }
 
 /// USD per million tokens.

@@ -222,6 +222,7 @@ impl Mesh {
             config.mesh.llm.clone(),
             config.agents.clone(),
             &crate::embeddings::default_models_dir(),
+            &config.dir,
         ));
         let mesh = Arc::new(Self {
             store,

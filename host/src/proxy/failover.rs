@@ -23,6 +23,7 @@ use openlegion_llm::{
 use tokio::sync::mpsc;
 
 use super::health::ModelHealth;
+use crate::local_llm::{self, LocalChat};
 use crate::vault::{ModelRef, Vault};
 
 /// What a streamed, failed-over call sends on.
@@ -43,6 +44,8 @@ pub struct Failover {
     pub(super) vault: Arc<Vault>,
     pub(super) health: Arc<ModelHealth>,
     pub(super) http: reqwest::Client,
+    /// `local/…` chat models, run by the mesh itself (called once: no retries).
+    pub(super) local: Arc<LocalChat>,
 }
 
 fn same_model_retries() -> ExponentialBuilder {
@@ -63,6 +66,13 @@ fn cascades(e: &LlmError) -> bool {
 
 impl Failover {
     fn record(&self, model: &ModelRef, e: &LlmError) {
+        // A local request that waited too long in the queue, or whose caller left, says
+        // nothing about the model's health.
+        if model.provider == local_llm::PROVIDER
+            && matches!(e, LlmError::Timeout { .. } | LlmError::StreamCut { .. })
+        {
+            return;
+        }
         let message = self.vault.redactor().redact(&e.to_string()).into_owned();
         let wait = self.health.record_failure(&model.id(), e, message.clone());
         tracing::warn!(model = %model.id(), error = %message, cooldown_s = wait.as_secs(), "LLM call failed");
@@ -93,23 +103,26 @@ impl Failover {
     ) -> Result<(ChatResponse, ModelRef), LlmError> {
         let mut last = None;
         for model in candidates {
-            let endpoint = match self.vault.endpoint(model) {
-                Ok(e) => e,
-                Err(e) => {
-                    last = Some(LlmError::Config {
-                        message: e.to_string(),
-                    });
-                    continue;
-                }
-            };
             let mut request = req.clone();
             request.model = model.name.clone();
-            let call = || openlegion_llm::chat(&self.http, &endpoint, &request);
-            let result = call
-                .retry(same_model_retries())
-                .when(retryable)
-                .notify(|e, _| self.record(model, e))
-                .await;
+            let result = if model.provider == local_llm::PROVIDER {
+                self.local.chat(&request).await
+            } else {
+                let endpoint = match self.vault.endpoint(model) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        last = Some(LlmError::Config {
+                            message: e.to_string(),
+                        });
+                        continue;
+                    }
+                };
+                let call = || openlegion_llm::chat(&self.http, &endpoint, &request);
+                call.retry(same_model_retries())
+                    .when(retryable)
+                    .notify(|e, _| self.record(model, e))
+                    .await
+            };
             match result {
                 Ok(response) => {
                     self.health.record_success(&model.id());
@@ -167,15 +180,6 @@ impl Failover {
         let mut usage = Usage::default();
         let mut last = None;
         for model in &candidates {
-            let endpoint = match self.vault.endpoint(model) {
-                Ok(e) => e,
-                Err(e) => {
-                    last = Some(LlmError::Config {
-                        message: e.to_string(),
-                    });
-                    continue;
-                }
-            };
             let mut request = req.clone();
             request.model = model.name.clone();
             if !sent.is_empty() {
@@ -186,12 +190,24 @@ impl Failover {
                     tool_call_id: None,
                 });
             }
-            let open = || openlegion_llm::chat_stream(&self.http, &endpoint, &request);
-            let opened = open
-                .retry(same_model_retries())
-                .when(retryable)
-                .notify(|e, _| self.record(model, e))
-                .await;
+            let opened = if model.provider == local_llm::PROVIDER {
+                self.local.chat_stream(&request)
+            } else {
+                let endpoint = match self.vault.endpoint(model) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        last = Some(LlmError::Config {
+                            message: e.to_string(),
+                        });
+                        continue;
+                    }
+                };
+                let open = || openlegion_llm::chat_stream(&self.http, &endpoint, &request);
+                open.retry(same_model_retries())
+                    .when(retryable)
+                    .notify(|e, _| self.record(model, e))
+                    .await
+            };
             let mut events = match opened {
                 Ok(events) => events,
                 Err(e) => {

@@ -28,6 +28,7 @@ use crate::auth::Caller;
 use crate::config::{AgentsFile, LlmSection};
 use crate::costs::{Costs, Limits, Reservation};
 use crate::embeddings::{self, LocalEmbeddings};
+use crate::local_llm::{self, LocalChat};
 use crate::permissions::Permissions;
 use crate::vault::{ModelRef, Vault, parse_model};
 
@@ -49,6 +50,8 @@ pub struct Proxy {
     ephemeral: RwLock<std::collections::BTreeMap<String, crate::config::AgentConfig>>,
     /// `local/…` embedding models, run by the mesh itself.
     local: LocalEmbeddings,
+    /// No credential is configured: unreachable chat models fall over to the local one.
+    keyless: bool,
 }
 
 /// What a chat request becomes once checked: the model candidates, the request and the
@@ -67,15 +70,23 @@ impl Proxy {
         llm: LlmSection,
         agents: AgentsFile,
         models_dir: &std::path::Path,
+        config_dir: &std::path::Path,
     ) -> Self {
         let http = crate::http_client::builder()
             .connect_timeout(Duration::from_secs(10))
             .build()
             .expect("an HTTP client with the ring provider builds");
+        let local_models = llm
+            .local_models
+            .iter()
+            .map(|(name, path)| (name.clone(), config_dir.join(path)))
+            .collect();
+        let keyless = local_llm::keyless::is_keyless(&vault);
         let failover = Arc::new(Failover {
             vault,
             health: Arc::new(ModelHealth::default()),
             http,
+            local: Arc::new(LocalChat::new(models_dir, local_models)),
         });
         let proxy = Self {
             failover,
@@ -85,6 +96,7 @@ impl Proxy {
             agents: RwLock::new(AgentsFile::default()),
             ephemeral: RwLock::new(std::collections::BTreeMap::new()),
             local: LocalEmbeddings::new(models_dir),
+            keyless,
         };
         proxy.set_agents(agents);
         proxy
@@ -223,6 +235,10 @@ impl Proxy {
 
     /// Checks a chat request and reserves its budget; `Err(Ok(_))` is a refusal to send
     /// back as the answer, `Err(Err(_))` an HTTP error.
+    #[allow(
+        clippy::result_large_err,
+        reason = "once per LLM call, never in a loop; boxing would only add an allocation"
+    )]
     fn prepare(
         &self,
         caller: &Caller,
@@ -238,16 +254,19 @@ impl Proxy {
         let model = self
             .pin(caller, params.model.as_deref(), false)
             .map_err(Err)?;
-        if model.provider == embeddings::PROVIDER {
+        if model.provider == embeddings::PROVIDER && model.name == embeddings::MODEL_NAME {
             let msg = format!("{} is an embedding model; it cannot chat", model.id());
             return Err(Ok(reply::refusal(msg, "invalid_request", Some(400))));
         }
-        let chain = self
+        let mut chain = self
             .llm
             .failover
             .get(&model.id())
             .cloned()
             .unwrap_or_default();
+        if self.keyless {
+            chain.push(local_llm::keyless::fallback_model().id());
+        }
         let candidates = self.failover.candidates(&model, &chain);
         let max_tokens = params
             .max_tokens

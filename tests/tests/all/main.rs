@@ -25,6 +25,7 @@ mod identity;
 mod lanes;
 mod learnings;
 mod llm_proxy;
+mod local_model;
 mod memory;
 mod memory_tools;
 mod metrics;
