@@ -22,8 +22,8 @@ pub use agents::{
 };
 pub use error::ConfigError;
 pub use mesh::{
-    AgentImage, ChannelSection, HttpSection, Isolation, LlmSection, MeshFile, MeshSection, Price,
-    RuntimeSection,
+    AgentImage, ChannelSection, HttpSection, Isolation, LlmSection, MeshFile, MeshSection,
+    MicrovmAccel, MicrovmSection, Price, RuntimeSection,
 };
 use openlegion_protocol::RESERVED_AGENT_IDS;
 pub use permissions_file::PermissionsFile;
@@ -122,6 +122,15 @@ pub fn load_mesh(path: &Path) -> Result<MeshFile, ConfigError> {
             field: format!("runtime.labels.{key}"),
             message: "labels under openlegion. are the platform's own; choose another prefix"
                 .into(),
+        });
+    }
+    if let Some(size) = &file.runtime.microvm.disk_size
+        && let Err(message) = parse_memory_limit(size)
+    {
+        return Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            field: "runtime.microvm.disk_size".into(),
+            message,
         });
     }
     if let Some(model) = &file.llm.embedding_model
