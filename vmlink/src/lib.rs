@@ -87,7 +87,15 @@ pub struct Handoff {
     pub gid: u32,
     /// The project brief (`PROJECT.md`), if there is one.
     pub project_brief: Option<String>,
+    /// Instead of running the agent, compile its built-in skills into `/data/seeds` and
+    /// power off: the host does this once per root disk, so that agents find code compiled
+    /// for the very CPU their VM shows (under emulation it is not the host's).
+    #[serde(default)]
+    pub precompile: bool,
 }
+
+/// Where a precompiling VM leaves the compiled skills, on its data disk.
+pub const SEEDS_DIR: &str = "/data/seeds";
 
 fn link_config() -> yamux::Config {
     let mut config = yamux::Config::default();

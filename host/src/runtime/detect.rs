@@ -138,7 +138,10 @@ mod tests {
         let c = choose(&probes(false, true, true));
         assert_eq!(c.isolation, Some(Isolation::Gvisor));
         let warning = c.warning.unwrap();
-        assert!(warning.contains("no kvm") && warning.contains("gVisor"), "{warning}");
+        assert!(
+            warning.contains("no kvm") && warning.contains("gVisor"),
+            "{warning}"
+        );
     }
 
     #[test]
@@ -146,7 +149,10 @@ mod tests {
         let c = choose(&probes(false, false, true));
         assert_eq!(c.isolation, Some(Isolation::Docker));
         let warning = c.warning.unwrap();
-        assert!(warning.contains("no kvm") && warning.contains("no runsc"), "{warning}");
+        assert!(
+            warning.contains("no kvm") && warning.contains("no runsc"),
+            "{warning}"
+        );
     }
 
     #[test]

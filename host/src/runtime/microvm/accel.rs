@@ -85,7 +85,10 @@ async fn boot(qemu_bin: &Path, vmlinux: &Path, initramfs: &Path) -> Result<(), S
                 .chain(console.lines())
                 .rfind(|l| !l.trim().is_empty())
                 .unwrap_or("no output");
-            Err(format!("a guest under KVM did not boot ({}): {last}", out.status))
+            Err(format!(
+                "a guest under KVM did not boot ({}): {last}",
+                out.status
+            ))
         }
         Ok(Err(e)) => Err(format!("running QEMU: {e}")),
         // Dropping the child kills it (kill_on_drop).

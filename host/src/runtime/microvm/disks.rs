@@ -173,13 +173,27 @@ mod tests {
         root_disk(&rootfs, &root).unwrap();
         assert!(debugfs(&root, "ls -l /bin").contains("hello"));
         let data = dir.path().join("data.ext4");
-        data_disk(&data, 64 << 20, Owner { uid: 1000, gid: 1001 }).unwrap();
+        data_disk(
+            &data,
+            64 << 20,
+            Owner {
+                uid: 1000,
+                gid: 1001,
+            },
+        )
+        .unwrap();
         assert_eq!(std::fs::metadata(&data).unwrap().len(), 64 << 20);
         let stat = debugfs(&data, "stat /");
-        assert!(stat.contains("User:  1000") && stat.contains("Group:  1001"), "{stat}");
+        assert!(
+            stat.contains("User:  1000") && stat.contains("Group:  1001"),
+            "{stat}"
+        );
         // Kept as it is once made.
         let before = std::fs::metadata(&data).unwrap().modified().unwrap();
         data_disk(&data, 128 << 20, Owner { uid: 1, gid: 1 }).unwrap();
-        assert_eq!(std::fs::metadata(&data).unwrap().modified().unwrap(), before);
+        assert_eq!(
+            std::fs::metadata(&data).unwrap().modified().unwrap(),
+            before
+        );
     }
 }

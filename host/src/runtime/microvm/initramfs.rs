@@ -137,7 +137,13 @@ mod tests {
         std::fs::write(&busybox, b"\x7fELF").unwrap();
         let base = base(&busybox, &[("virtio".into(), b"ko".to_vec())]).unwrap();
         let names = names(&base);
-        for wanted in ["bin/busybox", "bin/sh", "lib/modules/virtio.ko", "lib/modules/order", "init"] {
+        for wanted in [
+            "bin/busybox",
+            "bin/sh",
+            "lib/modules/virtio.ko",
+            "lib/modules/order",
+            "init",
+        ] {
             assert!(names.iter().any(|n| n == wanted), "{wanted} in {names:?}");
         }
         let boot = with_handoff(&base, b"{}").unwrap();

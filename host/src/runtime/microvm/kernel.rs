@@ -8,6 +8,7 @@
 //! guest needs, with what they depend on, in the order `insmod` must load them.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::MicrovmError;
@@ -47,8 +48,8 @@ fn missing(root: &Path, problem: impl std::fmt::Display) -> MicrovmError {
 /// The newest kernel under `root` that has its modules beside it.
 pub(crate) fn find(root: &Path) -> Result<Kernel, MicrovmError> {
     let boot = root.join("boot");
-    let entries = std::fs::read_dir(&boot)
-        .map_err(|e| missing(root, format!("{}: {e}", boot.display())))?;
+    let entries =
+        std::fs::read_dir(&boot).map_err(|e| missing(root, format!("{}: {e}", boot.display())))?;
     let mut found: Vec<Kernel> = entries
         .flatten()
         .filter_map(|e| {
@@ -72,7 +73,9 @@ pub(crate) fn find(root: &Path) -> Result<Kernel, MicrovmError> {
             "no boot/vmlinuz-VERSION with lib/modules/VERSION beside it",
         )
     })?;
-    if let Ok(config) = std::fs::read_to_string(root.join("boot").join(format!("config-{}", kernel.version))) {
+    if let Ok(config) =
+        std::fs::read_to_string(root.join("boot").join(format!("config-{}", kernel.version)))
+    {
         for option in REQUIRED_CONFIG {
             if !config.lines().any(|l| l == *option) {
                 return Err(missing(
@@ -98,7 +101,9 @@ fn version_key(version: &str) -> Vec<u64> {
 /// Debian compresses with xz; any other compression is reported.
 pub(crate) fn vmlinux(bzimage: &[u8]) -> Result<Vec<u8>, String> {
     let u32_at = |at: usize| -> Option<u32> {
-        Some(u32::from_le_bytes(bzimage.get(at..at + 4)?.try_into().ok()?))
+        Some(u32::from_le_bytes(
+            bzimage.get(at..at + 4)?.try_into().ok()?,
+        ))
     };
     if bzimage.get(0x202..0x206) != Some(b"HdrS") {
         return Err("not a bzImage (no HdrS setup header)".into());
@@ -116,11 +121,13 @@ pub(crate) fn vmlinux(bzimage: &[u8]) -> Result<Vec<u8>, String> {
         .ok_or("the payload lies outside the file")?;
     if !payload.starts_with(b"\xfd7zXZ\0") {
         return Err(
-            "the kernel is not xz-compressed (Debian's are); unpack it to an ELF vmlinux yourself".into(),
+            "the kernel is not xz-compressed (Debian's are); unpack it to an ELF vmlinux yourself"
+                .into(),
         );
     }
     let mut out = Vec::with_capacity(payload.len() * 8);
-    lzma_rs::xz_decompress(&mut std::io::BufReader::new(payload), &mut out)
+    lzma_rust2::XzReader::new(payload, false)
+        .read_to_end(&mut out)
         .map_err(|e| format!("decompressing the kernel: {e}"))?;
     if !out.starts_with(b"\x7fELF") {
         return Err("the decompressed kernel is not an ELF file".into());
@@ -175,7 +182,8 @@ fn read_module(path: &Path) -> Result<Vec<u8>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if path.extension().is_some_and(|e| e == "xz") {
         let mut out = Vec::new();
-        lzma_rs::xz_decompress(&mut bytes.as_slice(), &mut out)
+        lzma_rust2::XzReader::new(bytes.as_slice(), false)
+            .read_to_end(&mut out)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         return Ok(out);
     }
@@ -212,11 +220,13 @@ pub(crate) fn modules(kernel: &Kernel) -> Result<Vec<(String, Vec<u8>)>, String>
             return Ok(());
         }
         if visiting.iter().any(|v| v == name) {
-            return Err(format!("modules depend on each other in a circle: {visiting:?}"));
+            return Err(format!(
+                "modules depend on each other in a circle: {visiting:?}"
+            ));
         }
-        let path = files
-            .get(name)
-            .ok_or_else(|| format!("module {name} is neither in the kernel nor in its modules directory"))?;
+        let path = files.get(name).ok_or_else(|| {
+            format!("module {name} is neither in the kernel nor in its modules directory")
+        })?;
         let bytes = read_module(path)?;
         visiting.push(name.to_owned());
         for dep in depends(&bytes) {
@@ -228,7 +238,14 @@ pub(crate) fn modules(kernel: &Kernel) -> Result<Vec<(String, Vec<u8>)>, String>
         Ok(())
     }
     for name in WANTED {
-        visit(name, &files, &builtin, &mut done, &mut Vec::new(), &mut ordered)?;
+        visit(
+            name,
+            &files,
+            &builtin,
+            &mut done,
+            &mut Vec::new(),
+            &mut ordered,
+        )?;
     }
     Ok(ordered)
 }

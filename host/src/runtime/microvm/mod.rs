@@ -18,6 +18,7 @@ mod disks;
 mod initramfs;
 mod kernel;
 mod qemu;
+mod seeds;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -174,10 +175,11 @@ fn prepare_boot(section: &MicrovmSection) -> Result<Boot, MicrovmError> {
     let initramfs_file = cache.join(format!("initramfs-{initramfs_id}.cpio"));
     if !initramfs_file.is_file() {
         // The probe boots it as it is: whole pages, with an empty handoff.
-        let padded = initramfs::with_handoff(&initramfs, b"{}").map_err(|e| MicrovmError::Disk {
-            path: initramfs_file.clone(),
-            problem: e.to_string(),
-        })?;
+        let padded =
+            initramfs::with_handoff(&initramfs, b"{}").map_err(|e| MicrovmError::Disk {
+                path: initramfs_file.clone(),
+                problem: e.to_string(),
+            })?;
         crate::atomic_file::write(&initramfs_file, &padded).map_err(|e| MicrovmError::Disk {
             path: initramfs_file.clone(),
             problem: e.to_string(),
@@ -338,7 +340,14 @@ impl MicrovmBackend {
             Some(size) => parse_memory_limit(size).map_err(MicrovmError::Other)?,
             None => DEFAULT_DISK,
         };
-        let root_disk = root_disk(agent_binary, &progress).await?;
+        let tsc_khz = qemu::host_tsc_khz();
+        let guest = Guest {
+            qemu: &qemu,
+            accel,
+            boot: &boot,
+            tsc_khz,
+        };
+        let root_disk = root_disk(agent_binary, guest, &progress).await?;
         let backend = Self {
             instance,
             qemu,
@@ -346,7 +355,7 @@ impl MicrovmBackend {
             boot,
             root_disk,
             disk_size,
-            tsc_khz: qemu::host_tsc_khz(),
+            tsc_khz,
             vms: tokio::sync::Mutex::new(HashMap::new()),
         };
         backend.kill_leftovers("").await;
@@ -401,6 +410,7 @@ impl MicrovmBackend {
             uid: AGENT_USER.uid,
             gid: AGENT_USER.gid,
             project_brief: std::fs::read_to_string(run.join("PROJECT.md")).ok(),
+            precompile: false,
         };
         let json = serde_json::to_vec(&handoff).map_err(|e| MicrovmError::Other(e.to_string()))?;
         let boot_archive = run.join("boot.cpio");
@@ -411,7 +421,11 @@ impl MicrovmBackend {
         let _ = std::fs::remove_file(&link_path);
         let listener = UnixListener::bind(&link_path).map_err(err)?;
         let (console, agent_log) = (run.join("console.log"), run.join("agent.log"));
-        let memory_mib = spec.memory_bytes.unwrap_or(DEFAULT_MEMORY).div_ceil(1 << 20).max(128);
+        let memory_mib = spec
+            .memory_bytes
+            .unwrap_or(DEFAULT_MEMORY)
+            .div_ceil(1 << 20)
+            .max(128);
         let cpus = spec.cpus.map_or(1, |c| c.ceil().max(1.0) as u32);
         let machine = qemu::Machine {
             name: self.vm_name(agent),
@@ -529,9 +543,22 @@ async fn supervise(
     }
 }
 
-/// The root disk for `agent_binary`: the minimal image's files, the guest's init and the
-/// mount points, built into the cache unless it is there.
-async fn root_disk(agent_binary: &Path, progress: &Progress) -> Result<PathBuf, MicrovmError> {
+/// How the guest runs, for building its root disk.
+struct Guest<'a> {
+    qemu: &'a Path,
+    accel: Accel,
+    boot: &'a Boot,
+    tsc_khz: Option<u64>,
+}
+
+/// The root disk for `agent_binary`: the minimal image's files, the guest's init, the
+/// mount points, and the built-in skills compiled inside such a VM ([`seeds`]); built into
+/// the cache unless it is there.
+async fn root_disk(
+    agent_binary: &Path,
+    guest: Guest<'_>,
+    progress: &Progress,
+) -> Result<PathBuf, MicrovmError> {
     let vm_init = agent_binary.with_file_name(VM_INIT);
     if !vm_init.is_file() {
         return Err(MicrovmError::Other(format!(
@@ -539,11 +566,15 @@ async fn root_disk(agent_binary: &Path, progress: &Progress) -> Result<PathBuf, 
             vm_init.display()
         )));
     }
-    let mut rootfs = {
+    let rootfs = {
         let (binary, init) = (agent_binary.to_owned(), vm_init.clone());
         tokio::task::spawn_blocking(move || -> std::io::Result<tarball::Tarball> {
             let mut t = minimal::root_filesystem(&binary, AGENT_USER)?;
-            t.file("/sbin/openlegion-vm-init", tarball::Source::Host(init.clone()), 0o755);
+            t.file(
+                "/sbin/openlegion-vm-init",
+                tarball::Source::Host(init.clone()),
+                0o755,
+            );
             for lib in tarball::shared_libraries(&init)? {
                 t.file(lib.display().to_string(), tarball::Source::Host(lib), 0o755);
             }
@@ -557,7 +588,9 @@ async fn root_disk(agent_binary: &Path, progress: &Progress) -> Result<PathBuf, 
         .map_err(|e| MicrovmError::Other(format!("reading the root disk's files: {e}")))?
     };
     let cache = cache_dir();
-    let path = cache.join(format!("root-{}.ext4", rootfs.fingerprint("openlegion-microvm-root-1")));
+    // Compiled skills depend on the CPU the guest sees, so on the accelerator.
+    let fingerprint = rootfs.fingerprint(&format!("openlegion-microvm-root-2/{:?}", guest.accel));
+    let path = cache.join(format!("root-{fingerprint}.ext4"));
     if path.is_file() {
         return Ok(path);
     }
@@ -567,11 +600,65 @@ async fn root_disk(agent_binary: &Path, progress: &Progress) -> Result<PathBuf, 
         agent_binary.display()
     ));
     let started = std::time::Instant::now();
-    seed::add(&mut rootfs, agent_binary, seed::DIR, progress.as_ref()).await;
-    let out = path.clone();
-    tokio::task::spawn_blocking(move || disks::root_disk(&rootfs, &out))
-        .await
-        .map_err(|e| MicrovmError::Other(e.to_string()))??;
+    let work = tempfile::Builder::new()
+        .prefix(".root-")
+        .tempdir_in(&cache)
+        .map_err(|e| MicrovmError::Disk {
+            path: cache.clone(),
+            problem: e.to_string(),
+        })?;
+    let bare = work.path().join("bare.ext4");
+    let (tree, out) = (Arc::new(std::sync::Mutex::new(rootfs)), bare.clone());
+    let built = Arc::clone(&tree);
+    tokio::task::spawn_blocking(move || {
+        disks::root_disk(&built.lock().expect("rootfs lock"), &out)
+    })
+    .await
+    .map_err(|e| MicrovmError::Other(e.to_string()))??;
+    progress(&format!(
+        "compiling the built-in skills inside a microVM ({}) …",
+        guest.accel
+    ));
+    let compiled = seeds::compile(
+        guest.qemu,
+        guest.accel,
+        guest.boot,
+        guest.tsc_khz,
+        &bare,
+        work.path(),
+    )
+    .await;
+    match compiled {
+        Ok(files) => {
+            let out = work.path().join("root.ext4");
+            let (built, out2) = (Arc::clone(&tree), out.clone());
+            tokio::task::spawn_blocking(move || {
+                let mut rootfs = built.lock().expect("rootfs lock");
+                for (name, bytes) in files {
+                    rootfs.file(
+                        format!("{}/{name}", seed::DIR),
+                        tarball::Source::Bytes(bytes),
+                        0o644,
+                    );
+                }
+                disks::root_disk(&rootfs, &out2)
+            })
+            .await
+            .map_err(|e| MicrovmError::Other(e.to_string()))??;
+            std::fs::rename(&out, &path)
+        }
+        Err(problem) => {
+            progress(&format!(
+                "warning: the built-in skills could not be compiled ahead of time ({problem}); \
+                 each agent compiles its own when it boots"
+            ));
+            std::fs::rename(&bare, &path)
+        }
+    }
+    .map_err(|e| MicrovmError::Disk {
+        path: path.clone(),
+        problem: e.to_string(),
+    })?;
     progress(&format!(
         "microVM root disk ready in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -104,11 +104,21 @@ pub(super) fn args(m: &Machine) -> Vec<String> {
     push(&["-m", &format!("{}M", m.memory_mib)]);
     push(&["-smp", &m.cpus.to_string()]);
     // Nothing QEMU would add by itself: no NIC, no display, no default serial or monitor.
-    push(&["-nodefaults", "-no-user-config", "-display", "none", "-nic", "none"]);
+    push(&[
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-nic",
+        "none",
+    ]);
     push(&["-no-reboot"]);
+    // A seccomp filter on QEMU itself. Dropping to another user is a setuid call, so it
+    // stays allowed then (as nobody, there is nothing left to elevate to).
+    let elevate = if m.run_as.is_some() { "allow" } else { "deny" };
     push(&[
         "-sandbox",
-        "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+        &format!("on,obsolete=deny,elevateprivileges={elevate},spawn=deny,resourcecontrol=deny"),
     ]);
     push(&["-kernel", &m.vmlinux.display().to_string()]);
     push(&["-initrd", &m.initrd.display().to_string()]);
@@ -247,9 +257,9 @@ pub(super) fn leftovers(prefix: &str) -> Vec<(i32, String)> {
 /// rate where the TSC is constant).
 pub(super) fn host_tsc_khz() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    let constant = info.lines().any(|l| {
-        l.starts_with("flags") && l.split_whitespace().any(|f| f == "constant_tsc")
-    });
+    let constant = info
+        .lines()
+        .any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "constant_tsc"));
     let mhz: f64 = info
         .lines()
         .find(|l| l.starts_with("cpu MHz"))?
@@ -299,7 +309,10 @@ mod tests {
         assert!(!devices.contains("net"), "{devices}");
         assert_eq!(after(&args, "-m"), ["256M"]);
         assert_eq!(after(&args, "-smp"), ["1"]);
-        assert_eq!(after(&args, "-name"), ["guest=openlegion-abcd-alpha,debug-threads=off"]);
+        assert_eq!(
+            after(&args, "-name"),
+            ["guest=openlegion-abcd-alpha,debug-threads=off"]
+        );
         // A comma in a path is doubled inside an option list.
         assert!(after(&args, "-drive")[1].contains("file=/data/a,,b.ext4"));
         assert!(after(&args, "-drive")[0].contains("readonly=on"));

@@ -22,7 +22,9 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Gid, Pid, Uid};
 use openlegion_protocol::env;
-use openlegion_vmlink::{Ended, HANDOFF_PATH, Handoff, LINK_PORT, LOG_PORT, Side, bridge};
+use openlegion_vmlink::{
+    Ended, HANDOFF_PATH, Handoff, LINK_PORT, LOG_PORT, SEEDS_DIR, Side, bridge,
+};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// The agent's directories, as in a container.
@@ -55,6 +57,9 @@ async fn run() -> Result<String, String> {
     let handoff = take_handoff()?;
     if let Err(e) = nix::unistd::sethostname(&handoff.agent) {
         say!("cannot set the host name: {e}");
+    }
+    if handoff.precompile {
+        return precompile();
     }
     let env = prepare_run_dir(&handoff)?;
     let link = ports::open_link(LINK_PORT).await?;
@@ -95,6 +100,23 @@ async fn run() -> Result<String, String> {
     };
     stop_agent(agent);
     Ok(why)
+}
+
+/// Compiles the agent's built-in skills into [`SEEDS_DIR`] (output on the console).
+fn precompile() -> Result<String, String> {
+    let status = std::process::Command::new(AGENT)
+        .arg("precompile")
+        .arg(SEEDS_DIR)
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run {AGENT} precompile: {e}"))?;
+    reap(None);
+    if !status.success() {
+        return Err(format!("{AGENT} precompile failed ({status})"));
+    }
+    Ok(format!("the built-in skills are compiled into {SEEDS_DIR}"))
 }
 
 fn take_handoff() -> Result<Handoff, String> {
