@@ -37,6 +37,17 @@ pub struct Platform {
 impl Platform {
     /// Starts it; `runtime` lines go under `runtime:` in mesh.yaml, `env` to the mesh.
     pub async fn start(runtime: &str, env: &[(&str, &Path)]) -> Result<Self> {
+        Self::start_isolated("process", runtime, env, Duration::from_secs(60)).await
+    }
+
+    /// [`start`](Self::start) with the agent under `isolation`, waiting up to `limit` for
+    /// it (a VM's first start builds its root disk).
+    pub async fn start_isolated(
+        isolation: &str,
+        runtime: &str,
+        env: &[(&str, &Path)],
+        limit: Duration,
+    ) -> Result<Self> {
         let exe = std::env::current_exe()?;
         let mut mock = Command::new(exe.with_file_name("mock-llm"))
             .args(["--port", "0"])
@@ -57,7 +68,7 @@ impl Platform {
         std::fs::write(
             config.join("mesh.yaml"),
             format!(
-                "mesh:\n  port: 0\nllm:\n  default_model: openai/bench\nruntime:\n  isolation: process\n  agent_binary: {}\n{runtime}",
+                "mesh:\n  port: 0\nllm:\n  default_model: openai/bench\nruntime:\n  isolation: {isolation}\n  agent_binary: {}\n{runtime}",
                 agent_bin.display()
             ),
         )?;
@@ -82,7 +93,6 @@ impl Platform {
             mesh.env(key, value);
         }
         let mesh = Proc(mesh.spawn()?);
-        let limit = Duration::from_secs(60);
         let (url, token) = crate::started_mesh(&dir.path().join(".openlegion"), limit).await?;
         let platform = Self {
             _mesh: mesh,

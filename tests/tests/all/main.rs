@@ -21,6 +21,7 @@ mod learnings;
 mod llm_proxy;
 mod memory;
 mod memory_tools;
+mod microvm;
 mod pubsub;
 mod reactions;
 mod routing;
