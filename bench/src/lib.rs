@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 pub mod platform;
+pub mod procs;
 
 /// The URL of a mesh started with `--config DIR/config`, once it has written
 /// `DIR/.openlegion/mesh.addr` (within 30 s), after `settle` more for its routes to come up.

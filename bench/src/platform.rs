@@ -34,14 +34,29 @@ pub struct Platform {
     pub dir: tempfile::TempDir,
 }
 
+/// Every agent may call the LLM, nothing more.
+const DEFAULT_PERMISSIONS: &str = r#"{"permissions": {"default": {"allowed_apis": ["llm"]}}}"#;
+
 impl Platform {
     /// Starts it; `runtime` lines go under `runtime:` in mesh.yaml, `env` to the mesh.
     pub async fn start(runtime: &str, env: &[(&str, &Path)]) -> Result<Self> {
-        Self::start_with(
-            &format!("  isolation: process\n{runtime}"),
+        Self::start_isolated("process", runtime, env, Duration::from_secs(60)).await
+    }
+
+    /// [`start`](Self::start) with the agent under `isolation`, waiting up to `limit` for
+    /// it (a VM's first start builds its root disk).
+    pub async fn start_isolated(
+        isolation: &str,
+        runtime: &str,
+        env: &[(&str, &Path)],
+        limit: Duration,
+    ) -> Result<Self> {
+        Self::start_within(
+            &format!("  isolation: {isolation}\n{runtime}"),
             "",
-            r#"{"permissions": {"default": {"allowed_apis": ["llm"]}}}"#,
+            DEFAULT_PERMISSIONS,
             env,
+            limit,
         )
         .await
     }
@@ -53,6 +68,17 @@ impl Platform {
         yaml: &str,
         permissions: &str,
         env: &[(&str, &Path)],
+    ) -> Result<Self> {
+        Self::start_within(runtime, yaml, permissions, env, Duration::from_secs(60)).await
+    }
+
+    /// [`start_with`](Self::start_with), waiting up to `limit` for the mesh and the agent.
+    async fn start_within(
+        runtime: &str,
+        yaml: &str,
+        permissions: &str,
+        env: &[(&str, &Path)],
+        limit: Duration,
     ) -> Result<Self> {
         let exe = std::env::current_exe()?;
         let mut mock = Command::new(exe.with_file_name("mock-llm"))
@@ -96,7 +122,6 @@ impl Platform {
             mesh.env(key, value);
         }
         let mesh = Proc(mesh.spawn()?);
-        let limit = Duration::from_secs(60);
         let (url, token) = crate::started_mesh(&dir.path().join(".openlegion"), limit).await?;
         let platform = Self {
             _mesh: mesh,

@@ -37,9 +37,30 @@ pub async fn agent_mesh_with(
 pub async fn agent_mesh_env(
     mock: &MockLlm,
     agents_yaml: &str,
+    permissions: Value,
+    mesh_yaml: &str,
+    env: Vec<(String, String)>,
+) -> MeshProcess {
+    agent_mesh_within(
+        mock,
+        agents_yaml,
+        permissions,
+        mesh_yaml,
+        env,
+        Duration::from_secs(60),
+    )
+    .await
+}
+
+/// [`agent_mesh_env`], waiting up to `limit` for each agent (VMs under emulation boot for
+/// a while, and the first one builds its root disk).
+pub async fn agent_mesh_within(
+    mock: &MockLlm,
+    agents_yaml: &str,
     mut permissions: Value,
     mesh_yaml: &str,
     env: Vec<(String, String)>,
+    limit: Duration,
 ) -> MeshProcess {
     let agent_bin = binary("openlegion-agent", "openlegion-agent");
     let entries = permissions
@@ -86,7 +107,7 @@ pub async fn agent_mesh_env(
         .map(|l| l.trim().trim_end_matches(':').to_owned())
         .collect();
     for id in ids {
-        mesh.wait_agent(&id).await;
+        mesh.wait_agent_within(&id, limit).await;
     }
     mesh
 }
@@ -124,8 +145,14 @@ impl MeshProcess {
 
     /// Waits until agent `id` answers `GET /status` through the mesh.
     pub async fn wait_agent(&self, id: &str) {
+        self.wait_agent_within(id, Duration::from_secs(60)).await;
+    }
+
+    /// [`wait_agent`](Self::wait_agent) with a longer bound (a VM under emulation, or the
+    /// first start that builds its disk).
+    pub async fn wait_agent_within(&self, id: &str, limit: Duration) {
         let op = self.operator();
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + limit;
         loop {
             let reply = op.get(&format!("/mesh/agents/{id}/api/status")).await;
             if reply.status == 200 {

@@ -10,6 +10,7 @@ pub mod docker;
 mod fake_agent;
 mod fleet;
 mod mesh;
+pub mod microvm;
 mod models;
 mod skills;
 mod skip;
@@ -18,7 +19,8 @@ pub use bins::binary;
 pub use client::{Client, Reply};
 pub use fake_agent::FakeAgent;
 pub use fleet::{
-    MODEL, MODEL_NAME, TEST_LABEL, agent_mesh, agent_mesh_env, agent_mesh_with, container_runtime,
+    MODEL, MODEL_NAME, TEST_LABEL, agent_mesh, agent_mesh_env, agent_mesh_with, agent_mesh_within,
+    container_runtime,
 };
 pub use mesh::{MeshOptions, MeshProcess, cli, start_refuses};
 pub use models::{local_chat_models_dir, local_models_dir};

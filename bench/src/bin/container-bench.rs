@@ -20,6 +20,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use openlegion_bench::machine;
 use openlegion_bench::platform::Proc;
+use openlegion_bench::procs::{pss_kib, shim_of, tree_pss_kib};
 use openlegion_host::config::AgentImage;
 use openlegion_host::runtime::docker::{self, DockerBackend};
 use openlegion_host::runtime::{AgentSpec, RuntimeBackend};
@@ -178,59 +179,6 @@ async fn cold_starts(gvisor: bool, n: usize, dir: &Path) -> Result<(Duration, Ve
     Ok((first, times))
 }
 
-/// `Pss:` of `pid` in KiB (0 if it is gone).
-fn pss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("Pss:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Every process with its parent.
-fn processes() -> Vec<(u32, u32)> {
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid …"; comm may hold spaces, so split after the last ')'.
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse().ok());
-        if let Some(ppid) = ppid {
-            all.push((pid, ppid));
-        }
-    }
-    all
-}
-
-/// PSS of `root` and all its descendants, in KiB.
-fn tree_pss_kib(root: u32) -> u64 {
-    let all = processes();
-    let mut tree = vec![root];
-    let mut i = 0;
-    while i < tree.len() {
-        let parent = tree[i];
-        tree.extend(all.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
-        i += 1;
-    }
-    tree.iter().map(|&p| pss_kib(p)).sum()
-}
-
-fn parent_of(pid: u32) -> Option<u32> {
-    processes()
-        .into_iter()
-        .find(|(p, _)| *p == pid)
-        .map(|(_, pp)| pp)
-}
-
 /// Idle memory of one agent container, in MiB of PSS: what runs in it (init and agent, and
 /// for runsc the sandbox and gofer), and the containerd shim Docker keeps beside each.
 struct Idle {
@@ -273,19 +221,6 @@ async fn idle_memory(gvisor: bool, dir: &Path) -> Result<Idle> {
         contents: mib(tree - shims),
         shim: mib(shims),
     })
-}
-
-/// The containerd shim above `pid`.
-fn shim_of(pid: u32) -> Option<u32> {
-    let mut p = pid;
-    for _ in 0..8 {
-        let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-        if comm.starts_with("containerd-shim") {
-            return Some(p);
-        }
-        p = parent_of(p)?;
-    }
-    None
 }
 
 /// `n` agents in one agents.yaml, started by `openlegion start`: the time until all answer

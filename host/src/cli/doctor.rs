@@ -17,6 +17,7 @@ pub(crate) async fn run(config_dir: &Path) -> Result<ExitCode> {
         machine::docker().await,
         machine::gvisor().await,
         machine::kvm(),
+        machine::microvm(&config).await,
         machine::embedding_model(),
         // The local chat model's probe (issue 18) goes beside the embedding model's.
         machine::chromium(),
@@ -35,6 +36,7 @@ pub(crate) async fn run(config_dir: &Path) -> Result<ExitCode> {
         let (ok, name) = match isolation {
             Isolation::Docker => (found("Docker engine"), "docker"),
             Isolation::Gvisor => (found("Docker engine") && found("gVisor (runsc)"), "gvisor"),
+            Isolation::Microvm => (found("microVM (QEMU)"), "microvm"),
             Isolation::Process | Isolation::External => (true, ""),
         };
         if !ok {

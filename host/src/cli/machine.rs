@@ -75,10 +75,20 @@ pub(crate) async fn gvisor() -> Probe {
     }
 }
 
+/// Whether agents can run in microVMs here (QEMU, a guest kernel, and how they would be
+/// accelerated: KVM if a guest boots under it, else TCG).
+pub(crate) async fn microvm(config: &Config) -> Probe {
+    let found = openlegion_host::runtime::microvm::probe(&config.mesh.runtime.microvm).await;
+    Probe {
+        what: "microVM (QEMU)",
+        ok: found.accel.is_ok(),
+        detail: found.summary(),
+        disables: "microVM isolation (isolation: microvm)",
+    }
+}
+
 /// Whether /dev/kvm can be used.
 pub(crate) fn kvm() -> Probe {
-    // The microVM backend (issue 19) adds a boot probe; it belongs here, in place of this
-    // presence check.
     let path = Path::new("/dev/kvm");
     let usable = nix::unistd::access(
         path,

@@ -35,6 +35,10 @@ const ENV: &str = "host/src/fleet/configured.rs";
 const ENV_TEST: &str = "agents_yaml_and_llm_keys_become_the_agents_variables";
 const ACL: &str = "tests/tests/all/acl.rs";
 const HOOKS: &str = "tests/tests/all/webhooks.rs";
+const MICROVM_KEYS: (&str, &str) = (
+    "host/src/config/tests.rs",
+    "microvm_kernel_accel_and_disk_size_are_read_and_checked",
+);
 const CHANNELS: &str = "tests/tests/all/channels.rs";
 const ADMITTED: (&str, &str) = (
     "host/src/channels/conversation.rs",
@@ -78,6 +82,7 @@ const KEYS: &[(&str, &str, Fate)] = &[
     ("mesh.yaml", "llm.default_budget.daily_usd", Shown(E2E_CONFIG, "llm_temperature_utility_model_and_default_budget")),
     ("mesh.yaml", "llm.default_budget.monthly_usd", Shown(E2E_CONFIG, "llm_temperature_utility_model_and_default_budget")),
     ("mesh.yaml", "llm.timeout_seconds", Shown(ENV, ENV_TEST)),
+    ("mesh.yaml", "llm.local_models", Shown("host/src/local_llm/mod.rs", "llm_local_models_name_more_gguf_files")),
     ("mesh.yaml", "channels", Section),
     ("mesh.yaml", "channels.*.enabled", Shown(CHANNELS, "an_enabled_channel_without_its_token_stops_the_start")),
     ("mesh.yaml", "channels.*.default_agent", Shown(CHANNELS, "telegram_pairing_routing_and_commands")),
@@ -120,6 +125,10 @@ const KEYS: &[(&str, &str, Fate)] = &[
     ("mesh.yaml", "runtime.health_interval_ms", Shown(CONTAINERS, "permissions")),
     ("mesh.yaml", "runtime.restart_backoff_ms", Shown(CONTAINERS, "permissions")),
     ("mesh.yaml", "runtime.image", Shown(CONTAINERS, "an_agent_on_the_full_image_has_a_shell_python_node_and_the_compilers")),
+    ("mesh.yaml", "runtime.microvm", Section),
+    ("mesh.yaml", "runtime.microvm.kernel", Shown(MICROVM_KEYS.0, MICROVM_KEYS.1)),
+    ("mesh.yaml", "runtime.microvm.accel", Shown("host/src/runtime/microvm/qemu.rs", "emulation_gets_the_host_tsc_and_kvm_the_host_cpu")),
+    ("mesh.yaml", "runtime.microvm.disk_size", Shown(MICROVM_KEYS.0, MICROVM_KEYS.1)),
     ("mesh.yaml", "runtime.labels", Shown("host/src/runtime/docker/mod.rs", "labels")),
     // agents.yaml
     ("agents.yaml", "agents", Section),
@@ -243,6 +252,11 @@ fn accepted() -> BTreeSet<(String, String)> {
     add("mesh.yaml", "search.", fields_of::<SearchSection>());
     add("mesh.yaml", "spawn.", fields_of::<SpawnSection>());
     add("mesh.yaml", "runtime.", fields_of::<RuntimeSection>());
+    add(
+        "mesh.yaml",
+        "runtime.microvm.",
+        fields_of::<MicrovmSection>(),
+    );
     add("agents.yaml", "", fields_of::<AgentsFile>());
     add("agents.yaml", "agents.*.", fields_of::<AgentConfig>());
     add(

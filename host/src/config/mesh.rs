@@ -114,6 +114,9 @@ pub enum Isolation {
     Docker,
     /// A Docker container under gVisor (runsc).
     Gvisor,
+    /// A QEMU microVM with its own kernel (KVM where `/dev/kvm` runs a guest, else software
+    /// emulation).
+    Microvm,
     /// Not started by the mesh: the agent runs elsewhere and registers itself.
     External,
 }
@@ -134,7 +137,8 @@ pub enum AgentImage {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RuntimeSection {
-    /// The backend for agents that do not choose one. Unset: Docker if an engine answers.
+    /// The backend for agents that do not choose one. Unset: the strongest that works here
+    /// (microVM under KVM, else gVisor, else Docker).
     pub isolation: Option<Isolation>,
     /// The `openlegion-agent` binary (default: beside the `openlegion` binary).
     pub agent_binary: Option<PathBuf>,
@@ -155,6 +159,32 @@ pub struct RuntimeSection {
     /// Extra labels on every container and volume (for your own tooling; `openlegion.*`
     /// is reserved).
     pub labels: std::collections::BTreeMap<String, String>,
+    /// The microVM backend's settings.
+    pub microvm: MicrovmSection,
+}
+
+/// How microVMs run (`runtime.microvm`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MicrovmSection {
+    /// A directory holding a Debian `linux-image` package's files (`boot/vmlinuz-*` and
+    /// `lib/modules/*`), installed or unpacked with `dpkg-deb -x`. Default:
+    /// `/usr/local/lib/openlegion/linux`, then `/`.
+    pub kernel: Option<PathBuf>,
+    /// `kvm`, `tcg`, or unset: KVM if `/dev/kvm` boots a guest, else TCG.
+    pub accel: Option<MicrovmAccel>,
+    /// Size of each agent's data disk (sparse), Docker-style (`2g`; default 2 GiB).
+    pub disk_size: Option<String>,
+}
+
+/// The microVM's accelerator, when chosen by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MicrovmAccel {
+    /// Hardware virtualisation (`/dev/kvm`); the start fails if it cannot boot a guest.
+    Kvm,
+    /// Software emulation: works anywhere, several times slower.
+    Tcg,
 }
 
 /// The `mesh:` section.

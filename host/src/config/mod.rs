@@ -29,7 +29,7 @@ pub use heartbeat::{
 };
 pub use mesh::{
     AgentImage, CHANNEL_KINDS, ChannelSection, HttpSection, Isolation, LlmSection, MeshFile,
-    MeshSection, Price, RuntimeSection,
+    MeshSection, MicrovmAccel, MicrovmSection, Price, RuntimeSection,
 };
 pub use mesh::{BrowserSection, SearchProvider, SearchSection, SpawnSection};
 use openlegion_protocol::RESERVED_AGENT_IDS;
@@ -148,6 +148,15 @@ pub fn parse_mesh(path: &Path, text: &str) -> Result<MeshFile, ConfigError> {
             path: path.to_owned(),
             field: "llm.timeout_seconds".into(),
             message: format!("{t} is not a number of seconds from 10 to 7200"),
+        });
+    }
+    if let Some(size) = &file.runtime.microvm.disk_size
+        && let Err(message) = parse_memory_limit(size)
+    {
+        return Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            field: "runtime.microvm.disk_size".into(),
+            message,
         });
     }
     if let Some(model) = &file.llm.embedding_model

@@ -261,3 +261,22 @@ fn channel_sections_are_checked_field_by_field() {
         "a disabled slack section is accepted"
     );
 }
+
+#[test]
+fn microvm_kernel_accel_and_disk_size_are_read_and_checked() {
+    let dir = dir_with(&[(
+        "mesh.yaml",
+        "runtime:\n  microvm:\n    kernel: /opt/linux\n    accel: tcg\n    disk_size: 4g\n",
+    )]);
+    let microvm = Config::load(dir.path()).unwrap().mesh.runtime.microvm;
+    assert_eq!(
+        microvm.kernel.as_deref(),
+        Some(std::path::Path::new("/opt/linux"))
+    );
+    assert_eq!(microvm.accel, Some(MicrovmAccel::Tcg));
+    assert_eq!(microvm.disk_size.as_deref(), Some("4g"));
+    let err = load_err(&[("mesh.yaml", "runtime:\n  microvm:\n    disk_size: lots\n")]);
+    assert!(err.contains("runtime.microvm.disk_size"), "{err}");
+    let err = load_err(&[("mesh.yaml", "runtime:\n  microvm:\n    accel: hvf\n")]);
+    assert!(err.contains("accel"), "{err}");
+}

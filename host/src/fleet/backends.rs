@@ -1,7 +1,7 @@
 //! Which backend runs each agent, and the backends themselves, made on first use: the
-//! agent's `isolation`, else the mesh's `runtime.isolation`, else Docker when an engine
-//! answers. A container backend that could not be made (no engine yet) is tried again next
-//! time, so agents start once Docker does.
+//! agent's `isolation`, else the mesh's `runtime.isolation`, else the strongest backend
+//! that works here ([`detect`]), said once with the reason. A backend that could not be
+//! made (no engine yet) is tried again next time, so agents start once Docker does.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,7 +9,9 @@ use std::sync::{Arc, OnceLock};
 
 use crate::config::{AgentConfig, AgentImage, AgentsFile, Config, Isolation, RuntimeSection};
 use crate::runtime::RuntimeBackend;
+use crate::runtime::detect::{self, Choice};
 use crate::runtime::docker::{self, DockerBackend, Progress};
+use crate::runtime::microvm::MicrovmBackend;
 use crate::runtime::process::ProcessBackend;
 
 use super::FleetError;
@@ -29,7 +31,10 @@ pub struct Backends {
     process: OnceLock<Arc<ProcessBackend>>,
     docker: tokio::sync::Mutex<Option<Arc<DockerBackend>>>,
     gvisor: tokio::sync::Mutex<Option<Arc<DockerBackend>>>,
-    /// Whether the user was told that Docker was chosen for them.
+    microvm: tokio::sync::Mutex<Option<Arc<MicrovmBackend>>>,
+    /// The backend chosen for agents that name none, once one works.
+    detected: tokio::sync::Mutex<Option<Choice>>,
+    /// Whether the user was told which backend was chosen for them.
     announced: AtomicBool,
 }
 
@@ -53,6 +58,8 @@ impl Backends {
             process: OnceLock::new(),
             docker: tokio::sync::Mutex::new(None),
             gvisor: tokio::sync::Mutex::new(None),
+            microvm: tokio::sync::Mutex::new(None),
+            detected: tokio::sync::Mutex::new(None),
             announced: AtomicBool::new(false),
         }
     }
@@ -67,19 +74,55 @@ impl Backends {
         })
     }
 
-    /// The isolation `cfg`'s agent runs under; `None` when nothing was chosen and no Docker
-    /// engine answers.
+    /// The isolation `cfg`'s agent runs under; `None` when nothing was chosen and no backend
+    /// works here ([`detected`](Self::detected) says why).
     pub async fn isolation(&self, cfg: &AgentConfig) -> Option<Isolation> {
         if let Some(chosen) = cfg.isolation.or(self.runtime.isolation) {
             return Some(chosen);
         }
-        docker::connect().await.ok()?;
-        if !self.announced.swap(true, Ordering::Relaxed) {
-            let line = "runtime.isolation is not set and a Docker engine answers: agents run in Docker containers";
-            tracing::info!("{line}");
-            (self.progress)(line);
+        self.detected().await.isolation
+    }
+
+    /// The strongest backend that works here (for agents that name none). Said once, with
+    /// a warning when it is a fallback; probed again while nothing works.
+    pub async fn detected(&self) -> Choice {
+        let mut slot = self.detected.lock().await;
+        if let Some(choice) = slot.as_ref() {
+            return choice.clone();
         }
-        Some(Isolation::Docker)
+        let choice = detect::choose(&detect::probe(&self.runtime).await);
+        if choice.isolation.is_some() {
+            if !self.announced.swap(true, Ordering::Relaxed) {
+                let line = format!("runtime.isolation is not set: {}", choice.why);
+                tracing::info!("{line}");
+                (self.progress)(&line);
+                if let Some(warning) = &choice.warning {
+                    tracing::warn!("{warning}");
+                    (self.progress)(&format!("warning: {warning}"));
+                }
+            }
+            *slot = Some(choice.clone());
+        }
+        choice
+    }
+
+    /// The microVM backend, made now if it is not yet.
+    pub async fn microvm(&self) -> Result<Arc<MicrovmBackend>, String> {
+        let mut slot = self.microvm.lock().await;
+        if let Some(backend) = slot.as_ref() {
+            return Ok(Arc::clone(backend));
+        }
+        let backend = MicrovmBackend::new(
+            &self.runtime.microvm,
+            self.instance.clone(),
+            &self.binary,
+            Arc::clone(&self.progress),
+        )
+        .await
+        .map_err(|e| format!("microvm: {e}"))?;
+        let backend = Arc::new(backend);
+        *slot = Some(Arc::clone(&backend));
+        Ok(backend)
     }
 
     /// The image `cfg`'s agent runs, if in a container.
@@ -126,8 +169,9 @@ impl Backends {
         };
         Ok(match self.isolation(cfg).await {
             None => {
-                return Err(FleetError::NoDocker {
+                return Err(FleetError::Backend {
                     agent: agent.into(),
+                    problem: self.detected().await.why,
                 });
             }
             Some(Isolation::External) => None,
@@ -142,6 +186,9 @@ impl Backends {
                     .await
                     .map_err(backend_err)? as Arc<dyn RuntimeBackend>,
             ),
+            Some(Isolation::Microvm) => {
+                Some(self.microvm().await.map_err(backend_err)? as Arc<dyn RuntimeBackend>)
+            }
         })
     }
 
@@ -153,13 +200,29 @@ impl Backends {
         for (id, cfg) in &agents.agents {
             let gvisor = match self.isolation(cfg).await {
                 None => {
-                    failures.push(FleetError::NoDocker {
+                    failures.push(FleetError::Backend {
                         agent: id.to_string(),
+                        problem: self.detected().await.why,
                     });
                     continue;
                 }
                 Some(Isolation::Docker) => false,
                 Some(Isolation::Gvisor) => true,
+                Some(Isolation::Microvm) => {
+                    match self.microvm().await {
+                        Ok(backend) => {
+                            let disk = backend.root_disk().display().to_string();
+                            if !ready.contains(&disk) {
+                                ready.push(disk);
+                            }
+                        }
+                        Err(problem) => failures.push(FleetError::Backend {
+                            agent: id.to_string(),
+                            problem,
+                        }),
+                    }
+                    continue;
+                }
                 Some(Isolation::Process | Isolation::External) => continue,
             };
             let image = match self.container(gvisor).await {

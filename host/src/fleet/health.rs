@@ -1,7 +1,8 @@
 //! Health: poll each agent's `GET /status` over its socket; after three failures in a row
 //! restart it, waiting `min(30·2^k, 600)` s before the k-th restart of the last hour; after
-//! three restarts in an hour give up and mark it `failed`. A (re)started agent has 30 s to
-//! answer for the first time before its failures count.
+//! three restarts in an hour give up and mark it `failed`. A (re)started agent has its
+//! backend's start grace (30 s; longer for VMs) to answer for the first time before its
+//! failures count.
 //!
 //! A restart that fails (the engine is down, say) does not count: the watch keeps trying
 //! until the agent is back, so an agent recovers by itself when Docker returns.
@@ -18,9 +19,6 @@ use crate::runtime::{AgentSpec, RuntimeBackend};
 
 /// Failures in a row before a restart.
 const FAILURES: u32 = 3;
-/// How long a (re)started agent may take to answer for the first time before its
-/// failures count: a container on a loaded machine can take seconds.
-const START_GRACE: Duration = Duration::from_secs(30);
 /// Restarts per hour before giving up.
 const MAX_RESTARTS: usize = 3;
 const HOUR: Duration = Duration::from_secs(3600);
@@ -70,7 +68,8 @@ pub(super) fn watch(
                 mesh.set_run_state(&agent, "running");
                 continue;
             }
-            if starting.is_some_and(|since| since.elapsed() < START_GRACE) {
+            // A container on a loaded machine can take seconds to answer, a VM longer.
+            if starting.is_some_and(|since| since.elapsed() < backend.start_grace()) {
                 continue;
             }
             failures += 1;

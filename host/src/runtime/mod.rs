@@ -5,8 +5,12 @@
 //!   WebAssembly-sandboxed); for development and tests, chosen explicitly.
 //! - [`docker`]: one hardened container per agent (runc, or gVisor's runsc): no network,
 //!   no capabilities, a read-only root, limits, and only its own volume and socket directory.
+//! - [`microvm`]: one QEMU microVM per agent, under its own kernel, with no network device.
+//! - [`detect`]: which of them `start` picks when `runtime.isolation` is unset.
 
+pub mod detect;
 pub mod docker;
+pub mod microvm;
 pub mod process;
 
 use std::path::PathBuf;
@@ -89,7 +93,7 @@ impl RuntimeError {
 
 /// One way of running agents.
 pub trait RuntimeBackend: Send + Sync + std::fmt::Debug {
-    /// `process`, `docker`, `gvisor`.
+    /// `process`, `docker`, `gvisor`, `microvm`.
     fn name(&self) -> &'static str;
 
     /// The paths the agent sees, and variables this backend adds.
@@ -109,4 +113,10 @@ pub trait RuntimeBackend: Send + Sync + std::fmt::Debug {
 
     /// Stops every agent this backend runs.
     fn stop_all(&self) -> BoxFuture<'_, ()>;
+
+    /// How long a (re)started agent may take to answer its first health check before its
+    /// failures count (a VM under emulation boots for a while).
+    fn start_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(30)
+    }
 }

@@ -25,7 +25,7 @@ const ONE: &str = "agents:\n  alpha:\n    role: tester\n    resources:\n      me
 /// The mock provider's key: it must not reach any agent.
 const PROVIDER_KEY: &str = "sk-test-agents-0000000000";
 
-fn permissions() -> Value {
+pub(crate) fn permissions() -> Value {
     json!({"alpha": {"blackboard_read": ["*"], "blackboard_write": ["*"]}})
 }
 
@@ -58,7 +58,7 @@ fn inspect(name: &str, field: &str) -> Value {
 }
 
 /// Runs `command` through the agent's `exec` tool; returns the tool's JSON result.
-async fn exec(mesh: &MeshProcess, mock: &MockLlm, agent: &str, command: &str) -> Value {
+pub(crate) async fn exec(mesh: &MeshProcess, mock: &MockLlm, agent: &str, command: &str) -> Value {
     mock.push_for(
         MODEL_NAME,
         Turn::tool_call("exec", json!({"command": command, "timeout": 60})),
@@ -72,7 +72,7 @@ async fn exec(mesh: &MeshProcess, mock: &MockLlm, agent: &str, command: &str) ->
 }
 
 /// `key=value` lines of a probe's stdout.
-fn field<'a>(stdout: &'a str, key: &str) -> &'a str {
+pub(crate) fn field<'a>(stdout: &'a str, key: &str) -> &'a str {
     stdout
         .lines()
         .find_map(|l| l.strip_prefix(&format!("{key}=")))
@@ -218,7 +218,7 @@ env | sed 's/^/env /'"#,
 }
 
 /// The chat of the agents tests: a file written by one tool call, read back by another.
-async fn chat_round_trip(mesh: &MeshProcess, mock: &MockLlm) {
+pub(crate) async fn chat_round_trip(mesh: &MeshProcess, mock: &MockLlm) {
     mock.push_for(
         MODEL_NAME,
         Turn::tool_call(
@@ -244,7 +244,7 @@ async fn chat_round_trip(mesh: &MeshProcess, mock: &MockLlm) {
     assert_eq!(entry["written_by"], "alpha");
 }
 
-async fn read_note(mesh: &MeshProcess, mock: &MockLlm) -> String {
+pub(crate) async fn read_note(mesh: &MeshProcess, mock: &MockLlm) -> String {
     mock.push_for(
         MODEL_NAME,
         Turn::tool_call("read_file", json!({"path": "notes/keep.md"})),
@@ -257,7 +257,7 @@ async fn read_note(mesh: &MeshProcess, mock: &MockLlm) -> String {
         .to_owned()
 }
 
-async fn agent_state(mesh: &MeshProcess, agent: &str) -> Option<String> {
+pub(crate) async fn agent_state(mesh: &MeshProcess, agent: &str) -> Option<String> {
     let reply = mesh.operator().get("/mesh/agents").await;
     if reply.status != 200 {
         return None;
@@ -266,7 +266,7 @@ async fn agent_state(mesh: &MeshProcess, agent: &str) -> Option<String> {
 }
 
 /// Waits (at most `limit`) until `check` holds, describing the wait on failure.
-async fn wait_for<F, Fut>(what: &str, limit: Duration, mesh: &MeshProcess, mut check: F)
+pub(crate) async fn wait_for<F, Fut>(what: &str, limit: Duration, mesh: &MeshProcess, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

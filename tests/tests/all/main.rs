@@ -29,6 +29,7 @@ mod local_model;
 mod memory;
 mod memory_tools;
 mod metrics;
+mod microvm;
 mod pubsub;
 mod reactions;
 mod routing;

@@ -104,11 +104,17 @@ pub(crate) async fn install(config_dir: &Path, agent: &str, built: &Path) -> Res
                 .with_context(|| format!("cannot upload into {container}"))?;
             Ok(format!("/data/skills/{name} in container {container}"))
         }
+        Some(Isolation::Microvm) => {
+            bail!(
+                "agent {agent} runs in a microVM, whose /data is a disk inside the VM: the CLI cannot \
+                 install skills into it; ask the agent to build the skill itself (create_skill)"
+            )
+        }
         Some(Isolation::External) => {
             bail!(
                 "agent {agent} runs elsewhere (isolation: external); copy the skill into its skills directory there"
             )
         }
-        None => bail!("{}", openlegion_host::runtime::docker::no_docker()),
+        None => bail!("{}", backends.detected().await.why),
     }
 }

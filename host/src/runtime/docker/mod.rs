@@ -12,7 +12,7 @@
 //! runsc when a sandbox wedges) must not hang the mesh.
 
 mod cgroup;
-mod image;
+pub(crate) mod image;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -118,6 +118,23 @@ pub fn no_docker() -> String {
     )
 }
 
+/// `Ok` if gVisor's `runsc` is registered with the engine; else how to register it.
+pub async fn gvisor_registered(docker: &Docker) -> Result<(), RuntimeError> {
+    let info = deadline("reading the engine's runtimes", CALL, docker.info()).await?;
+    let registered = info
+        .runtimes
+        .as_ref()
+        .is_some_and(|r| r.contains_key("runsc"));
+    if !registered {
+        return Err(engine(
+            "gVisor is not registered with Docker: install runsc and add to /etc/docker/daemon.json \
+             {\"runtimes\": {\"runsc\": {\"path\": \"/usr/bin/runsc\", \"runtimeArgs\": [\"--network=none\", \"--host-uds=all\"]}}}, \
+             then reload the engine (`sudo kill -HUP $(pidof dockerd)`)",
+        ));
+    }
+    Ok(())
+}
+
 /// Told what happens while images are built (shown by `openlegion start` and `setup`).
 pub type Progress = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
@@ -162,18 +179,7 @@ impl DockerBackend {
         progress: Progress,
     ) -> Result<Self, RuntimeError> {
         if gvisor {
-            let info = deadline("reading the engine's runtimes", CALL, docker.info()).await?;
-            let registered = info
-                .runtimes
-                .as_ref()
-                .is_some_and(|r| r.contains_key("runsc"));
-            if !registered {
-                return Err(engine(
-                    "gVisor is not registered with Docker: install runsc and add to /etc/docker/daemon.json \
-                     {\"runtimes\": {\"runsc\": {\"path\": \"/usr/bin/runsc\", \"runtimeArgs\": [\"--network=none\", \"--host-uds=all\"]}}}, \
-                     then reload the engine (`sudo kill -HUP $(pidof dockerd)`)",
-                ));
-            }
+            gvisor_registered(&docker).await?;
         }
         let owner = if nix::unistd::geteuid().is_root() {
             Owner {

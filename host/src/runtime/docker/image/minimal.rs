@@ -16,7 +16,7 @@ use crate::runtime::RuntimeError;
 const RECIPE: &str = "openlegion-minimal-3";
 
 /// Where the agent binary lives in the image.
-const AGENT_PATH: &str = "/openlegion-agent";
+pub(crate) const AGENT_PATH: &str = "/openlegion-agent";
 
 /// A static busybox on the host (Debian's `busybox-static`), if there is one.
 fn static_busybox() -> Option<PathBuf> {
@@ -26,7 +26,7 @@ fn static_busybox() -> Option<PathBuf> {
         .find(|p| p.is_file() && shared_libraries(p).is_ok_and(|l| l.is_empty()))
 }
 
-fn root_filesystem(binary: &Path, owner: Owner) -> std::io::Result<Tarball> {
+pub(crate) fn root_filesystem(binary: &Path, owner: Owner) -> std::io::Result<Tarball> {
     let mut t = Tarball::default();
     t.file(AGENT_PATH, Source::Host(binary.to_owned()), 0o755);
     for lib in shared_libraries(binary)? {

@@ -6,10 +6,10 @@
 //! inputs change; the image it replaces is removed unless a container still uses it.
 
 mod full;
-mod minimal;
+pub(crate) mod minimal;
 mod rust;
 pub(crate) mod seed;
-mod tarball;
+pub(crate) mod tarball;
 
 use std::collections::HashMap;
 use std::time::Duration;

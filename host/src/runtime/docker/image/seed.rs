@@ -21,7 +21,7 @@ const DEADLINE: Duration = Duration::from_secs(300);
 /// Adds the built-in skills, compiled by `binary`, under `at` in `tarball` (`at` is
 /// [`DIR`], relative for a build context). Without them agents compile their own, so a
 /// failure is only reported through `progress`.
-pub(super) async fn add(
+pub(crate) async fn add(
     tarball: &mut Tarball,
     binary: &Path,
     at: &str,

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 /// Where a file of the archive comes from.
 #[derive(Debug)]
-pub(super) enum Source {
+pub(crate) enum Source {
     Host(PathBuf),
     Text(String),
     Bytes(Vec<u8>),
@@ -18,13 +18,13 @@ pub(super) enum Source {
 
 /// The entries of an archive, by path inside it.
 #[derive(Debug, Default)]
-pub(super) struct Tarball {
+pub(crate) struct Tarball {
     /// Path → source and mode.
-    pub(super) files: BTreeMap<String, (Source, u32)>,
+    pub(crate) files: BTreeMap<String, (Source, u32)>,
     /// Path → symlink target.
-    pub(super) links: BTreeMap<String, String>,
+    pub(crate) links: BTreeMap<String, String>,
     /// Directories with their owner and mode: (path, uid, gid, mode).
-    pub(super) dirs: Vec<(String, u32, u32, u32)>,
+    pub(crate) dirs: Vec<(String, u32, u32, u32)>,
 }
 
 /// The directories above `path`, outermost first (never `/`).
@@ -40,12 +40,12 @@ fn parents(path: &str) -> Vec<String> {
 }
 
 impl Tarball {
-    pub(super) fn file(&mut self, path: impl Into<String>, source: Source, mode: u32) {
+    pub(crate) fn file(&mut self, path: impl Into<String>, source: Source, mode: u32) {
         self.files.insert(path.into(), (source, mode));
     }
 
     /// A hex digest of everything that goes in, `salt` first.
-    pub(super) fn fingerprint(&self, salt: &str) -> String {
+    pub(crate) fn fingerprint(&self, salt: &str) -> String {
         let mut h = Sha256::new();
         h.update(salt);
         for (path, (source, mode)) in &self.files {
@@ -78,7 +78,7 @@ impl Tarball {
     }
 
     /// The archive. Reads the host files, so call it off the async runtime.
-    pub(super) fn build(&self) -> std::io::Result<Vec<u8>> {
+    pub(crate) fn build(&self) -> std::io::Result<Vec<u8>> {
         let mut builder = tar::Builder::new(Vec::new());
         let mut made = BTreeSet::new();
         let dir = |b: &mut tar::Builder<Vec<u8>>, path: &str, uid: u32, gid: u32, mode: u32| {
@@ -128,7 +128,7 @@ impl Tarball {
 }
 
 /// The shared libraries `binary` needs, from `ldd`; empty for a static binary.
-pub(super) fn shared_libraries(binary: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub(crate) fn shared_libraries(binary: &Path) -> std::io::Result<Vec<PathBuf>> {
     let out = std::process::Command::new("ldd")
         .arg(binary)
         .output()

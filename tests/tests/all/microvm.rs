@@ -1,0 +1,196 @@
+//! Agents in QEMU microVMs, under software emulation (TCG), which every CI machine can run:
+//! the chat, a WASM tool and a file that outlives a killed QEMU, seen from inside through
+//! `exec` (its own kernel, no network but loopback); and the backend `start` picks when
+//! `runtime.isolation` is unset.
+//!
+//! A TCG boot takes seconds and the first one of a run waits for the root disk (its skills
+//! are compiled inside an emulated VM, minutes on a busy machine), so there are few tests
+//! here and they run one at a time.
+
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use openlegion_host::config::{Isolation, RuntimeSection};
+use openlegion_host::runtime::detect;
+use openlegion_mock_llm::MockLlm;
+use openlegion_tests::docker::{docker_available, docker_ok, engine_shared};
+use openlegion_tests::microvm::{KERNEL_DIR, microvm_available, microvm_runtime, vm_processes};
+use openlegion_tests::{TEST_LABEL, agent_mesh_within, binary};
+
+use crate::containers::{chat_round_trip, exec, field, permissions, read_note, wait_for};
+
+const ONE: &str = "agents:\n  alpha:\n    role: tester\n    resources:\n      memory_limit: 384m\n      cpu_limit: 1\n";
+/// Fast health checks, so a restart happens within the test.
+const FAST_HEALTH: &str = "  health_interval_ms: 500\n  restart_backoff_ms: 500\n";
+/// The first VM of a run waits for its root disk to be built.
+const FIRST_BOOT: Duration = Duration::from_secs(900);
+/// A later boot under emulation, on a machine busy with other tests.
+const BOOT: Duration = Duration::from_secs(300);
+
+/// One emulated VM at a time: each wants a whole core.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The version of the kernel `.ci/microvm.sh` unpacked (`vmlinuz-VERSION`).
+fn guest_kernel() -> String {
+    std::fs::read_dir(format!("{KERNEL_DIR}/boot"))
+        .unwrap()
+        .flatten()
+        .find_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_prefix("vmlinuz-")
+                .map(str::to_owned)
+        })
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_agent_in_a_microvm_chats_under_its_own_kernel_and_outlives_its_qemu() {
+    let test = "an_agent_in_a_microvm_chats_under_its_own_kernel_and_outlives_its_qemu";
+    if !microvm_available(test) {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mock = MockLlm::start().await;
+    let mut mesh = agent_mesh_within(
+        &mock,
+        ONE,
+        permissions(),
+        &microvm_runtime(FAST_HEALTH),
+        Vec::new(),
+        FIRST_BOOT,
+    )
+    .await;
+    assert!(
+        mesh.log().contains("TCG (software emulation)"),
+        "start says how VMs run:\n{}",
+        mesh.log()
+    );
+    // The mesh reaches it as it reaches any agent: HTTP on agent.sock in its socket
+    // directory, and the agent it on mesh.sock there.
+    let run = mesh.state_dir().join("agents/alpha/run");
+    assert!(run.join("agent.sock").exists() && run.join("mesh.sock").exists());
+
+    let probe = r#"echo "kernel=$(uname -r)"
+echo "interfaces=$(ls /sys/class/net | tr '\n' ' ')"
+echo "uid=$(id -u)"
+echo "memtotal=$(awk '/^MemTotal/{print $2}' /proc/meminfo)"
+echo "tokens_in_proc=$(cat /proc/[0-9]*/environ 2>/dev/null | tr '\0' '\n' | grep -c '^MESH_AUTH_TOKEN=')"
+if touch /probe 2>/dev/null; then echo rootfs=writable; else echo rootfs=readonly; fi"#;
+    let result = exec(&mesh, &mock, "alpha", probe).await;
+    let out = result["stdout"].as_str().unwrap();
+    assert_eq!(result["exit_code"], 0, "{result}");
+    // Its own kernel: Debian's, not the host's.
+    let host = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert_ne!(field(out, "kernel"), host.trim(), "{out}");
+    assert_eq!(field(out, "kernel"), guest_kernel(), "{out}");
+    // No network device at all: only the loopback interface.
+    assert_eq!(field(out, "interfaces").trim(), "lo", "{out}");
+    assert_eq!(field(out, "uid"), "1000", "{out}");
+    assert_eq!(field(out, "rootfs"), "readonly", "{out}");
+    assert_eq!(field(out, "tokens_in_proc"), "0", "{out}");
+    // The memory limit of agents.yaml is the VM's memory (less what the kernel keeps).
+    let memtotal: u64 = field(out, "memtotal").parse().unwrap();
+    assert!(
+        (200_000..=384 * 1024).contains(&memtotal),
+        "MemTotal {memtotal} kB for a 384 MiB VM"
+    );
+
+    // A WASM tool writes a file on the data disk; a blackboard write crosses the link.
+    chat_round_trip(&mesh, &mock).await;
+
+    // Killing QEMU: the health monitor boots a new VM from the same disk.
+    let before = vm_processes(&mesh.instance());
+    assert_eq!(before.len(), 1, "{before:?}");
+    let (old_pid, name) = before[0].clone();
+    assert_eq!(name, "alpha");
+    kill(Pid::from_raw(old_pid), Signal::SIGKILL).unwrap();
+    let instance = mesh.instance();
+    wait_for("a new VM for alpha", BOOT, &mesh, || {
+        let instance = instance.clone();
+        async move {
+            vm_processes(&instance)
+                .iter()
+                .any(|(pid, name)| *pid != old_pid && name == "alpha")
+        }
+    })
+    .await;
+    mesh.wait_agent_within("alpha", BOOT).await;
+    assert!(
+        mesh.log().contains("restarting the agent"),
+        "{}",
+        mesh.log()
+    );
+    assert!(
+        read_note(&mesh, &mock)
+            .await
+            .contains("kept across restarts"),
+        "the file written before QEMU was killed is on the data disk"
+    );
+
+    // Stopping the mesh powers the VM off cleanly; nothing is left running.
+    let status = mesh.terminate();
+    assert!(status.success(), "{status}");
+    assert!(vm_processes(&instance).is_empty());
+    assert!(!run.join("agent.sock").exists());
+    let console = std::fs::read_to_string(run.join("console.log")).unwrap();
+    assert!(
+        console.contains("the host closed the link; shutting down"),
+        "{console}"
+    );
+}
+
+#[tokio::test]
+async fn with_isolation_unset_start_picks_the_strongest_backend_that_works_here() {
+    let test = "with_isolation_unset_start_picks_the_strongest_backend_that_works_here";
+    if !docker_available(test) {
+        return;
+    }
+    let _engine = engine_shared().await;
+    let _one = ONE_AT_A_TIME.lock().await;
+    // What this machine supports, by the same probes the mesh runs.
+    let expected = detect::choose(&detect::probe(&RuntimeSection::default()).await);
+    let isolation = expected.isolation.expect("a Docker engine answers");
+    if isolation == Isolation::Microvm && !microvm_available(test) {
+        return;
+    }
+    // The guest's init is built beside the agent, whichever backend wins.
+    let _ = microvm_runtime("");
+    let mock = MockLlm::start().await;
+    let mesh_yaml = format!(
+        "runtime:\n  agent_binary: {}\n  labels:\n    {TEST_LABEL}: \"1\"\n{FAST_HEALTH}",
+        binary("openlegion-agent", "openlegion-agent").display()
+    );
+    let mesh = agent_mesh_within(
+        &mock,
+        ONE,
+        permissions(),
+        &mesh_yaml,
+        Vec::new(),
+        FIRST_BOOT,
+    )
+    .await;
+    let log = mesh.log();
+    assert!(
+        log.contains(&format!("runtime.isolation is not set: {}", expected.why)),
+        "expected {expected:?} in:\n{log}"
+    );
+    if let Some(warning) = &expected.warning {
+        assert!(log.contains(&format!("warning: {warning}")), "{log}");
+    }
+    // And the agent runs there.
+    let container = format!("openlegion-{}-alpha", mesh.instance());
+    match isolation {
+        Isolation::Microvm => assert_eq!(vm_processes(&mesh.instance()).len(), 1),
+        Isolation::Gvisor => assert_eq!(
+            docker_ok(&["inspect", "--format", "{{.HostConfig.Runtime}}", &container]),
+            "runsc"
+        ),
+        Isolation::Docker => assert_eq!(
+            docker_ok(&["inspect", "--format", "{{.HostConfig.Runtime}}", &container]),
+            "runc"
+        ),
+        other => panic!("{other:?} is never chosen by itself"),
+    }
+}
