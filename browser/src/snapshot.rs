@@ -91,11 +91,7 @@ pub(crate) fn render(nodes: &[AxNode], refs: &mut RefMap, max_chars: usize) -> (
         }
     }
     if out.len() > max_chars {
-        let mut cut = max_chars;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
+        out.truncate(out.floor_char_boundary(max_chars));
         truncated = true;
     }
     (out, truncated)

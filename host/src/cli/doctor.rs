@@ -19,7 +19,7 @@ pub(crate) async fn run(config_dir: &Path) -> Result<ExitCode> {
         machine::kvm(),
         machine::microvm(&config).await,
         machine::embedding_model(),
-        // The local chat model's probe (issue 18) goes beside the embedding model's.
+        machine::chat_model(),
         machine::chromium(),
         machine::disk(&config),
     ];

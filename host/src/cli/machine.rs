@@ -129,6 +129,26 @@ pub(crate) fn embedding_model() -> Probe {
     }
 }
 
+/// Whether the bundled chat model is installed.
+pub(crate) fn chat_model() -> Probe {
+    use openlegion_host::local_llm;
+    let models = openlegion_host::embeddings::default_models_dir();
+    let installed = local_llm::is_installed(&models);
+    Probe {
+        what: "local chat model",
+        ok: installed,
+        detail: if installed {
+            local_llm::WHEEL.dir_under(&models).display().to_string()
+        } else {
+            format!(
+                "not installed under {} (`openlegion setup`, or the first `start` without a key)",
+                models.display()
+            )
+        },
+        disables: "chatting with no provider key (the agents need a provider's key instead)",
+    }
+}
+
 /// Whether Debian's Chromium is on `PATH`.
 pub(crate) fn chromium() -> Probe {
     let found = on_path(&["chromium", "chromium-browser"]);

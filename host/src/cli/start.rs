@@ -58,12 +58,14 @@ pub(crate) async fn foreground(
         Arc::clone(&mesh.mesh),
         Arc::clone(&mesh.fleet),
     ));
-    let client = OperatorClient::new(&mesh.url, &mesh.operator_token)?;
-    println!("OpenLegion mesh on {}", mesh.url);
     for failure in &mesh.start_failures {
         eprintln!("warning: {failure}");
     }
+    // Without a terminal (a service, `start -d`'s child) the output is a log: its own lines
+    // (`mesh listening` with the URL, each agent's start) say what these would.
     if interactive {
+        let client = OperatorClient::new(&mesh.url, &mesh.operator_token)?;
+        println!("OpenLegion mesh on {}", mesh.url);
         ready::announce(&client, expected).await;
         tokio::select! {
             outcome = repl::run(&client, first, true, Some(history)) => {
@@ -74,8 +76,6 @@ pub(crate) async fn foreground(
             () = shutdown.cancelled() => {}
         }
         shutdown.cancel();
-    } else {
-        tokio::spawn(async move { ready::announce(&client, expected).await });
     }
     mesh.stopped().await?;
     Ok(ExitCode::SUCCESS)

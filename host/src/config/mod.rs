@@ -101,6 +101,13 @@ impl Config {
     }
 }
 
+/// Reads a file the mesh keeps or the operator may write (cron.json, webhooks.json,
+/// watchers.yaml): `None` if it does not exist or holds only whitespace, both meaning "none
+/// configured".
+pub(crate) fn read_nonblank(path: &Path) -> Result<Option<String>, ConfigError> {
+    Ok(read_optional(path)?.filter(|text| !text.trim().is_empty()))
+}
+
 /// Reads a file, or `None` if it does not exist.
 fn read_optional(path: &Path) -> Result<Option<String>, ConfigError> {
     match std::fs::read_to_string(path) {

@@ -73,19 +73,9 @@ impl WebhooksFile {
 
 /// Loads `path`; a missing or empty file means no hooks.
 pub fn load(path: &Path) -> Result<WebhooksFile, ConfigError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(WebhooksFile::default()),
-        Err(source) => {
-            return Err(ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            });
-        }
-    };
-    if text.trim().is_empty() {
+    let Some(text) = crate::config::read_nonblank(path)? else {
         return Ok(WebhooksFile::default());
-    }
+    };
     let file: WebhooksFile = crate::config::parse_json(path, &text)?;
     validate(path, &file)?;
     Ok(file)

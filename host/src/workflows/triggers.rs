@@ -1,7 +1,7 @@
 //! What starts runs besides the operator: a publish on a workflow's topic (the event's
-//! payload becomes `trigger.payload`), and a delivery to `POST /webhook/trigger/{name}`
-//! (checked as the webhooks check theirs: signature, rate limit, replay ids). Also the
-//! reload hook, which re-reads the files with agents.yaml.
+//! payload becomes `trigger.payload`), a delivery to `POST /webhook/trigger/{name}`
+//! (checked as the webhooks check theirs: signature, rate limit, replay ids), and a cron
+//! schedule. Also the reload hook, which re-reads the files with agents.yaml.
 //!
 //! The mesh holds these hooks; they hold the service weakly, so neither keeps the other
 //! alive.
@@ -79,12 +79,80 @@ impl Reloadable for Reload {
     }
 }
 
-/// Registers the topic listener and the reload hook with the mesh.
+/// Registers the topic listener and the reload hook with the mesh, and starts the clock of
+/// the cron triggers.
 pub(super) fn install(svc: &Arc<Workflows>) {
     svc.mesh
         .pubsub
         .listen(Arc::new(Topics(Arc::downgrade(svc))));
     svc.mesh.on_reload(Arc::new(Reload(Arc::downgrade(svc))));
+    tokio::spawn(clock(Arc::downgrade(svc), svc.shutdown.clone()));
+}
+
+/// How often the cron triggers are looked at: a run starts within this of its time.
+const TICK: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Starts each workflow with a `trigger.cron` at every time its schedule names, read from
+/// the definitions in force (a new or changed schedule counts from when this clock first
+/// sees it). Each fire's dedup key is the workflow and the scheduled second, so a time is
+/// run at most once, also across a restart; times that passed while the mesh was down are
+/// not caught up.
+async fn clock(svc: Weak<Workflows>, shutdown: tokio_util::sync::CancellationToken) {
+    // Per workflow: its schedule's text and the next time it fires.
+    let mut next: std::collections::HashMap<String, (String, chrono::DateTime<chrono::Utc>)> =
+        std::collections::HashMap::new();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(TICK) => {}
+            () = shutdown.cancelled() => return,
+        }
+        let Some(svc) = svc.upgrade() else { return };
+        let now = chrono::Utc::now();
+        let defs = svc.definitions();
+        next.retain(|name, (expr, _)| {
+            defs.get(name)
+                .is_some_and(|wf| wf.triggers.cron.as_ref() == Some(expr))
+        });
+        for wf in defs.values() {
+            let Some(expr) = &wf.triggers.cron else {
+                continue;
+            };
+            let Ok(schedule) = crate::triggers::Schedule::parse(expr, None) else {
+                continue; // checked at load
+            };
+            let Some(at) = next
+                .get(&wf.name)
+                .map(|(_, at)| *at)
+                .or_else(|| schedule.next_after(now))
+            else {
+                continue;
+            };
+            if at > now {
+                next.insert(wf.name.clone(), (expr.clone(), at));
+                continue;
+            }
+            // The first occurrence still ahead (a slow tick skips none it can still make).
+            let upcoming = schedule
+                .next_after(at)
+                .filter(|t| *t > now)
+                .or_else(|| schedule.next_after(now));
+            match upcoming {
+                Some(t) => next.insert(wf.name.clone(), (expr.clone(), t)),
+                None => next.remove(&wf.name),
+            };
+            let trigger = Trigger {
+                kind: "cron".into(),
+                source: expr.clone(),
+                payload: Map::from_iter([("scheduled_at".to_owned(), json!(at.to_rfc3339()))]),
+                trusted: true,
+                event: None,
+            };
+            let dedup = format!("{}:cron:{}", wf.name, at.timestamp());
+            if let Err(e) = svc.start(&wf.name, trigger, Some(dedup)).await {
+                tracing::error!(workflow = %wf.name, schedule = %expr, error = %e, "the schedule did not start its workflow");
+            }
+        }
+    }
 }
 
 /// Why a webhook delivery started no run.

@@ -415,6 +415,60 @@ async fn a_step_that_fails_twice_then_succeeds_finishes_under_retry() {
 }
 
 #[tokio::test]
+async fn a_cron_trigger_starts_a_run_on_its_schedule_and_a_bad_one_is_refused() {
+    let mock = MockLlm::start().await;
+    let mesh = mesh_of(
+        &mock,
+        "agents:\n  writer:\n    role: w\n    model: openai/writer\n",
+        json!({}),
+        vec![],
+    )
+    .await;
+    // A schedule that does not parse refuses the reload, naming the field.
+    std::fs::create_dir_all(mesh.config_dir().join("workflows")).unwrap();
+    mesh.write_config(
+        "workflows/digest.yaml",
+        "name: digest\ntrigger: {cron: \"every fortnight\"}\nsteps:\n  - {id: write, agent: writer, task_type: digest}\n",
+    );
+    let refused = mesh
+        .operator()
+        .post("/mesh/reload", &json!({}))
+        .await
+        .expect(400);
+    assert!(refused.to_string().contains("trigger.cron"), "{refused}");
+
+    for _ in 0..3 {
+        mock.push_for("writer", Turn::text(r#"{"digest": "quiet day"}"#));
+    }
+    install(
+        &mesh,
+        "digest",
+        "name: digest\ntrigger: {cron: \"every 2s\"}\nsteps:\n  - {id: write, agent: writer, task_type: digest}\n",
+    )
+    .await;
+    let op = mesh.operator();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let run = loop {
+        let runs = op.get("/mesh/workflows/digest/runs").await.expect(200);
+        if let Some(run) = runs["runs"].as_array().and_then(|r| r.first()) {
+            break run.clone();
+        }
+        assert!(Instant::now() < deadline, "no run started: {runs}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let view = finished(&mesh, run["id"].as_str().unwrap()).await;
+    assert_eq!(view["status"], "complete", "{view}");
+    assert_eq!(
+        step(&view, "write")["result"],
+        json!({"digest": "quiet day"})
+    );
+    assert!(
+        log_text(&view).contains("cron"),
+        "the run says what started it: {view}"
+    );
+}
+
+#[tokio::test]
 async fn fallback_hands_a_failed_step_to_another_agent() {
     let mock = MockLlm::start().await;
     let mesh = mesh_of(

@@ -7,8 +7,9 @@ use serde_json::Value;
 use super::ask::Ask;
 use super::{Plan, SetupArgs};
 
-/// The bundled chat model of the `local` provider (issue 18 names it in
-/// `openlegion_host::local_llm`; point this at that constant when it lands).
+/// The bundled chat model of the `local` provider (`openlegion_host::local_llm`'s default,
+/// spelt out because a `&'static str` cannot be built from its two constants; a test
+/// checks they agree).
 pub(crate) const LOCAL_CHAT_MODEL: &str = "local/smollm2-135m-instruct";
 
 /// A provider the wizard offers.
@@ -213,4 +214,17 @@ impl Plan {
 
 fn names() -> String {
     PROVIDERS.map(|p| p.name).join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use openlegion_host::local_llm;
+
+    #[test]
+    fn the_local_chat_model_is_the_one_the_mesh_bundles() {
+        assert_eq!(
+            super::LOCAL_CHAT_MODEL,
+            format!("{}/{}", local_llm::PROVIDER, local_llm::DEFAULT)
+        );
+    }
 }

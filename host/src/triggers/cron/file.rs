@@ -79,19 +79,9 @@ pub fn path(config_dir: &Path) -> PathBuf {
 /// ids and names, agent ids. (Schedules are checked by the scheduler, which disables a job
 /// with a bad one instead of refusing the file.)
 pub fn load(path: &Path) -> Result<CronFile, ConfigError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(CronFile::default()),
-        Err(source) => {
-            return Err(ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            });
-        }
-    };
-    if text.trim().is_empty() {
+    let Some(text) = crate::config::read_nonblank(path)? else {
         return Ok(CronFile::default());
-    }
+    };
     let file: CronFile = crate::config::parse_json(path, &text)?;
     validate(path, &file)?;
     Ok(file)

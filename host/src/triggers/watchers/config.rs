@@ -179,14 +179,9 @@ impl Watcher {
 /// Loads `config_dir/watchers.yaml`; a missing or empty file means no watchers.
 pub fn load(config_dir: &Path) -> Result<Vec<Watcher>, ConfigError> {
     let path = config_dir.join(WATCHERS_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(ConfigError::Read { path, source }),
-    };
-    if text.trim().is_empty() {
+    let Some(text) = crate::config::read_nonblank(&path)? else {
         return Ok(Vec::new());
-    }
+    };
     parse(&path, &text)
 }
 
