@@ -230,7 +230,7 @@ async fn spawn_bench(args: &Args, runtime: &str, label: &str) -> Result<()> {
             .http
             .post(format!("{}/mesh/spawn", p.url))
             .bearer_auth(&token)
-            .json(&json!({"role": "helper", "instructions": format!("Task {i}."), "ttl_seconds": 120, "budget_usd": 0.01}))
+            .json(&json!({"role": "helper", "instructions": format!("Task {i}."), "ttl_seconds": 120, "budget_usd": 1.0}))
             .send()
             .await?
             .error_for_status()?
