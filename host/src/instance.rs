@@ -70,9 +70,9 @@ pub enum StartError {
     /// An enabled channel cannot start (its bot token is missing).
     #[error(transparent)]
     Channels(crate::channels::ChannelError),
-    /// An agent needs a container engine and none answers: nothing is left running.
+    /// An agent names no isolation and no backend works here: nothing is left running.
     #[error("{0}")]
-    NoDocker(FleetError),
+    NoBackend(FleetError),
 }
 
 /// Why stopping was not clean (the mesh is stopped regardless).
@@ -183,7 +183,6 @@ impl Instance {
             .await
             .map_err(|source| StartError::Listen { addr, source })?;
         let url = connectable(listener.local_addr().map_err(prepare)?);
-        StateDir::write_private(&state.addr_file(), &url).map_err(prepare)?;
         tracing::info!(%url, state_dir = %state.root().display(), agents = mesh.registry.snapshot().len(), "mesh listening");
 
         let heartbeats = Heartbeats::new(
@@ -260,19 +259,27 @@ impl Instance {
         .merge(crate::metrics::routes(Arc::clone(&mesh)));
         let app = crate::metrics::layer(app);
         fleet.set_app(app.clone());
+        if let Some(failure) = fleet.unrunnable().await {
+            shutdown.cancel();
+            browser.shutdown().await;
+            remove_run_files(&state);
+            return Err(StartError::NoBackend(failure));
+        }
+        // Written once the mesh is sure to run: `start -d` and the tools take it as "up".
+        StateDir::write_private(&state.addr_file(), &url).map_err(prepare)?;
         let server = tokio::spawn(server::serve(listener, app.clone(), shutdown.clone()));
 
         let mut start_failures = fleet.start_all().await;
         if let Some(i) = start_failures
             .iter()
-            .position(|f| matches!(f, FleetError::NoDocker { .. }))
+            .position(|f| matches!(f, FleetError::NoBackend { .. }))
         {
             shutdown.cancel();
             let _ = server.await;
             fleet.stop_all().await;
             browser.shutdown().await;
             remove_run_files(&state);
-            return Err(StartError::NoDocker(start_failures.swap_remove(i)));
+            return Err(StartError::NoBackend(start_failures.swap_remove(i)));
         }
         if let Err(e) = cron.start().await {
             shutdown.cancel();

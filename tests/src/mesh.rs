@@ -237,7 +237,8 @@ impl MeshProcess {
     pub fn terminate(&mut self) -> ExitStatus {
         self.signal(Signal::SIGTERM);
         let mut child = self.child.take().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // A microVM under emulation gets up to 45 s to power off before QEMU is killed.
+        let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
                 return status;

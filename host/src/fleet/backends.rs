@@ -169,9 +169,9 @@ impl Backends {
         };
         Ok(match self.isolation(cfg).await {
             None => {
-                return Err(FleetError::Backend {
+                return Err(FleetError::NoBackend {
                     agent: agent.into(),
-                    problem: self.detected().await.why,
+                    why: self.detected().await.why,
                 });
             }
             Some(Isolation::External) => None,

@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 
 use crate::config::{AgentConfig, AgentsFile, Config, parse_memory_limit};
 use crate::mesh::Mesh;
-use crate::runtime::docker::{self, Progress};
+use crate::runtime::docker::Progress;
 use crate::runtime::{AgentSpec, RuntimeBackend, RuntimeError};
 
 pub use backends::{Backends, instance_id};
@@ -39,8 +39,10 @@ const MAX_SOCKET_PATH: usize = 100;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FleetError {
-    #[error("agent {agent}: {}", docker::no_docker())]
-    NoDocker { agent: String },
+    /// No isolation backend works on this machine (and none is configured): the start
+    /// stops, since no agent could run.
+    #[error("agent {agent}: {why}")]
+    NoBackend { agent: String, why: String },
     #[error("agent {agent}: {problem}")]
     Backend { agent: String, problem: String },
     #[error("agent {agent}: its socket path {} is longer than {MAX_SOCKET_PATH} bytes; use a shorter mesh.state_dir", path.display())]
@@ -107,6 +109,22 @@ impl Fleet {
 
     fn config(&self) -> Config {
         self.config.read().expect("fleet config lock").clone()
+    }
+
+    /// An agent of agents.yaml that names no isolation while no backend works on this
+    /// machine: then no such agent can run, and the start should stop before it says it is
+    /// up. (Probing is cached: the agents' starts reuse the answer.)
+    pub async fn unrunnable(&self) -> Option<FleetError> {
+        let agents = self.config().agents.agents;
+        for (id, cfg) in &agents {
+            if self.backends.isolation(cfg).await.is_none() {
+                return Some(FleetError::NoBackend {
+                    agent: id.to_string(),
+                    why: self.backends.detected().await.why,
+                });
+            }
+        }
+        None
     }
 
     /// Starts every agent of agents.yaml that is not running; returns the failures.

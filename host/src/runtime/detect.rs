@@ -92,7 +92,7 @@ pub async fn probe(runtime: &RuntimeSection) -> Probes {
             (Ok("the engine answers".to_owned()), gvisor)
         }
         Err(e) => (
-            Err(e.to_string()),
+            Err(format!("{e}; {}", docker::no_docker())),
             Err("no Docker engine answers".to_owned()),
         ),
     };

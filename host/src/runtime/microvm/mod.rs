@@ -46,8 +46,18 @@ const DEFAULT_DISK: u64 = 2 << 30;
 /// How long QEMU may take to connect the link port (it does so before the guest starts).
 const CONNECT: Duration = Duration::from_secs(30);
 /// After the link closes, how long the guest gets to stop its agent, unmount `/data` and
-/// power off before QEMU is killed: the agent's own grace (5 s) and some.
+/// power off before QEMU is killed: the agent's own grace (5 s) and some under KVM; under
+/// emulation (several times slower, more so on a busy host) three times that.
 const POWER_OFF: Duration = Duration::from_secs(15);
+const POWER_OFF_TCG: Duration = Duration::from_secs(45);
+
+/// [`POWER_OFF`] for a VM under `accel`.
+fn power_off(accel: Accel) -> Duration {
+    match accel {
+        Accel::Kvm => POWER_OFF,
+        Accel::Tcg => POWER_OFF_TCG,
+    }
+}
 /// The user agents run as inside the guest.
 const AGENT_USER: Owner = Owner {
     uid: 1000,
@@ -479,6 +489,7 @@ impl MicrovmBackend {
             link,
             run.clone(),
             stop.clone(),
+            power_off(self.accel),
         ));
         tracing::info!(agent, vm = %machine.name, accel = ?self.accel, memory_mib, cpus, "agent VM started");
         Ok(Vm { stop, done })
@@ -501,13 +512,14 @@ fn tail(path: &Path) -> String {
 }
 
 /// Carries the agent's sockets until the link closes (QEMU died, the guest powered off, or
-/// `stop`), then waits for QEMU to exit, killing it after [`POWER_OFF`].
+/// `stop`), then waits for QEMU to exit, killing it after `grace` ([`power_off`]).
 async fn supervise(
     agent: String,
     mut child: tokio::process::Child,
     link: tokio::net::UnixStream,
     run: PathBuf,
     stop: CancellationToken,
+    grace: Duration,
 ) {
     let ended = openlegion_vmlink::bridge(
         link,
@@ -517,13 +529,13 @@ async fn supervise(
         stop.clone().cancelled_owned(),
     )
     .await;
-    let status = match tokio::time::timeout(POWER_OFF, child.wait()).await {
+    let status = match tokio::time::timeout(grace, child.wait()).await {
         Ok(status) => status.ok(),
         Err(_) => {
             tracing::warn!(
                 agent,
                 "the VM did not power off within {}s; killing QEMU",
-                POWER_OFF.as_secs()
+                grace.as_secs()
             );
             let _ = child.kill().await;
             None
@@ -763,8 +775,8 @@ impl RuntimeBackend for MicrovmBackend {
 /// be gone.
 async fn shut_down(agent: &str, vm: Vm) {
     vm.stop.cancel();
-    // The supervisor kills QEMU after POWER_OFF; this bound is only against a wedged task.
-    if tokio::time::timeout(POWER_OFF + Duration::from_secs(10), vm.done)
+    // The supervisor kills QEMU after its grace; this bound is only against a wedged task.
+    if tokio::time::timeout(POWER_OFF_TCG + Duration::from_secs(10), vm.done)
         .await
         .is_err()
     {
