@@ -189,14 +189,23 @@ impl MeshProcess {
 
     /// One chat turn with agent `id`; returns the ChatResponse JSON.
     pub async fn chat(&self, id: &str, message: &str) -> Value {
-        self.operator()
-            .post(
-                &format!("/mesh/agents/{id}/api/chat"),
-                &json!({ "message": message }),
-            )
-            .await
-            .expect(200)
+        chat_as(&self.operator(), id, message).await
     }
+
+    /// [`chat`](Self::chat), waiting up to `timeout` for the answer (a model on the CPU).
+    pub async fn chat_within(&self, id: &str, message: &str, timeout: Duration) -> Value {
+        chat_as(&self.operator().with_timeout(timeout), id, message).await
+    }
+}
+
+async fn chat_as(client: &crate::Client, id: &str, message: &str) -> Value {
+    client
+        .post(
+            &format!("/mesh/agents/{id}/api/chat"),
+            &json!({ "message": message }),
+        )
+        .await
+        .expect(200)
 }
 
 /// On every container and volume the tests make; `.ci/run` removes what carries it at the

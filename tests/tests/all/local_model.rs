@@ -38,19 +38,10 @@ async fn schema_of(mesh: &MeshProcess, tool: &str) -> Value {
         .unwrap_or_else(|| panic!("no {tool} in {caps}"))
 }
 
-/// One chat turn: a model on the CPU takes its time (a prompt with every tool's schema is a
-/// few thousand tokens to read), more so on a loaded machine, so the answer is waited for
-/// longer than the harness's 30 s.
-async fn chat(mesh: &MeshProcess, message: &str) -> Value {
-    mesh.operator()
-        .with_timeout(std::time::Duration::from_secs(600))
-        .post(
-            "/mesh/agents/assistant/api/chat",
-            &json!({ "message": message }),
-        )
-        .await
-        .expect(200)
-}
+/// A model on the CPU takes its time (a prompt with every tool's schema is a few thousand
+/// tokens to read), more so on a loaded machine: its answers are waited for longer than the
+/// harness's 30 s.
+const LOCAL_ANSWER: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[tokio::test]
 async fn with_no_key_the_assistant_answers_through_the_local_model_at_no_cost() {
@@ -62,7 +53,9 @@ async fn with_no_key_the_assistant_answers_through_the_local_model_at_no_cost() 
         mesh.log()
     );
 
-    let reply = chat(&mesh, "Hello! Who are you?").await;
+    let reply = mesh
+        .chat_within("assistant", "Hello! Who are you?", LOCAL_ANSWER)
+        .await;
     let text = reply["response"].as_str().unwrap_or_default();
     assert!(!text.trim().is_empty(), "no answer: {reply}");
 
@@ -88,11 +81,13 @@ async fn with_no_key_the_assistant_answers_through_the_local_model_at_no_cost() 
 async fn with_no_key_the_assistant_writes_a_file_with_a_valid_tool_call() {
     let models = local_chat_models_dir();
     let mesh = keyless_mesh(&models).await;
-    let reply = chat(
-        &mesh,
-        "Use the write_file tool to write the text 'hello' to the file notes/hello.md.",
-    )
-    .await;
+    let reply = mesh
+        .chat_within(
+            "assistant",
+            "Use the write_file tool to write the text 'hello' to the file notes/hello.md.",
+            LOCAL_ANSWER,
+        )
+        .await;
     let outputs = reply["tool_outputs"]
         .as_array()
         .cloned()
