@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use backon::{ConstantBuilder, Retryable};
 use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt};
 use openlegion_protocol::{ApiProxyRequest, ApiProxyResponse, ProxyEvent};
@@ -17,13 +18,79 @@ use crate::config::MeshAddr;
 pub enum MeshError {
     /// The mesh answered with an error status; `detail` is its message.
     #[error("{detail} (HTTP {status})")]
-    Status { status: u16, detail: String },
+    Status {
+        status: u16,
+        detail: String,
+        /// A 429's `Retry-After`, in seconds.
+        retry_after: Option<u64>,
+    },
     /// The mesh could not be reached, or the connection broke.
     #[error("cannot reach the mesh: {0}")]
     Transport(String),
     /// The mesh answered something we cannot read.
     #[error("unexpected answer from the mesh: {0}")]
     Decode(String),
+}
+
+impl MeshError {
+    /// How long the mesh asks us to wait, when it refused the call for being over a rate
+    /// limit and the wait is short enough to sit out here.
+    fn short_rate_wait(&self) -> Option<Duration> {
+        match self {
+            MeshError::Status {
+                status: 429,
+                retry_after: Some(secs),
+                ..
+            } if Duration::from_secs(*secs) <= MAX_RATE_WAIT => Some(Duration::from_secs(*secs)),
+            _ => None,
+        }
+    }
+}
+
+/// The longest `Retry-After` the agent waits out itself, and how many times: past that, the
+/// limit is reported (to the model as the tool's error, or as the turn's failure) rather
+/// than sat out, so a rate-limited agent neither fails at once nor spins.
+const MAX_RATE_WAIT: Duration = Duration::from_secs(5);
+const RATE_RETRIES: usize = 2;
+
+/// Retries `op` while the mesh answers 429 with a short `Retry-After`, waiting that long.
+async fn honouring_rate_limits<T, F, Fut>(op: F) -> Result<T, MeshError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, MeshError>>,
+{
+    op.retry(
+        ConstantBuilder::default()
+            .with_delay(Duration::from_secs(1))
+            .with_max_times(RATE_RETRIES),
+    )
+    .when(|e: &MeshError| e.short_rate_wait().is_some())
+    .adjust(|e: &MeshError, next| next.and(e.short_rate_wait()))
+    .notify(|e, wait| tracing::info!(error = %e, ?wait, "over a mesh rate limit; waiting"))
+    .await
+}
+
+/// The error of a non-success answer: the mesh's `detail` and, for a 429, `Retry-After`.
+fn status_error(status: reqwest::StatusCode, retry_after: Option<u64>, text: String) -> MeshError {
+    let detail = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or(text);
+    MeshError::Status {
+        status: status.as_u16(),
+        detail,
+        retry_after: retry_after.filter(|_| status == reqwest::StatusCode::TOO_MANY_REQUESTS),
+    }
+}
+
+fn retry_after(resp: &reqwest::Response) -> Option<u64> {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[derive(Debug, Clone)]
@@ -61,8 +128,19 @@ impl MeshClient {
         }
     }
 
-    /// Sends a request and returns the JSON answer, or the mesh's `detail` as an error.
+    /// Sends a request and returns the JSON answer, or the mesh's `detail` as an error. A
+    /// short rate limit is waited out (see [`MAX_RATE_WAIT`]).
     pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        timeout: Duration,
+    ) -> Result<Value, MeshError> {
+        honouring_rate_limits(|| self.call_once(method.clone(), path, body, timeout)).await
+    }
+
+    async fn call_once(
         &self,
         method: Method,
         path: &str,
@@ -82,19 +160,13 @@ impl MeshClient {
             .await
             .map_err(|e| MeshError::Transport(e.to_string()))?;
         let status = resp.status();
+        let wait = retry_after(&resp);
         let text = resp
             .text()
             .await
             .map_err(|e| MeshError::Transport(e.to_string()))?;
         if !status.is_success() {
-            let detail = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or(text);
-            return Err(MeshError::Status {
-                status: status.as_u16(),
-                detail,
-            });
+            return Err(status_error(status, wait, text));
         }
         serde_json::from_str(&text).map_err(|e| MeshError::Decode(format!("{e}: {text:.200}")))
     }
@@ -143,11 +215,22 @@ impl MeshClient {
         serde_json::from_value(answer).map_err(|e| MeshError::Decode(e.to_string()))
     }
 
-    /// `POST /mesh/api/stream`: the events of the SSE answer, in order.
+    /// `POST /mesh/api/stream`: the events of the SSE answer, in order. A short rate limit
+    /// is waited out before the stream opens.
     pub async fn api_stream(
         &self,
         request: &ApiProxyRequest,
     ) -> Result<impl Stream<Item = Result<ProxyEvent, MeshError>> + Send + use<>, MeshError> {
+        let resp = honouring_rate_limits(|| self.open_stream(request)).await?;
+        Ok(resp.bytes_stream().eventsource().map(|event| match event {
+            Ok(event) => {
+                serde_json::from_str(&event.data).map_err(|e| MeshError::Decode(e.to_string()))
+            }
+            Err(e) => Err(MeshError::Transport(e.to_string())),
+        }))
+    }
+
+    async fn open_stream(&self, request: &ApiProxyRequest) -> Result<reqwest::Response, MeshError> {
         let resp = self
             .http
             .post(format!("{}/mesh/api/stream", self.base))
@@ -159,21 +242,71 @@ impl MeshClient {
             .map_err(|e| MeshError::Transport(e.to_string()))?;
         let status = resp.status();
         if !status.is_success() {
+            let wait = retry_after(&resp);
             let text = resp.text().await.unwrap_or_default();
-            let detail = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or(text);
-            return Err(MeshError::Status {
-                status: status.as_u16(),
-                detail,
-            });
+            return Err(status_error(status, wait, text));
         }
-        Ok(resp.bytes_stream().eventsource().map(|event| match event {
-            Ok(event) => {
-                serde_json::from_str(&event.data).map_err(|e| MeshError::Decode(e.to_string()))
-            }
-            Err(e) => Err(MeshError::Transport(e.to_string())),
-        }))
+        Ok(resp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Instant;
+
+    use axum::http::{HeaderMap, StatusCode};
+
+    use super::*;
+
+    /// A mesh that refuses the first `refusals` calls with 429 and `Retry-After: wait`.
+    async fn limited_mesh(refusals: u32, wait: u64) -> (MeshClient, Arc<AtomicU32>) {
+        let calls = Arc::new(AtomicU32::new(0));
+        let seen = Arc::clone(&calls);
+        let app = axum::Router::new().route(
+            "/mesh/publish",
+            axum::routing::post(move || {
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    let mut headers = HeaderMap::new();
+                    if n < refusals {
+                        headers.insert("retry-after", wait.into());
+                        let body = r#"{"detail": "agent a is over its rate limit of publishes"}"#;
+                        (StatusCode::TOO_MANY_REQUESTS, headers, body)
+                    } else {
+                        (StatusCode::OK, headers, r#"{"ok": true}"#)
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (MeshClient::new(&MeshAddr::Tcp(url), "t"), calls)
+    }
+
+    #[tokio::test]
+    async fn a_short_retry_after_is_waited_out() {
+        let (mesh, calls) = limited_mesh(1, 1).await;
+        let started = Instant::now();
+        let answer = mesh.post("/mesh/publish", &json!({})).await.unwrap();
+        assert_eq!(answer["ok"], true);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert!(started.elapsed() >= Duration::from_millis(900));
+    }
+
+    #[tokio::test]
+    async fn a_long_or_lasting_limit_is_reported_not_waited_for() {
+        let (mesh, calls) = limited_mesh(u32::MAX, 60).await;
+        let e = mesh.post("/mesh/publish", &json!({})).await.unwrap_err();
+        assert!(
+            matches!(&e, MeshError::Status { status: 429, retry_after: Some(60), detail } if detail.contains("publishes")),
+            "{e:?}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "no retry of a 60 s wait");
+        let (mesh, calls) = limited_mesh(u32::MAX, 1).await;
+        assert!(mesh.post("/mesh/publish", &json!({})).await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1 + RATE_RETRIES as u32);
     }
 }

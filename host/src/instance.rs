@@ -209,6 +209,7 @@ impl Instance {
             &tools_vault,
         ));
         let spawn_section = config.mesh.spawn.clone();
+        let rate_limits = Arc::new(crate::limits::Limits::new(&config.mesh.rate_limits));
         let fleet = Arc::new(Fleet::new(Arc::clone(&mesh), config, shutdown.clone()));
         let hook = {
             let (mesh, fleet) = (Arc::clone(&mesh), Arc::clone(&fleet));
@@ -257,6 +258,7 @@ impl Instance {
         .merge(crate::artifacts::routes(Arc::clone(&mesh)))
         .merge(crate::channels::routes(channels, Arc::clone(&mesh.tokens)))
         .merge(crate::metrics::routes(Arc::clone(&mesh)));
+        let app = crate::limits::layer(app, rate_limits, Arc::clone(&mesh.tokens));
         let app = crate::metrics::layer(app);
         fleet.set_app(app.clone());
         if let Some(failure) = fleet.unrunnable().await {

@@ -38,6 +38,7 @@ pub mod history;
 pub mod http_client;
 pub mod instance;
 pub mod lanes;
+pub mod limits;
 pub mod local_llm;
 pub mod log_format;
 pub mod mesh;

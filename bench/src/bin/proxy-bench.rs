@@ -55,7 +55,8 @@ fn start_mesh(bin: &Path, dir: &Path, mock: &str) -> Result<(Proc, String, Strin
     std::fs::create_dir(&config)?;
     std::fs::write(
         config.join("mesh.yaml"),
-        "mesh:\n  port: 0\nllm:\n  default_model: openai/bench\n",
+        // One agent's token drives the load: its LLM-call limit is off (this measures the proxy).
+        "mesh:\n  port: 0\nllm:\n  default_model: openai/bench\nrate_limits:\n  llm_calls_per_minute: 0\n",
     )?;
     std::fs::write(
         config.join("agents.yaml"),

@@ -56,6 +56,7 @@ const SPAWN_KEYS: (&str, &str) = (
     "spawn_section_keys_set_ttl_and_budget",
 );
 const HEARTBEATS: &str = "tests/tests/all/heartbeats.rs";
+const RATE_LIMITS: &str = "tests/tests/all/rate_limits.rs";
 const HEARTBEAT_YAML: &str = "host/src/config/heartbeat.rs";
 
 /// (file, key with `*` for a name the user chooses, fate).
@@ -117,6 +118,11 @@ const KEYS: &[(&str, &str, Fate)] = &[
     ("mesh.yaml", "spawn.max_ttl_seconds", Shown(SPAWN_KEYS.0, SPAWN_KEYS.1)),
     ("mesh.yaml", "spawn.default_ttl_seconds", Shown(SPAWN_KEYS.0, SPAWN_KEYS.1)),
     ("mesh.yaml", "spawn.default_budget_usd", Shown(SPAWN_KEYS.0, SPAWN_KEYS.1)),
+    ("mesh.yaml", "rate_limits", Section),
+    ("mesh.yaml", "rate_limits.blackboard_writes_per_minute", Shown(RATE_LIMITS, "an_agent_over_its_limits_gets_429_with_retry_after_and_others_do_not")),
+    ("mesh.yaml", "rate_limits.messages_per_minute", Shown(RATE_LIMITS, "an_agent_over_its_limits_gets_429_with_retry_after_and_others_do_not")),
+    ("mesh.yaml", "rate_limits.publishes_per_minute", Shown(RATE_LIMITS, "an_agent_over_its_limits_gets_429_with_retry_after_and_others_do_not")),
+    ("mesh.yaml", "rate_limits.llm_calls_per_minute", Shown(RATE_LIMITS, "an_agent_over_its_limits_gets_429_with_retry_after_and_others_do_not")),
     ("mesh.yaml", "runtime", Section),
     ("mesh.yaml", "runtime.isolation", Shown(CONTAINERS, "a_missing_agent_binary_is_named_and_the_mesh_stays_up")),
     ("mesh.yaml", "runtime.agent_binary", Shown(CONTAINERS, "a_missing_agent_binary_is_named_and_the_mesh_stays_up")),
@@ -251,6 +257,11 @@ fn accepted() -> BTreeSet<(String, String)> {
     add("mesh.yaml", "browser.", fields_of::<BrowserSection>());
     add("mesh.yaml", "search.", fields_of::<SearchSection>());
     add("mesh.yaml", "spawn.", fields_of::<SpawnSection>());
+    add(
+        "mesh.yaml",
+        "rate_limits.",
+        fields_of::<RateLimitsSection>(),
+    );
     add("mesh.yaml", "runtime.", fields_of::<RuntimeSection>());
     add(
         "mesh.yaml",

@@ -28,6 +28,24 @@ pub struct MeshFile {
     pub search: SearchSection,
     /// Sub-agents (`spawn_agent`).
     pub spawn: SpawnSection,
+    /// Per-agent rate limits on the mesh API.
+    pub rate_limits: RateLimitsSection,
+}
+
+/// The `rate_limits:` section: how often one agent may call the mesh, per minute, so one
+/// looping agent cannot starve the others. Each limit lets a burst of its own size through
+/// and refills evenly over the minute; `0` turns it off. Operator calls are never limited.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitsSection {
+    /// Blackboard writes (put, delete, claim) per agent a minute (default 6000).
+    pub blackboard_writes_per_minute: Option<u32>,
+    /// Messages sent (`POST /mesh/message`) per agent a minute (default 3000).
+    pub messages_per_minute: Option<u32>,
+    /// Publishes (`POST /mesh/publish`) per agent a minute (default 3000).
+    pub publishes_per_minute: Option<u32>,
+    /// LLM calls (`/mesh/api`, `/mesh/api/stream`) per agent a minute (default 600).
+    pub llm_calls_per_minute: Option<u32>,
 }
 
 /// The `http:` section: the policy of `POST /mesh/http`.

@@ -31,7 +31,7 @@ pub use mesh::{
     AgentImage, CHANNEL_KINDS, ChannelSection, HttpSection, Isolation, LlmSection, MeshFile,
     MeshSection, MicrovmAccel, MicrovmSection, Price, RuntimeSection,
 };
-pub use mesh::{BrowserSection, SearchProvider, SearchSection, SpawnSection};
+pub use mesh::{BrowserSection, RateLimitsSection, SearchProvider, SearchSection, SpawnSection};
 use openlegion_protocol::RESERVED_AGENT_IDS;
 pub use permissions_file::PermissionsFile;
 

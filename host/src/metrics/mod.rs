@@ -55,6 +55,7 @@ pub struct Metrics {
     agent_restarts: Counters<1>,
     webhook_deliveries: Counters<2>,
     watcher_fires: Counters<2>,
+    rate_limited: Counters<2>,
 }
 
 impl Metrics {
@@ -72,6 +73,7 @@ impl Metrics {
             agent_restarts: Family::default(),
             webhook_deliveries: Family::default(),
             watcher_fires: Family::default(),
+            rate_limited: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -128,6 +130,11 @@ impl Metrics {
             "openlegion_watcher_fires",
             "Turns queued by file watchers, by agent and watcher",
             m.watcher_fires.clone(),
+        );
+        registry.register(
+            "openlegion_rate_limited",
+            "Agent calls refused with 429 for being over a rate limit, by agent and limit",
+            m.rate_limited.clone(),
         );
         Self { registry, ..m }
     }
@@ -213,5 +220,13 @@ pub fn watcher_fired(agent: &str, watcher: &str) {
     get()
         .watcher_fires
         .get_or_create(&[("agent", s(agent)), ("watcher", s(watcher))])
+        .inc();
+}
+
+/// An agent's call refused by the rate limit `limit`.
+pub fn rate_limited(agent: &str, limit: &str) {
+    get()
+        .rate_limited
+        .get_or_create(&[("agent", s(agent)), ("limit", s(limit))])
         .inc();
 }

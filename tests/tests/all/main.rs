@@ -31,6 +31,7 @@ mod memory_tools;
 mod metrics;
 mod microvm;
 mod pubsub;
+mod rate_limits;
 mod reactions;
 mod routing;
 mod search;
