@@ -69,13 +69,22 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let seg = ip.segments();
+    let first = seg[0];
+    // The IPv4 address carried in the last 32 bits (NAT64) or in bits 16..48 (6to4): a
+    // translator or relay would deliver the packet there.
+    let low_v4 = Ipv4Addr::from(((seg[6] as u32) << 16) | seg[7] as u32);
+    let six_to_four = Ipv4Addr::from(((seg[1] as u32) << 16) | seg[2] as u32);
     !(ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00 // unique local
+        || (first & 0xfe00) == 0xfc00 // unique local (fd00:ec2::254, the EC2 metadata)
         || (first & 0xffc0) == 0xfe80 // link-local
-        || first == 0x2001 && ip.segments()[1] == 0x0db8 // documentation
+        || (first & 0xffc0) == 0xfec0 // site-local (deprecated, still routed by some)
+        || first == 0x2001 && seg[1] == 0x0db8 // documentation
+        || first == 0x2001 && seg[1] == 0 // Teredo: the client's address is hidden inside
+        || first == 0x0064 && seg[1] == 0xff9b && !is_public_v4(low_v4) // NAT64
+        || first == 0x2002 && !is_public_v4(six_to_four) // 6to4
         || ip.to_ipv4().is_some_and(|v4| !is_public_v4(v4))) // IPv4-compatible
 }
 
@@ -149,6 +158,24 @@ async fn check(url: &Url, policy: &HttpSection) -> Result<SocketAddr, FetchError
     Ok(first)
 }
 
+/// A client that reaches `host` only at `addr`, the address [`check`] approved: it never
+/// asks DNS again (a second answer could name an internal address: rebinding), never goes
+/// through an `HTTP_PROXY`/`ALL_PROXY` of the environment (the proxy would resolve the name
+/// itself), and follows no redirect on its own (each hop is checked by [`fetch`]).
+fn pinned_client(
+    host: &str,
+    addr: SocketAddr,
+    timeout: Duration,
+) -> reqwest::Result<reqwest::Client> {
+    crate::http_client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .resolve(host, addr)
+        .timeout(timeout)
+        .user_agent("OpenLegion/0.1 (+mesh fetch)")
+        .build()
+}
+
 /// Performs `req` under `policy`.
 pub async fn fetch(req: FetchRequest, policy: &HttpSection) -> Result<FetchResponse, FetchError> {
     let method =
@@ -177,16 +204,10 @@ pub async fn fetch(req: FetchRequest, policy: &HttpSection) -> Result<FetchRespo
             .unwrap_or_default()
             .trim_matches(['[', ']'])
             .to_owned();
-        let client = crate::http_client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .resolve(&host, addr)
-            .timeout(timeout)
-            .user_agent("OpenLegion/0.1 (+mesh fetch)")
-            .build()
-            .map_err(|e| FetchError::Failed {
-                url: url.to_string(),
-                problem: e.to_string(),
-            })?;
+        let client = pinned_client(&host, addr, timeout).map_err(|e| FetchError::Failed {
+            url: url.to_string(),
+            problem: e.to_string(),
+        })?;
         let mut request = client.request(method.clone(), url.clone());
         for (name, value) in &req.headers {
             if !matches!(
@@ -275,6 +296,14 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "ff02::1",
+            "::127.0.0.1",
+            "fd00:ec2::254",
+            "fec0::1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
@@ -283,6 +312,8 @@ mod tests {
             "93.184.216.34",
             "2606:4700:4700::1111",
             "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
         ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
@@ -354,6 +385,28 @@ mod tests {
             check_url("http://10.0.0.1/", &policy).await,
             Err(FetchError::PrivateAddress { .. })
         ));
+    }
+
+    /// The connection goes to the address the check approved, never to a second DNS
+    /// answer: a name no resolver knows (`.invalid`) is reached at its pinned address.
+    #[tokio::test]
+    async fn the_checked_address_is_pinned_for_the_connection() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::get(|headers: axum::http::HeaderMap| async move {
+                headers["host"].to_str().unwrap().to_owned()
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = pinned_client("rebind.invalid", addr, Duration::from_secs(5)).unwrap();
+        let url = format!("http://rebind.invalid:{}/", addr.port());
+        let answer = client.get(&url).send().await.unwrap().text().await.unwrap();
+        assert_eq!(answer, format!("rebind.invalid:{}", addr.port()));
+        // Without the pin the name does not resolve at all.
+        let unpinned = crate::http_client::builder().no_proxy().build().unwrap();
+        assert!(unpinned.get(&url).send().await.is_err());
     }
 
     /// Three keys of mesh.yaml's `http:` section, each changing what a fetch does.

@@ -38,6 +38,7 @@ mod search;
 mod skill_cli;
 mod skills;
 mod spawn;
+mod ssrf;
 mod team;
 mod watchers;
 mod webhooks;
