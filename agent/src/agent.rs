@@ -384,6 +384,8 @@ impl Agent {
                 / f64::from(self.config.context_window)
                 * 100.0,
             tools: self.runner.tools.counts(),
+            loop_warnings: crate::turn::loop_findings().0,
+            loop_stops: crate::turn::loop_findings().1,
         }
     }
 

@@ -39,6 +39,13 @@ pub struct AgentStatus {
     /// Calls of each tool since the agent started (the mesh relays them in its metrics).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub tools: std::collections::BTreeMap<String, ToolCounts>,
+    /// Tool calls the loop detector warned about (the same call, arguments and result
+    /// repeated), since the agent started.
+    #[serde(default)]
+    pub loop_warnings: u64,
+    /// Turns the loop detector stopped, since the agent started.
+    #[serde(default)]
+    pub loop_stops: u64,
 }
 
 /// How the calls of one tool ended, counted by the agent since it started.

@@ -4,6 +4,21 @@
 
 use std::collections::VecDeque;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Warnings given and turns stopped since the process started: one process is one agent,
+/// and the agent reports them in its `GET /status`, from which the mesh's `/metrics` reads
+/// them.
+static WARNINGS: AtomicU64 = AtomicU64::new(0);
+static STOPS: AtomicU64 = AtomicU64::new(0);
+
+/// (warnings, stopped turns) since the agent started.
+pub(crate) fn findings() -> (u64, u64) {
+    (
+        WARNINGS.load(Ordering::Relaxed),
+        STOPS.load(Ordering::Relaxed),
+    )
+}
 
 /// Calls remembered.
 const WINDOW: usize = 15;
@@ -43,11 +58,13 @@ impl LoopDetector {
         }
         self.seen.push_back(entry);
         if repeats >= STOP_AFTER {
+            STOPS.fetch_add(1, Ordering::Relaxed);
             Verdict::Stop(format!(
                 "Stopped: `{tool}` was called {} times with the same arguments and returned the same result each time.",
                 repeats + 1
             ))
         } else if repeats >= WARN_AFTER {
+            WARNINGS.fetch_add(1, Ordering::Relaxed);
             Verdict::Warn(format!(
                 "WARNING: this is call {} of `{tool}` with identical arguments and an identical result. Change your approach; repeating it again will stop the turn.",
                 repeats + 1

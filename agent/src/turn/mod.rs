@@ -19,6 +19,7 @@ use crate::context::{Context, Prepared};
 use crate::learnings::Learnings;
 use crate::mesh_client::MeshClient;
 use crate::tools::Toolbox;
+pub(crate) use detector::findings as loop_findings;
 use detector::{LoopDetector, Verdict};
 
 /// Largest tool result kept in the conversation; the rest is cut with a note, so one huge

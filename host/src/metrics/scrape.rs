@@ -35,6 +35,8 @@ async fn readings(mesh: &Mesh) -> Registry {
     let calls = Counters::<2>::default();
     let errors = Counters::<2>::default();
     let traps = Counters::<2>::default();
+    let loop_warnings = Counters::<1>::default();
+    let loop_stops = Counters::<1>::default();
 
     let agents: Vec<String> = mesh
         .registry
@@ -65,6 +67,11 @@ async fn readings(mesh: &Mesh) -> Registry {
     for (agent, status) in agents.iter().zip(statuses) {
         up.get_or_create(&[("agent", agent.clone())])
             .set(i64::from(status.is_some()));
+        if let Some(s) = &status {
+            let l = [("agent", agent.clone())];
+            loop_warnings.get_or_create(&l).inc_by(s.loop_warnings);
+            loop_stops.get_or_create(&l).inc_by(s.loop_stops);
+        }
         for (tool, c) in status.map(|s| s.tools).unwrap_or_default() {
             let l = [("agent", agent.clone()), ("tool", tool)];
             calls.get_or_create(&l).inc_by(c.calls);
@@ -102,6 +109,16 @@ async fn readings(mesh: &Mesh) -> Registry {
         "openlegion_skill_errors",
         "Tool calls that ended in an error, since the agent started",
         errors,
+    );
+    r.register(
+        "openlegion_loop_warnings",
+        "Tool calls the agent's loop detector warned about (same call, arguments and result repeated), since the agent started",
+        loop_warnings,
+    );
+    r.register(
+        "openlegion_loop_stops",
+        "Turns the agent's loop detector stopped, since the agent started",
+        loop_stops,
     );
     r.register(
         "openlegion_skill_traps",

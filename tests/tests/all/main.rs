@@ -26,6 +26,7 @@ mod lanes;
 mod learnings;
 mod llm_proxy;
 mod local_model;
+mod loops;
 mod memory;
 mod memory_tools;
 mod metrics;
