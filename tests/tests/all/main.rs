@@ -36,6 +36,7 @@ mod rate_limits;
 mod reactions;
 mod routing;
 mod search;
+mod secrets;
 mod skill_cli;
 mod skills;
 mod spawn;
