@@ -11,11 +11,11 @@ use wasmtime::component::Linker;
 
 use crate::bindings::SkillPre;
 use crate::cache::DiskCache;
-use crate::capability::Capabilities;
 use crate::config::HostConfig;
 use crate::error::{HostError, ToolError};
 use crate::functions::FunctionCache;
 use crate::host::truncate_at_char;
+use crate::ports::Capabilities;
 use crate::registry::{Registry, SkillInfo, ToolInfo};
 use crate::skill_dir::DirState;
 use crate::state::CallState;
