@@ -15,7 +15,7 @@
 //!   provider key is configured; [`wheels`] installs model files from pinned PyPI wheels.
 //! - [`instance`]: one running mesh (services, listener, agents) assembled from a
 //!   configuration directory; the CLI's `start` is a thin layer over it.
-//! - [`state`]: the layout of the state directory (database, pid, tokens, logs).
+//! - [`state_dir`]: the layout of the state directory (database, pid, tokens, logs).
 //! - The tools agents reach through the mesh, each a module with its own routes:
 //!   [`browse`] (the browser), [`search`] (web search), [`spawn`] (sub-agents),
 //!   [`history`] (other agents' history) and [`artifacts`].
@@ -48,7 +48,7 @@ pub mod runtime;
 pub mod search;
 pub mod server;
 pub mod spawn;
-pub mod state;
+pub mod state_dir;
 pub mod store;
 pub mod templates;
 pub mod triggers;

@@ -142,7 +142,7 @@ async fn load(engine: &Engine, path: &Path) -> Result<Component, String> {
                       any other"
         )]
         // The seed directory is read-only and made by `openlegion-agent precompile` of the
-        // same binary (see `HostConfig::seed_cache_dir`), the same engine as this one.
+        // same binary (see `SkillHostSettings::seed_cache_dir`), the same engine as this one.
         // SAFETY: see the `expect` reason above.
         let component = unsafe { Component::deserialize_file(&engine, &path) };
         component.map_err(|e| format!("{e:#}"))

@@ -25,6 +25,7 @@
 
 mod bindings;
 mod cache;
+mod call_state;
 mod capability;
 mod config;
 mod engine;
@@ -38,14 +39,13 @@ mod ports;
 mod registry;
 mod skill_dir;
 mod skill_host;
-mod state;
 pub mod testing;
 mod validate;
 mod watch;
 mod workspace;
 
 pub use capability::Capability;
-pub use config::{HostConfig, Limits, LimitsOverride, MAX_MEMORY_BYTES, MAX_TIMEOUT};
+pub use config::{Limits, LimitsOverride, MAX_MEMORY_BYTES, MAX_TIMEOUT, SkillHostSettings};
 pub use error::{HostError, ToolError};
 pub use functions::{FILE as FUNCTION_CACHE_FILE, FunctionReuse, copy_function_cache};
 pub use load::{DirLock, LoadReport};

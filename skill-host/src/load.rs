@@ -12,6 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::bindings::SkillPre;
+use crate::call_state::SkillContext;
 use crate::capability::{Capability, Grant};
 use crate::error::HostError;
 use crate::functions::FunctionReuse;
@@ -20,7 +21,6 @@ use crate::manifest::{MAX_MANIFEST_BYTES, Manifest, name_problem};
 use crate::registry::{CacheOutcome, LoadedSkill, ToolInfo};
 use crate::skill_dir::{DirState, MANIFEST_FILE, Stamp, WASM_FILE, read_failed, skill_dirs};
 use crate::skill_host::SkillHost;
-use crate::state::SkillContext;
 use crate::validate;
 
 /// Largest component accepted (a Python component is ~18 MB).
@@ -246,7 +246,7 @@ impl SkillHost {
         wasm: Arc<Vec<u8>>,
     ) -> Result<
         (
-            SkillPre<crate::state::CallState>,
+            SkillPre<crate::call_state::CallState>,
             CacheOutcome,
             Option<FunctionReuse>,
         ),

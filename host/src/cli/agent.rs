@@ -9,9 +9,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use openlegion_host::config::{self, AgentConfig, Config};
-use openlegion_host::state::StateDir;
-use openlegion_host::store::{Store, StoreError, registry};
+use openlegion_mesh::config::{self, AgentConfig, Config};
+use openlegion_mesh::state_dir::StateDir;
+use openlegion_mesh::store::{Store, StoreError, registry};
 use openlegion_protocol::AgentId;
 use reqwest::Method;
 use serde_json::json;
@@ -172,7 +172,7 @@ pub(crate) fn write_agent(
         bail!("agent {id} already exists in {}", path.display());
     }
     if let Some(model) = &model {
-        openlegion_host::vault::parse_model(model)
+        openlegion_mesh::vault::parse_model(model)
             .map_err(|e| anyhow::anyhow!("model {model}: {e}"))?;
     }
     agents.agents.insert(

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use openlegion_host::config::{Config, Isolation};
+use openlegion_mesh::config::{Config, Isolation};
 
 use super::machine::{self, Probe};
 

@@ -8,7 +8,7 @@
 
 mod error;
 mod failover;
-pub mod health;
+pub mod model_health;
 mod params;
 mod reply;
 
@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 pub use error::ProxyError;
 pub use failover::{Failover, Relay};
-use health::ModelHealth;
+use model_health::ModelHealth;
 
 use crate::auth::Caller;
 use crate::config::{AgentsFile, LlmSection};
@@ -144,7 +144,7 @@ impl Proxy {
         self.ephemeral.write().expect("agents lock").remove(id);
     }
 
-    pub fn health(&self) -> Vec<health::HealthRow> {
+    pub fn health(&self) -> Vec<model_health::HealthRow> {
         self.failover.health.snapshot()
     }
 

@@ -14,8 +14,8 @@ use openlegion_protocol::{BrowserAction, BrowserReply, MAX_BROWSER_PNG_BYTES};
 use serde_json::Value;
 
 use crate::bindings::openlegion::skill::browser::Host;
+use crate::call_state::{CallState, SkillContext};
 use crate::capability::Capability;
-use crate::state::{CallState, SkillContext};
 use crate::workspace::{self, MAX_PATH_BYTES};
 
 /// Checks the grant and the bounds, then hands `action` to the agent's browser.

@@ -8,10 +8,10 @@ use std::time::Duration;
 use openlegion_protocol::SearchRequest;
 
 use crate::bindings::openlegion::skill::http::{Host, Request, Response};
+use crate::call_state::CallState;
 use crate::capability::Capability;
 use crate::host::{bounded, truncate_at_char};
 use crate::ports::http::{HttpRequest, MAX_RESPONSE_BODY_BYTES};
-use crate::state::CallState;
 
 /// Longest URL, method, header list and request body a guest may send. The WIT leaves
 /// them open; these are far above any real request and far below the agent's memory.

@@ -6,13 +6,13 @@
 //! refuses every call, granted or not ([`DenyMemory`]).
 
 use crate::bindings::openlegion::skill::memory::Host;
+use crate::call_state::CallState;
 use crate::capability::Capability;
 use crate::host::bounded;
 use crate::ports::memory::{
     DEFAULT_RESULTS, FactRequest, MAX_FACT_KEY_BYTES, MAX_FACT_LABEL_BYTES, MAX_FACT_VALUE_BYTES,
     MAX_QUERY_BYTES, MAX_RESULTS,
 };
-use crate::state::CallState;
 
 impl Host for CallState {
     async fn save(

@@ -11,9 +11,9 @@ use openlegion_protocol::{
 };
 
 use crate::bindings::openlegion::skill::mesh::Host;
+use crate::call_state::CallState;
 use crate::capability::Capability;
 use crate::host::bounded;
-use crate::state::CallState;
 
 /// Longest message kind (`task_request`, `query`, …).
 const MAX_KIND_BYTES: usize = 64;

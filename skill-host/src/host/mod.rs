@@ -19,8 +19,8 @@ use wasmtime::component::{HasSelf, Linker};
 
 use crate::bindings::Skill;
 use crate::bindings::openlegion::skill::types;
+use crate::call_state::CallState;
 use crate::error::HostError;
-use crate::state::CallState;
 
 /// A linker with WASI (preview 2, async) and every `openlegion:skill` interface.
 pub(crate) fn linker(engine: &Engine) -> Result<Linker<CallState>, HostError> {

@@ -11,12 +11,12 @@
 use std::time::Duration;
 
 use crate::bindings::openlegion::skill::process::{Host, Output};
+use crate::call_state::CallState;
 use crate::capability::Capability;
 use crate::host::bounded;
 use crate::ports::process::{
     DEFAULT_PROCESS_TIMEOUT, MAX_PROCESS_OUTPUT_CHARS, MAX_PROCESS_TIMEOUT, ProcessRequest,
 };
-use crate::state::CallState;
 use crate::workspace::MAX_PATH_BYTES;
 
 /// Longest command a guest may pass: far beyond any command line a model writes, and

@@ -6,12 +6,12 @@
 //! not handed a `SkillsCap` refuses every call, granted or not ([`DenySkills`]).
 
 use crate::bindings::openlegion::skill::skills::{Host, Limits, Source};
+use crate::call_state::CallState;
 use crate::capability::Capability;
 use crate::config::LimitsOverride;
 use crate::host::bounded;
 use crate::manifest::name_problem;
 use crate::ports::skills::{MAX_SOURCE_BYTES, MAX_TOOLS_JSON_BYTES, SkillSource};
-use crate::state::CallState;
 
 /// Longest language name and description accepted.
 const MAX_LANGUAGE_BYTES: usize = 32;
