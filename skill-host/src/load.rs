@@ -192,7 +192,7 @@ impl SkillHost {
                 .await
                 .map_err(|e| HostError::Compile {
                     skill: name.clone(),
-                    message: e.to_string(),
+                    source: wasmtime::Error::new(e),
                 })?
         };
         let (pre, cache, functions) = self.linked(&name, &sha256, wasm).await?;
@@ -262,9 +262,9 @@ impl SkillHost {
             .component(engine, skill, sha256, wasm)
             .await?;
         validate::check_imports(skill, &component, engine)?;
-        let link_error = |e: wasmtime::Error| HostError::Link {
+        let link_error = |source: wasmtime::Error| HostError::Link {
             skill: skill.to_owned(),
-            message: format!("{e:#}"),
+            source,
         };
         let instance_pre = self
             .inner
