@@ -19,6 +19,7 @@ mod skill;
 mod start;
 mod status;
 mod stop;
+mod table;
 mod webhook;
 mod wizard;
 mod workflow;
