@@ -330,7 +330,7 @@ impl Lanes {
     }
 
     fn count_refusal(&self, agent: &str) {
-        crate::metrics::lane_refused(agent);
+        crate::counters::lane_refused(agent);
         *self
             .refused
             .lock()

@@ -506,7 +506,7 @@ impl RuntimeBackend for DockerBackend {
 
     fn restart<'a>(&'a self, spec: &'a AgentSpec) -> BoxFuture<'a, Result<(), RuntimeError>> {
         // Removing and creating again keeps the volume and picks up nothing stale.
-        crate::metrics::agent_restarted(spec.id.as_str());
+        crate::counters::agent_restarted(spec.id.as_str());
         self.start(spec)
     }
 
