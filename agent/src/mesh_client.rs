@@ -14,7 +14,7 @@ use crate::config::MeshAddr;
 /// A failed mesh call.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
-pub enum MeshError {
+pub enum MeshClientError {
     /// The mesh answered with an error status; `detail` is its message.
     #[error("{detail} (HTTP {status})")]
     Status { status: u16, detail: String },
@@ -68,7 +68,7 @@ impl MeshClient {
         path: &str,
         body: Option<&Value>,
         timeout: Duration,
-    ) -> Result<Value, MeshError> {
+    ) -> Result<Value, MeshClientError> {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -80,23 +80,24 @@ impl MeshClient {
         let resp = req
             .send()
             .await
-            .map_err(|e| MeshError::Transport(e.to_string()))?;
+            .map_err(|e| MeshClientError::Transport(e.to_string()))?;
         let status = resp.status();
         let text = resp
             .text()
             .await
-            .map_err(|e| MeshError::Transport(e.to_string()))?;
+            .map_err(|e| MeshClientError::Transport(e.to_string()))?;
         if !status.is_success() {
             let detail = serde_json::from_str::<Value>(&text)
                 .ok()
                 .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_owned))
                 .unwrap_or(text);
-            return Err(MeshError::Status {
+            return Err(MeshClientError::Status {
                 status: status.as_u16(),
                 detail,
             });
         }
-        serde_json::from_str(&text).map_err(|e| MeshError::Decode(format!("{e}: {text:.200}")))
+        serde_json::from_str(&text)
+            .map_err(|e| MeshClientError::Decode(format!("{e}: {text:.200}")))
     }
 
     /// A path made of `segments`, each percent-encoded (blackboard keys may hold spaces,
@@ -116,38 +117,44 @@ impl MeshClient {
         }
     }
 
-    pub async fn get(&self, path: &str) -> Result<Value, MeshError> {
+    pub async fn get(&self, path: &str) -> Result<Value, MeshClientError> {
         self.call(Method::GET, path, None, Duration::from_secs(30))
             .await
     }
 
-    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, MeshError> {
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, MeshClientError> {
         self.call(Method::POST, path, Some(body), Duration::from_secs(30))
             .await
     }
 
     /// Announces the agent and its tools.
-    pub async fn register(&self, capabilities: &[String]) -> Result<(), MeshError> {
+    pub async fn register(&self, capabilities: &[String]) -> Result<(), MeshClientError> {
         self.post("/mesh/register", &json!({ "capabilities": capabilities }))
             .await
             .map(drop)
     }
 
     /// `POST /mesh/api`.
-    pub async fn api(&self, request: &ApiProxyRequest) -> Result<ApiProxyResponse, MeshError> {
+    pub async fn api(
+        &self,
+        request: &ApiProxyRequest,
+    ) -> Result<ApiProxyResponse, MeshClientError> {
         let body = serde_json::to_value(request).expect("requests serialise");
         let timeout = Duration::from_secs(request.timeout + 30);
         let answer = self
             .call(Method::POST, "/mesh/api", Some(&body), timeout)
             .await?;
-        serde_json::from_value(answer).map_err(|e| MeshError::Decode(e.to_string()))
+        serde_json::from_value(answer).map_err(|e| MeshClientError::Decode(e.to_string()))
     }
 
     /// `POST /mesh/api/stream`: the events of the SSE answer, in order.
     pub async fn api_stream(
         &self,
         request: &ApiProxyRequest,
-    ) -> Result<impl Stream<Item = Result<ProxyEvent, MeshError>> + Send + use<>, MeshError> {
+    ) -> Result<
+        impl Stream<Item = Result<ProxyEvent, MeshClientError>> + Send + use<>,
+        MeshClientError,
+    > {
         let resp = self
             .http
             .post(format!("{}/mesh/api/stream", self.base))
@@ -156,7 +163,7 @@ impl MeshClient {
             .json(request)
             .send()
             .await
-            .map_err(|e| MeshError::Transport(e.to_string()))?;
+            .map_err(|e| MeshClientError::Transport(e.to_string()))?;
         let status = resp.status();
         if !status.is_success() {
             let text = resp.text().await.unwrap_or_default();
@@ -164,16 +171,15 @@ impl MeshClient {
                 .ok()
                 .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_owned))
                 .unwrap_or(text);
-            return Err(MeshError::Status {
+            return Err(MeshClientError::Status {
                 status: status.as_u16(),
                 detail,
             });
         }
         Ok(resp.bytes_stream().eventsource().map(|event| match event {
-            Ok(event) => {
-                serde_json::from_str(&event.data).map_err(|e| MeshError::Decode(e.to_string()))
-            }
-            Err(e) => Err(MeshError::Transport(e.to_string())),
+            Ok(event) => serde_json::from_str(&event.data)
+                .map_err(|e| MeshClientError::Decode(e.to_string())),
+            Err(e) => Err(MeshClientError::Transport(e.to_string())),
         }))
     }
 }

@@ -10,7 +10,6 @@ use std::time::Duration;
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use openlegion_protocol::{ChatEvent, ChatMessage, Origin, TaskResult};
-use serde_json::Value;
 
 use super::{Lanes, Outcome, Work};
 use crate::agent_link::AgentLink;
@@ -122,7 +121,7 @@ async fn chat(
     link: &AgentLink,
     message: &str,
     origin: &Origin,
-    events: &tokio::sync::broadcast::Sender<Value>,
+    events: &tokio::sync::broadcast::Sender<ChatEvent>,
 ) -> Result<Outcome, Miss> {
     let body = ChatMessage {
         message: message.to_owned(),
@@ -150,10 +149,12 @@ async fn chat(
                 continue;
             }
         };
-        let _ = events.send(serde_json::to_value(&parsed).expect("chat events serialise"));
-        if let ChatEvent::Done(reply) = parsed {
+        if let ChatEvent::Done(reply) = &parsed {
+            let reply = reply.clone();
+            let _ = events.send(parsed);
             return Ok(Outcome::Replied { reply });
         }
+        let _ = events.send(parsed);
     }
     Err(Miss::Unreachable(
         "the stream ended before the turn did".into(),

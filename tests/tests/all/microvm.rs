@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use openlegion_host::config::{Isolation, RuntimeSection};
-use openlegion_host::runtime::detect;
+use openlegion_mesh::config::{Isolation, RuntimeSection};
+use openlegion_mesh::runtime::detect;
 use openlegion_mock_llm::MockLlm;
 use openlegion_tests::docker::{docker_available, docker_ok, engine_shared};
 use openlegion_tests::microvm::{KERNEL_DIR, microvm_available, microvm_runtime, vm_processes};
