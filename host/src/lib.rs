@@ -34,6 +34,8 @@ pub mod costs;
 pub mod embeddings;
 pub mod fetch;
 pub mod fleet;
+#[cfg(test)]
+mod fuzz;
 pub mod history;
 pub mod http_client;
 pub mod instance;
