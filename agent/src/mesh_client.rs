@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt};
 use openlegion_protocol::{ApiProxyRequest, ApiProxyResponse, ProxyEvent};
 use reqwest::Method;
@@ -176,10 +175,12 @@ impl MeshClient {
                 detail,
             });
         }
-        Ok(resp.bytes_stream().eventsource().map(|event| match event {
-            Ok(event) => serde_json::from_str(&event.data)
-                .map_err(|e| MeshClientError::Decode(e.to_string())),
-            Err(e) => Err(MeshClientError::Transport(e.to_string())),
-        }))
+        Ok(
+            openlegion_protocol::sse::frame(resp.bytes_stream()).map(|event| match event {
+                Ok(event) => serde_json::from_str(&event.data)
+                    .map_err(|e| MeshClientError::Decode(e.to_string())),
+                Err(e) => Err(MeshClientError::Transport(e.to_string())),
+            }),
+        )
     }
 }

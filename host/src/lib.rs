@@ -37,6 +37,8 @@ pub mod counters;
 pub mod embeddings;
 pub mod fetch;
 pub mod fleet;
+#[cfg(test)]
+mod fuzz;
 pub mod history;
 pub mod http_client;
 pub mod instance;

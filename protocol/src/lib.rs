@@ -23,6 +23,7 @@ mod message;
 mod origin;
 mod permissions;
 mod proxy;
+pub mod sse;
 pub mod strict_yaml;
 mod task;
 mod team;

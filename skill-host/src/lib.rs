@@ -31,6 +31,8 @@ mod config;
 mod engine;
 mod error;
 mod functions;
+#[cfg(test)]
+mod fuzz;
 mod host;
 mod invoke;
 mod load;

@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use openlegion_protocol::{ChatEvent, ChatMessage, Origin, TaskResult};
 
@@ -137,7 +136,7 @@ async fn chat(
     if !resp.status().is_success() {
         return Ok(refused(resp).await);
     }
-    let mut stream = resp.bytes_stream().eventsource();
+    let mut stream = openlegion_protocol::sse::frame(resp.bytes_stream());
     while let Some(event) = stream.next().await {
         let event = event.map_err(|e| Miss::Unreachable(e.to_string()))?;
         // An event this mesh does not know (an agent of another release) is skipped: the

@@ -28,7 +28,7 @@ pub(super) async fn say(client: &OperatorClient, agent: &str, message: &str) -> 
     let resp = client
         .post_stream(&path, &json!({ "message": message }))
         .await?;
-    let mut events = eventsource_stream::Eventsource::eventsource(resp.bytes_stream());
+    let mut events = openlegion_protocol::sse::frame(resp.bytes_stream());
     let mut out = std::io::stdout();
     let mut at_line_start = true;
     while let Some(event) = events.next().await {
