@@ -87,10 +87,13 @@ if [ -e "{state}" ]; then echo mesh_state=visible; else echo mesh_state=absent; 
     assert_eq!(result["exit_code"], 0, "{result}");
     assert_eq!(field(out, "engine_sockets"), "0", "{out}");
     assert_eq!(field(out, "sockets_anywhere"), "0", "{out}");
+    // Its own socket directory: its sockets and its compiled-code cache, nothing of beta's.
     let sockets = field(out, "run_mesh");
     assert!(
-        sockets.split_whitespace().all(|s| s == "mesh.sock"),
-        "alpha sees sockets that are not its own: {sockets}"
+        sockets
+            .split_whitespace()
+            .all(|s| ["agent.sock", "mesh.sock", "cache"].contains(&s)),
+        "alpha sees more than its own socket directory: {sockets}"
     );
     let mounts = field(out, "mounts");
     assert!(!mounts.contains("beta"), "{mounts}");
