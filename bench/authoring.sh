@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SKILL_COMPILERS="$(bash -c 'source skills-sdk/compilers.sh && ensure_componentize_py >&2 && ensure_componentize_qjs >&2 && ensure_rust_template >&2 && cd "$SKILL_COMPILERS_CACHE" && pwd')"
 export SKILL_COMPILERS
-cargo build --release -p openlegion-host -p openlegion-agent -p openlegion-mock-llm -p openlegion-bench
+cargo build --release -p openlegion-mesh -p openlegion-agent -p openlegion-mock-llm -p openlegion-bench
 # The seed agents on the full image carry (the image build runs the same command); its
 # lines are what each language's first skill costs an agent without it.
 seed=target/bench-skill-seed

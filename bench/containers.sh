@@ -4,5 +4,5 @@
 # for the gVisor rows, else pass --no-gvisor).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p openlegion-host -p openlegion-agent -p openlegion-bench
+cargo build --release -p openlegion-mesh -p openlegion-agent -p openlegion-bench
 exec target/release/container-bench "$@"

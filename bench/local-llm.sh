@@ -12,7 +12,7 @@ if [ ! -f "$gguf" ]; then
   trap 'rm -rf "$config"' EXIT
   printf 'llm:\n  default_model: local/smollm2-135m-instruct\n' > "$config/mesh.yaml"
   printf 'agents: {}\n' > "$config/agents.yaml"
-  OPENLEGION_MODELS_DIR="$models" cargo run --quiet -p openlegion-host --bin openlegion -- --config "$config" setup >&2
+  OPENLEGION_MODELS_DIR="$models" cargo run --quiet -p openlegion-mesh --bin openlegion -- --config "$config" setup >&2
 fi
 cargo build --release -p openlegion-local-llm-bench
 exec target/release/local-llm-bench --model "$gguf" "$@"

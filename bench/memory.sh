@@ -4,7 +4,7 @@
 # does, pinned by sha256) under target/models first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p openlegion-host -p openlegion-bench --bin openlegion --bin memory-bench
+cargo build --release -p openlegion-mesh -p openlegion-bench --bin openlegion --bin memory-bench
 models="$PWD/target/models"
 config="$(mktemp -d)"
 trap 'rm -rf "$config"' EXIT

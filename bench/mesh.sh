@@ -2,5 +2,5 @@
 # Mesh benchmark (issue: mesh core). Builds release binaries, then runs the load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p openlegion-host -p openlegion-bench
+cargo build --release -p openlegion-mesh -p openlegion-bench
 exec target/release/mesh-bench "$@"

@@ -4,5 +4,5 @@
 # Docker engine with runsc registered. `--accel tcg|kvm` forces the accelerator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p openlegion-host -p openlegion-agent -p openlegion-vmlink -p openlegion-mock-llm -p openlegion-bench
+cargo build --release -p openlegion-mesh -p openlegion-agent -p openlegion-vmlink -p openlegion-mock-llm -p openlegion-bench
 exec target/release/microvm-bench "$@"

@@ -3,5 +3,5 @@
 # with 10 agents browsing) and spawn_agent → first answer (process and runc). Release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p openlegion-host -p openlegion-agent -p openlegion-mock-llm -p openlegion-bench
+cargo build --release -p openlegion-mesh -p openlegion-agent -p openlegion-mock-llm -p openlegion-bench
 exec target/release/tools-bench "$@"

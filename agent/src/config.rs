@@ -9,7 +9,7 @@ use openlegion_protocol::{AgentId, env};
 /// Why the environment cannot start an agent.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ConfigError {
+pub enum EnvError {
     #[error("{name} is not set")]
     Missing { name: &'static str },
     #[error("{name}={value:?}: {problem}")]
@@ -75,11 +75,11 @@ fn number<T: TryFrom<u64>>(
     name: &'static str,
     default: T,
     range: std::ops::RangeInclusive<u64>,
-) -> Result<T, ConfigError> {
+) -> Result<T, EnvError> {
     let Some(raw) = var(name) else {
         return Ok(default);
     };
-    let invalid = |problem: String| ConfigError::Invalid {
+    let invalid = |problem: String| EnvError::Invalid {
         name,
         value: raw.clone(),
         problem,
@@ -98,8 +98,8 @@ fn number<T: TryFrom<u64>>(
 /// Reads the mesh token from the file a container backend leaves in the socket directory,
 /// then deletes it: kept out of the environment, the token cannot be read back through
 /// `/proc/<pid>/environ` by a command the agent runs (as the same user).
-fn read_token_file(file: &str) -> Result<String, ConfigError> {
-    let invalid = |problem: String| ConfigError::Invalid {
+fn read_token_file(file: &str) -> Result<String, EnvError> {
+    let invalid = |problem: String| EnvError::Invalid {
         name: env::MESH_AUTH_TOKEN_FILE,
         value: file.to_owned(),
         problem,
@@ -115,16 +115,16 @@ fn read_token_file(file: &str) -> Result<String, ConfigError> {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let id = var(env::AGENT_ID).ok_or(ConfigError::Missing {
+    pub fn from_env() -> Result<Self, EnvError> {
+        let id = var(env::AGENT_ID).ok_or(EnvError::Missing {
             name: env::AGENT_ID,
         })?;
-        let agent_id = AgentId::new_agent(&id).map_err(|e| ConfigError::Invalid {
+        let agent_id = AgentId::new_agent(&id).map_err(|e| EnvError::Invalid {
             name: env::AGENT_ID,
             value: id.clone(),
             problem: e.to_string(),
         })?;
-        let mesh_raw = var(env::MESH_URL).ok_or(ConfigError::Missing {
+        let mesh_raw = var(env::MESH_URL).ok_or(EnvError::Missing {
             name: env::MESH_URL,
         })?;
         let mesh = match mesh_raw.strip_prefix("unix:") {
@@ -133,7 +133,7 @@ impl Config {
                 MeshAddr::Tcp(mesh_raw.trim_end_matches('/').to_owned())
             }
             None => {
-                return Err(ConfigError::Invalid {
+                return Err(EnvError::Invalid {
                     name: env::MESH_URL,
                     value: mesh_raw,
                     problem: "expected http://host:port or unix:/path/to/mesh.sock".into(),
@@ -144,7 +144,7 @@ impl Config {
             (Some(token), _) => token,
             (None, Some(file)) => read_token_file(&file)?,
             (None, None) => {
-                return Err(ConfigError::Missing {
+                return Err(EnvError::Missing {
                     name: "MESH_AUTH_TOKEN (or MESH_AUTH_TOKEN_FILE)",
                 });
             }
@@ -152,7 +152,7 @@ impl Config {
         let socket = var(env::AGENT_SOCKET).map(PathBuf::from);
         let tcp = var(env::AGENT_LISTEN);
         if socket.is_none() && tcp.is_none() {
-            return Err(ConfigError::Missing {
+            return Err(EnvError::Missing {
                 name: "AGENT_SOCKET (or AGENT_LISTEN)",
             });
         }

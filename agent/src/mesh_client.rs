@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use backon::{ConstantBuilder, Retryable};
-use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt};
 use openlegion_protocol::{ApiProxyRequest, ApiProxyResponse, ProxyEvent};
 use reqwest::Method;
@@ -15,7 +14,7 @@ use crate::config::MeshAddr;
 /// A failed mesh call.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
-pub enum MeshError {
+pub enum MeshClientError {
     /// The mesh answered with an error status; `detail` is its message.
     #[error("{detail} (HTTP {status})")]
     Status {
@@ -32,12 +31,12 @@ pub enum MeshError {
     Decode(String),
 }
 
-impl MeshError {
+impl MeshClientError {
     /// How long the mesh asks us to wait, when it refused the call for being over a rate
     /// limit and the wait is short enough to sit out here.
     fn short_rate_wait(&self) -> Option<Duration> {
         match self {
-            MeshError::Status {
+            MeshClientError::Status {
                 status: 429,
                 retry_after: Some(secs),
                 ..
@@ -54,29 +53,29 @@ const MAX_RATE_WAIT: Duration = Duration::from_secs(5);
 const RATE_RETRIES: usize = 2;
 
 /// Retries `op` while the mesh answers 429 with a short `Retry-After`, waiting that long.
-async fn honouring_rate_limits<T, F, Fut>(op: F) -> Result<T, MeshError>
+async fn honouring_rate_limits<T, F, Fut>(op: F) -> Result<T, MeshClientError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, MeshError>>,
+    Fut: std::future::Future<Output = Result<T, MeshClientError>>,
 {
     op.retry(
         ConstantBuilder::default()
             .with_delay(Duration::from_secs(1))
             .with_max_times(RATE_RETRIES),
     )
-    .when(|e: &MeshError| e.short_rate_wait().is_some())
-    .adjust(|e: &MeshError, next| next.and(e.short_rate_wait()))
+    .when(|e: &MeshClientError| e.short_rate_wait().is_some())
+    .adjust(|e: &MeshClientError, next| next.and(e.short_rate_wait()))
     .notify(|e, wait| tracing::info!(error = %e, ?wait, "over a mesh rate limit; waiting"))
     .await
 }
 
 /// The error of a non-success answer: the mesh's `detail` and, for a 429, `Retry-After`.
-fn status_error(status: reqwest::StatusCode, retry_after: Option<u64>, text: String) -> MeshError {
+fn status_error(status: reqwest::StatusCode, retry_after: Option<u64>, text: String) -> MeshClientError {
     let detail = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or(text);
-    MeshError::Status {
+    MeshClientError::Status {
         status: status.as_u16(),
         detail,
         retry_after: retry_after.filter(|_| status == reqwest::StatusCode::TOO_MANY_REQUESTS),
@@ -136,7 +135,7 @@ impl MeshClient {
         path: &str,
         body: Option<&Value>,
         timeout: Duration,
-    ) -> Result<Value, MeshError> {
+    ) -> Result<Value, MeshClientError> {
         honouring_rate_limits(|| self.call_once(method.clone(), path, body, timeout)).await
     }
 
@@ -146,7 +145,7 @@ impl MeshClient {
         path: &str,
         body: Option<&Value>,
         timeout: Duration,
-    ) -> Result<Value, MeshError> {
+    ) -> Result<Value, MeshClientError> {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -158,17 +157,18 @@ impl MeshClient {
         let resp = req
             .send()
             .await
-            .map_err(|e| MeshError::Transport(e.to_string()))?;
+            .map_err(|e| MeshClientError::Transport(e.to_string()))?;
         let status = resp.status();
         let wait = retry_after(&resp);
         let text = resp
             .text()
             .await
-            .map_err(|e| MeshError::Transport(e.to_string()))?;
+            .map_err(|e| MeshClientError::Transport(e.to_string()))?;
         if !status.is_success() {
             return Err(status_error(status, wait, text));
         }
-        serde_json::from_str(&text).map_err(|e| MeshError::Decode(format!("{e}: {text:.200}")))
+        serde_json::from_str(&text)
+            .map_err(|e| MeshClientError::Decode(format!("{e}: {text:.200}")))
     }
 
     /// A path made of `segments`, each percent-encoded (blackboard keys may hold spaces,
@@ -188,31 +188,34 @@ impl MeshClient {
         }
     }
 
-    pub async fn get(&self, path: &str) -> Result<Value, MeshError> {
+    pub async fn get(&self, path: &str) -> Result<Value, MeshClientError> {
         self.call(Method::GET, path, None, Duration::from_secs(30))
             .await
     }
 
-    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, MeshError> {
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, MeshClientError> {
         self.call(Method::POST, path, Some(body), Duration::from_secs(30))
             .await
     }
 
     /// Announces the agent and its tools.
-    pub async fn register(&self, capabilities: &[String]) -> Result<(), MeshError> {
+    pub async fn register(&self, capabilities: &[String]) -> Result<(), MeshClientError> {
         self.post("/mesh/register", &json!({ "capabilities": capabilities }))
             .await
             .map(drop)
     }
 
     /// `POST /mesh/api`.
-    pub async fn api(&self, request: &ApiProxyRequest) -> Result<ApiProxyResponse, MeshError> {
+    pub async fn api(
+        &self,
+        request: &ApiProxyRequest,
+    ) -> Result<ApiProxyResponse, MeshClientError> {
         let body = serde_json::to_value(request).expect("requests serialise");
         let timeout = Duration::from_secs(request.timeout + 30);
         let answer = self
             .call(Method::POST, "/mesh/api", Some(&body), timeout)
             .await?;
-        serde_json::from_value(answer).map_err(|e| MeshError::Decode(e.to_string()))
+        serde_json::from_value(answer).map_err(|e| MeshClientError::Decode(e.to_string()))
     }
 
     /// `POST /mesh/api/stream`: the events of the SSE answer, in order. A short rate limit
@@ -220,17 +223,18 @@ impl MeshClient {
     pub async fn api_stream(
         &self,
         request: &ApiProxyRequest,
-    ) -> Result<impl Stream<Item = Result<ProxyEvent, MeshError>> + Send + use<>, MeshError> {
+    ) -> Result<impl Stream<Item = Result<ProxyEvent, MeshClientError>> + Send + use<>, MeshClientError> {
         let resp = honouring_rate_limits(|| self.open_stream(request)).await?;
-        Ok(resp.bytes_stream().eventsource().map(|event| match event {
-            Ok(event) => {
-                serde_json::from_str(&event.data).map_err(|e| MeshError::Decode(e.to_string()))
-            }
-            Err(e) => Err(MeshError::Transport(e.to_string())),
-        }))
+        Ok(
+            openlegion_protocol::sse::frame(resp.bytes_stream()).map(|event| match event {
+                Ok(event) => serde_json::from_str(&event.data)
+                    .map_err(|e| MeshClientError::Decode(e.to_string())),
+                Err(e) => Err(MeshClientError::Transport(e.to_string())),
+            }),
+        )
     }
 
-    async fn open_stream(&self, request: &ApiProxyRequest) -> Result<reqwest::Response, MeshError> {
+    async fn open_stream(&self, request: &ApiProxyRequest) -> Result<reqwest::Response, MeshClientError> {
         let resp = self
             .http
             .post(format!("{}/mesh/api/stream", self.base))
@@ -239,7 +243,7 @@ impl MeshClient {
             .json(request)
             .send()
             .await
-            .map_err(|e| MeshError::Transport(e.to_string()))?;
+            .map_err(|e| MeshClientError::Transport(e.to_string()))?;
         let status = resp.status();
         if !status.is_success() {
             let wait = retry_after(&resp);
@@ -301,7 +305,7 @@ mod tests {
         let (mesh, calls) = limited_mesh(u32::MAX, 60).await;
         let e = mesh.post("/mesh/publish", &json!({})).await.unwrap_err();
         assert!(
-            matches!(&e, MeshError::Status { status: 429, retry_after: Some(60), detail } if detail.contains("publishes")),
+            matches!(&e, MeshClientError::Status { status: 429, retry_after: Some(60), detail } if detail.contains("publishes")),
             "{e:?}"
         );
         assert_eq!(calls.load(Ordering::SeqCst), 1, "no retry of a 60 s wait");

@@ -13,7 +13,7 @@ use openlegion_agent::mesh_client::MeshClient;
 use openlegion_agent::skills::Skills;
 use openlegion_agent::tools::Toolbox;
 use openlegion_agent::turn::Runner;
-use openlegion_skill_host::HostConfig;
+use openlegion_skill_host::SkillHostSettings;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -108,7 +108,7 @@ async fn serve(config: Arc<Config>) -> Result<()> {
     if let Some(memory) = &memory {
         openlegion_agent::memory::upkeep::spawn(Arc::clone(memory));
     }
-    let mut cache = HostConfig::new(config.skill_cache_dir.clone());
+    let mut cache = SkillHostSettings::new(config.skill_cache_dir.clone());
     cache.seed_cache_dir = config.skill_cache_seed.clone();
     let skills = Skills::start(
         mesh.clone(),

@@ -17,15 +17,15 @@ use openlegion_protocol::{
     SpawnRequest, ToolCounts,
 };
 use openlegion_skill_host::{
-    BrowserCap, Capabilities, Capability, HostConfig, HttpCap, HttpRequest, HttpResponse, Manifest,
-    MemoryCap, MeshCap, SkillHost, ToolError,
+    BrowserCap, Capabilities, Capability, HttpCap, HttpRequest, HttpResponse, Manifest, MemoryCap,
+    MeshCap, SkillHost, SkillHostSettings, ToolError,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::authoring::Authoring;
 use crate::exec::Exec;
-use crate::mesh_client::{MeshClient, MeshError};
+use crate::mesh_client::{MeshClient, MeshClientError};
 use crate::tools::{ToolDef, Toolbox};
 
 /// The built-in skills: (directory name, manifest YAML, component bytes).
@@ -39,9 +39,9 @@ struct Bridge {
     mesh: MeshClient,
 }
 
-fn text(e: MeshError) -> String {
+fn text(e: MeshClientError) -> String {
     match e {
-        MeshError::Status { detail, .. } => detail,
+        MeshClientError::Status { detail, .. } => detail,
         other => other.to_string(),
     }
 }
@@ -53,7 +53,7 @@ impl MeshCap for Bridge {
         segments.extend(key.split('/'));
         match self.mesh.get(&MeshClient::path(&segments, &[])).await {
             Ok(entry) => Ok(Some(entry.to_string())),
-            Err(MeshError::Status { status: 404, .. }) => Ok(None),
+            Err(MeshClientError::Status { status: 404, .. }) => Ok(None),
             Err(e) => Err(text(e)),
         }
     }
@@ -334,7 +334,7 @@ impl Skills {
         mesh: MeshClient,
         data_dir: PathBuf,
         skills_dir: PathBuf,
-        cache: HostConfig,
+        cache: SkillHostSettings,
         memory: Arc<dyn MemoryCap>,
     ) -> Result<Self, SkillsError> {
         let bridge = Arc::new(Bridge { mesh });
@@ -392,7 +392,7 @@ pub async fn precompile(cache_dir: PathBuf) -> Result<usize, SkillsError> {
         source,
     })?;
     let host = SkillHost::new(
-        HostConfig::new(cache_dir),
+        SkillHostSettings::new(cache_dir),
         Capabilities::new(scratch.path().to_owned()),
     )?;
     load_builtins(&host).await?;
@@ -474,7 +474,7 @@ mod tests {
         let exec = Exec::with_env(&data, [("PATH".into(), path)]).unwrap();
         let mut caps = Capabilities::new(&data).allowing([Capability::Process]);
         caps.process = Arc::new(exec);
-        let host = SkillHost::new(HostConfig::new(dir.path().join("cache")), caps).unwrap();
+        let host = SkillHost::new(SkillHostSettings::new(dir.path().join("cache")), caps).unwrap();
         let (name, manifest, wasm) = builtin::SKILLS
             .iter()
             .find(|(name, ..)| *name == "shell")

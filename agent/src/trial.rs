@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use openlegion_skill_host::{Capabilities, Capability, HostConfig, Manifest, SkillHost};
+use openlegion_skill_host::{Capabilities, Capability, Manifest, SkillHost, SkillHostSettings};
 use serde_json::{Value, json};
 
 /// What a trial printed: the tools when no tool was named, else the tool's answer.
@@ -36,7 +36,7 @@ async fn run(dir: &Path, tool: Option<&str>, args_json: &str) -> anyhow::Result<
     let workspace = scratch.path().join("data");
     std::fs::create_dir(&workspace)?;
     let caps = Capabilities::new(&workspace).allowing([Capability::Log, Capability::Workspace]);
-    let host = SkillHost::new(HostConfig::new(scratch.path().join("cache")), caps)?;
+    let host = SkillHost::new(SkillHostSettings::new(scratch.path().join("cache")), caps)?;
     host.load_bytes(manifest, wasm).await?;
     let Some(tool) = tool else {
         let tools: Vec<Value> = host

@@ -129,7 +129,7 @@ impl Platform {
             mock_url,
             url,
             token,
-            http: openlegion_host::http_client::builder()
+            http: openlegion_mesh::http_client::builder()
                 .timeout(Duration::from_secs(600))
                 .build()?,
             dir,

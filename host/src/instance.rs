@@ -21,7 +21,7 @@ use crate::config::{Config, ConfigError};
 use crate::fleet::{Fleet, FleetError};
 use crate::mesh::{Mesh, MeshError, Reloaded};
 use crate::server::{self, AppState, ReloadHook};
-use crate::state::StateDir;
+use crate::state_dir::StateDir;
 use crate::triggers::cron::{Cron, CronError};
 use crate::triggers::heartbeat::Heartbeats;
 use crate::triggers::watchers::{self, Watchers};

@@ -15,7 +15,9 @@
 //!   provider key is configured; [`wheels`] installs model files from pinned PyPI wheels.
 //! - [`instance`]: one running mesh (services, listener, agents) assembled from a
 //!   configuration directory; the CLI's `start` is a thin layer over it.
-//! - [`state`]: the layout of the state directory (database, pid, tokens, logs).
+//! - [`state_dir`]: the layout of the state directory (database, pid, tokens, logs).
+//! - [`counters`]: what is counted as it happens (a leaf every module may call);
+//!   [`metrics`] serves them at `/metrics` with what it reads from the mesh at scrape time.
 //! - The tools agents reach through the mesh, each a module with its own routes:
 //!   [`browse`] (the browser), [`search`] (web search), [`spawn`] (sub-agents),
 //!   [`history`] (other agents' history) and [`artifacts`].
@@ -31,9 +33,12 @@ pub mod browse;
 pub mod channels;
 pub mod config;
 pub mod costs;
+pub mod counters;
 pub mod embeddings;
 pub mod fetch;
 pub mod fleet;
+#[cfg(test)]
+mod fuzz;
 pub mod history;
 pub mod http_client;
 pub mod instance;
@@ -49,7 +54,7 @@ pub mod runtime;
 pub mod search;
 pub mod server;
 pub mod spawn;
-pub mod state;
+pub mod state_dir;
 pub mod store;
 pub mod templates;
 pub mod triggers;

@@ -18,6 +18,8 @@ mod client;
 mod deadline;
 mod endpoint;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod lenient;
 mod openai;
 mod secret;

@@ -3,9 +3,10 @@
 //! only adapts its stream and errors to ours. What an event *means* is up to the protocol
 //! decoders, and when the stream counts as finished is up to [`crate::stream`].
 
-use eventsource_stream::{Event, EventStreamError, Eventsource};
+use eventsource_stream::{Event, EventStreamError};
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
+use openlegion_protocol::sse::frame;
 
 use crate::transport;
 
@@ -23,9 +24,7 @@ pub(crate) enum SseError {
 /// The events of an SSE response body, in order. Ends when the body ends; the last event
 /// counts only if a blank line completed it, as the SSE spec says.
 pub(crate) fn events(response: reqwest::Response) -> BoxStream<'static, Result<Event, SseError>> {
-    response
-        .bytes_stream()
-        .eventsource()
+    frame(response.bytes_stream())
         .map_err(|error| match error {
             EventStreamError::Transport(error) => SseError::Transport {
                 message: transport::chain(&error.without_url()),

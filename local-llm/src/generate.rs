@@ -2,12 +2,14 @@
 //! from the previous prompt), decide between a tool call and text, then decode, bounded by
 //! the token budget, the deadline and the caller's presence.
 //!
-//! With tools offered and `tool_choice` left to the model, the choice is made once, on
-//! the first token: the answer becomes a call when the model gives the call marker's first
-//! token at least [`CALL_THRESHOLD`] of probability (a small model rarely puts it first
-//! even when a call is what the user asked for; the threshold was set on the labelled
-//! prompts of `bench/local-llm/`). A call is then decoded greedily under the tools'
-//! grammar; text is sampled freely.
+//! With tools offered and `tool_choice` left to the model, the choice is made once, before
+//! the first token. A small model is shown only a shortlist of the tools (`shortlist`) and
+//! calls one when the user's last message asks for it by name or by a word of its name;
+//! otherwise, and always for a larger model, the answer becomes a call when the model gives
+//! the call marker's first token at least [`CALL_THRESHOLD`] of probability. (SmolLM2-135M
+//! gives the marker 0.1-2 % even when a call is what the user asked for: on the labelled
+//! prompts of `bench/local-llm/` no threshold separates calls from chat.) A call is then
+//! decoded greedily under the grammar of the tools shown; text is sampled freely.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -18,11 +20,15 @@ use serde_json::Value;
 use crate::grammar::{CALL_CLOSE, CALL_OPEN, Grammars};
 use crate::loaded::Loaded;
 use crate::model::PREFILL_CHUNK;
+use crate::shortlist::{SMALL_MODEL_PARAMS, SMALL_MODEL_TOOLS, shortlist};
 use crate::{LocalLlmError, prompt};
 
 /// Probability of the call marker's first token above which the model is taken to want
 /// a tool (see the module doc).
 pub const CALL_THRESHOLD: f32 = 0.02;
+
+/// Length of the token runs a call may not repeat (see `repeating`).
+const NO_REPEAT: usize = 4;
 
 /// Who decides whether to call a tool (OpenAI's `tool_choice`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -71,6 +77,9 @@ pub struct Request {
     /// all the same but the answer is free text (a call, if any, is in it): only to measure
     /// what the grammar buys (`bench/local-llm`).
     pub grammar: bool,
+    /// How many of the tools the model is shown (`shortlist`); none: a few for a small
+    /// model ([`SMALL_MODEL_TOOLS`] below [`SMALL_MODEL_PARAMS`]), all for a larger one.
+    pub max_tools: Option<usize>,
 }
 
 /// A piece of the answer, as it is decoded.
@@ -110,11 +119,7 @@ pub(crate) fn generate(
 ) -> Result<Answer, LocalLlmError> {
     let context = model.transformer.hparams.context;
     let reserve = (req.max_tokens as usize).clamp(1, context / 2);
-    let tools: Vec<ToolSpec> = if req.tool_choice == ToolChoice::None {
-        Vec::new()
-    } else {
-        req.tools.clone()
-    };
+    let (tools, asked) = shown_tools(model, req);
     let prompt = prompt::render(&model.tokenizer, &req.messages, &tools, context, reserve)?;
     let cached_tokens = prefill(model, &prompt, bounds)?;
     let mut answer = Answer {
@@ -140,17 +145,21 @@ pub(crate) fn generate(
     }
     let call = req.grammar
         && !offered.is_empty()
-        && answer.call_probability.is_none_or(|p| p >= CALL_THRESHOLD);
+        && (asked || answer.call_probability.is_none_or(|p| p >= CALL_THRESHOLD));
     let limit = (req.max_tokens as usize).min(context.saturating_sub(prompt.len()));
     if call {
         let mut matcher = grammars.matcher(&offered)?;
         let mut bytes = Vec::new();
+        let mut tokens = Vec::new();
         let mut finished = false;
         while answer.usage.output_tokens < limit as u64 {
             bounds.check()?;
             let mask = matcher.compute_mask().map_err(grammar_error)?;
-            let next = argmax_where(&logits, |t| mask.is_allowed(t));
+            let repeats = repeating(&tokens, NO_REPEAT);
+            let next = argmax_where(&logits, |t| mask.is_allowed(t) && !repeats.contains(&t))
+                .or_else(|| argmax_where(&logits, |t| mask.is_allowed(t)));
             let Some(next) = next else { break };
+            tokens.push(next);
             if next == model.tokenizer.markers.close
                 || model.tokenizer.markers.stops.contains(&next)
             {
@@ -168,6 +177,11 @@ pub(crate) fn generate(
         }
         if !finished {
             // Out of tokens in the middle of a call: no call rather than a broken one.
+            tracing::warn!(
+                tokens = answer.usage.output_tokens,
+                call = %String::from_utf8_lossy(&bytes),
+                "the local model's tool call did not finish within its token budget"
+            );
             answer.stop_reason = "length".into();
             return Ok(answer);
         }
@@ -205,6 +219,37 @@ pub(crate) fn generate(
         emit(Piece::Text(text));
     }
     Ok(answer)
+}
+
+/// The tools the model is shown for `req`: none when it may not call one, else the
+/// shortlist its size calls for (the named tool, or some tool when a call is required,
+/// always among them); and whether the user asked for one of them (only said of a
+/// shortlist: a larger model decides by itself).
+fn shown_tools(model: &Loaded, req: &Request) -> (Vec<ToolSpec>, bool) {
+    if req.tool_choice == ToolChoice::None {
+        return (Vec::new(), false);
+    }
+    let hp = &model.transformer.hparams;
+    // Weights of the attention and MLP blocks, the bulk of a model's parameters.
+    let params = 12 * hp.layers as u64 * (hp.embedding as u64).pow(2);
+    let keep = req.max_tools.unwrap_or(if params < SMALL_MODEL_PARAMS {
+        SMALL_MODEL_TOOLS
+    } else {
+        usize::MAX
+    });
+    let list = shortlist(&req.tools, &req.messages, keep);
+    let asked = list.asked && req.tools.len() > keep;
+    let mut shown: Vec<ToolSpec> = list.tools.into_iter().cloned().collect();
+    match &req.tool_choice {
+        ToolChoice::Named(name) if !shown.iter().any(|t| &t.name == name) => {
+            shown.extend(req.tools.iter().find(|t| &t.name == name).cloned());
+        }
+        ToolChoice::Required if shown.is_empty() => {
+            shown = req.tools.iter().take(keep.max(1)).cloned().collect();
+        }
+        _ => {}
+    }
+    (shown, asked)
 }
 
 /// Runs the prompt through the model, starting after the longest prefix the cache already
@@ -308,6 +353,24 @@ fn take_utf8(pending: &mut Vec<u8>) -> String {
     String::from_utf8(std::mem::replace(pending, rest)).unwrap_or_default()
 }
 
+/// The tokens that would repeat a run of `n` tokens already in `tokens` (the last `n - 1`
+/// followed by them). Greedy decoding of a small model falls into loops — "This is a
+/// note. This is a note. …" inside a string until the token budget runs out, and the
+/// call with it. A call's JSON rarely holds the same run of that length twice; a value
+/// that must (a line repeated on purpose) is the price, and the grammar alone decides
+/// when it allows nothing else.
+fn repeating(tokens: &[u32], n: usize) -> Vec<u32> {
+    if tokens.len() < n {
+        return Vec::new();
+    }
+    let tail = &tokens[tokens.len() - (n - 1)..];
+    tokens
+        .windows(n)
+        .filter(|w| &w[..n - 1] == tail)
+        .map(|w| w[n - 1])
+        .collect()
+}
+
 fn argmax_where(logits: &[f32], allowed: impl Fn(u32) -> bool) -> Option<u32> {
     logits
         .iter()
@@ -379,6 +442,14 @@ impl Sampler {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_run_of_four_tokens_is_not_repeated() {
+        // "a b c d a b c" -> "d" would repeat "a b c d".
+        assert_eq!(super::repeating(&[1, 2, 3, 4, 1, 2, 3], 4), [4]);
+        assert!(super::repeating(&[1, 2, 3, 4, 1, 2, 5], 4).is_empty());
+        assert!(super::repeating(&[1, 2], 4).is_empty());
+    }
+
     use super::*;
 
     #[test]

@@ -24,6 +24,7 @@ mod grammar;
 mod loaded;
 mod model;
 mod prompt;
+mod shortlist;
 mod tokenizer;
 
 pub use engine::Engine;
@@ -36,6 +37,7 @@ pub use grammar::{Grammars, call_grammar, call_schema};
 pub use loaded::Loaded;
 pub use model::{Arch, DEQUANTIZE_BELOW, Hparams, MAX_CONTEXT, Transformer, Weights};
 pub use prompt::describe_tools;
+pub use shortlist::{SMALL_MODEL_PARAMS, SMALL_MODEL_TOOLS, shortlist};
 pub use tokenizer::{ChatFormat, Tokenizer};
 
 #[cfg(test)]

@@ -76,6 +76,7 @@ fn request(text: &str, choice: ToolChoice, max_tokens: u32) -> Request {
         seed: None,
         deadline: Instant::now() + Duration::from_secs(120),
         grammar: true,
+        max_tools: None,
     }
 }
 
@@ -157,7 +158,7 @@ fn a_random_model_under_the_grammar_still_makes_valid_calls() {
         .iter()
         .enumerate()
     {
-        let mut req = request(prompt, ToolChoice::Required, 120);
+        let mut req = request(prompt, ToolChoice::Required, 400);
         req.temperature = Some(1.0);
         req.seed = Some(i as u64);
         let answer = generate(&mut model, &grammars, &req, &NoBounds, &mut |_| {}).unwrap();

@@ -134,8 +134,10 @@ pub struct ChatResponse {
     pub tokens_used: u64,
 }
 
-/// One `data:` payload of an agent's `POST /chat/stream`, as the turn happens. The stream
-/// ends with `done`.
+/// One `data:` payload of an agent's `POST /chat/stream`, as the turn happens, and of the
+/// mesh's `POST /mesh/agents/{id}/api/chat/stream` (which passes the agent's events on). The
+/// agent's stream ends with `done`; the mesh's ends with `done` or, when the turn could not
+/// be run, `error`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ChatEvent {
@@ -150,6 +152,9 @@ pub enum ChatEvent {
     ToolResult { name: String, output: String },
     /// The turn ended: the same reply as `POST /chat`.
     Done(ChatResponse),
+    /// Made by the mesh, never by an agent: the turn failed or was cancelled before a
+    /// `done` (the agent refused it, could not be reached, or the operator cancelled it).
+    Error { error: String },
 }
 
 #[cfg(test)]
@@ -176,8 +181,11 @@ mod tests {
                 tool_outputs: vec![json!({"tool": "exec"})],
                 tokens_used: 7,
             }),
+            ChatEvent::Error {
+                error: "the turn was cancelled".into(),
+            },
         ];
-        let tags = ["text_delta", "tool_start", "tool_result", "done"];
+        let tags = ["text_delta", "tool_start", "tool_result", "done", "error"];
         for (event, tag) in events.into_iter().zip(tags) {
             let wire = serde_json::to_value(&event).unwrap();
             assert_eq!(wire["type"], tag);
@@ -188,5 +196,12 @@ mod tests {
             panic!("a done event");
         };
         assert_eq!(reply.response, "r");
+        let error = json!({"type": "error", "error": "boom"});
+        assert_eq!(
+            serde_json::from_value::<ChatEvent>(error).unwrap(),
+            ChatEvent::Error {
+                error: "boom".into()
+            }
+        );
     }
 }

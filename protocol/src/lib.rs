@@ -7,7 +7,7 @@
 //!
 //! This crate owns the *shapes* and the *limits* of the wire format (id formats, the agent
 //! id grammar, blackboard key and value bounds). It does not own any behaviour: permission
-//! checks, storage and routing live in `openlegion-host`.
+//! checks, storage and routing live in `openlegion-mesh`.
 
 mod agent;
 mod blackboard;
@@ -23,6 +23,7 @@ mod message;
 mod origin;
 mod permissions;
 mod proxy;
+pub mod sse;
 pub mod strict_yaml;
 mod task;
 mod team;

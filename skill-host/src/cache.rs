@@ -77,7 +77,7 @@ impl DiskCache {
             match load(engine, &path).await {
                 Ok(component) => return Ok((component, None)),
                 Err(e) => {
-                    tracing::warn!(skill, path = %path.display(), "cached component refused, compiling again: {e}");
+                    tracing::warn!(skill, path = %path.display(), "cached component refused, compiling again: {e:#}");
                     let _ = std::fs::remove_file(&path);
                 }
             }
@@ -89,13 +89,13 @@ impl DiskCache {
                 Ok(component) => return Ok((component, None)),
                 // Made on another machine, say: the engine refuses it, and it is compiled.
                 Err(e) => {
-                    tracing::warn!(skill, path = %seeded.display(), "seeded component refused, compiling: {e}");
+                    tracing::warn!(skill, path = %seeded.display(), "seeded component refused, compiling: {e:#}");
                 }
             }
         }
-        let compile_error = |message: String| HostError::Compile {
+        let compile_error = |source: wasmtime::Error| HostError::Compile {
             skill: skill.to_owned(),
-            message,
+            source,
         };
         let (compiled, reuse) = {
             let (engine, functions) = (engine.clone(), Arc::clone(&self.functions));
@@ -103,32 +103,29 @@ impl DiskCache {
                 functions.compiling(|| engine.precompile_component(&wasm))
             })
             .await
-            .map_err(|e| compile_error(e.to_string()))?;
-            (
-                compiled.map_err(|e| compile_error(format!("{e:#}")))?,
-                reuse,
-            )
+            .map_err(|e| compile_error(wasmtime::Error::new(e)))?;
+            (compiled.map_err(compile_error)?, reuse)
         };
         let written = path.clone();
         tokio::task::spawn_blocking(move || write_atomically(&written, &compiled))
             .await
-            .map_err(|e| compile_error(e.to_string()))?
+            .map_err(|e| compile_error(wasmtime::Error::new(e)))?
             .map_err(|source| HostError::Cache {
                 path: path.clone(),
                 source,
             })?;
         let component = load(engine, &path).await.map_err(|e| {
-            compile_error(format!(
-                "cannot load the freshly compiled {}: {e}",
+            compile_error(e.context(format!(
+                "cannot load the freshly compiled {}",
                 path.display()
-            ))
+            )))
         })?;
         Ok((component, Some(reuse)))
     }
 }
 
 /// Maps a `.cwasm` from our cache into `engine`.
-async fn load(engine: &Engine, path: &Path) -> Result<Component, String> {
+async fn load(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
     let engine = engine.clone();
     let path = path.to_owned();
     tokio::task::spawn_blocking(move || {
@@ -142,13 +139,13 @@ async fn load(engine: &Engine, path: &Path) -> Result<Component, String> {
                       any other"
         )]
         // The seed directory is read-only and made by `openlegion-agent precompile` of the
-        // same binary (see `HostConfig::seed_cache_dir`), the same engine as this one.
+        // same binary (see `SkillHostSettings::seed_cache_dir`), the same engine as this one.
         // SAFETY: see the `expect` reason above.
         let component = unsafe { Component::deserialize_file(&engine, &path) };
-        component.map_err(|e| format!("{e:#}"))
+        component
     })
     .await
-    .map_err(|e| e.to_string())?
+    .map_err(wasmtime::Error::new)?
 }
 
 /// Writes `bytes` to a temporary file beside `path` and renames it into place, so that

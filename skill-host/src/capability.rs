@@ -1,19 +1,11 @@
-//! What a skill may touch: the capability names of the WIT package, what the agent allows,
-//! and the grant of one skill (its manifest's request, cut down to what is allowed).
+//! What a skill may touch: the capability names of the WIT package, and the grant of one
+//! skill (its manifest's request, cut down to what the agent allows). What serves each
+//! capability is in [`crate::ports`]; this module is below it and imports nothing of the crate.
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-
-use crate::host::browser::{BrowserCap, DenyBrowser};
-use crate::host::http::{DenyHttp, HttpCap};
-use crate::host::memory::{DenyMemory, MemoryCap};
-use crate::host::mesh::{DenyMesh, MeshCap};
-use crate::host::process::{DenyProcess, ProcessCap};
-use crate::host::skills::{DenySkills, SkillsCap};
 
 /// One interface of `openlegion:skill`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -54,60 +46,6 @@ impl fmt::Display for Capability {
 /// of the WIT contract).
 pub(crate) fn not_granted(capability: Capability, skill: &str) -> String {
     format!("capability '{capability}' is not granted to skill '{skill}'")
-}
-
-/// What the agent lends its skills: which capabilities its permissions allow, its data
-/// directory, its connections to the mesh, and its way to run commands in its sandbox.
-#[derive(Clone)]
-pub struct Capabilities {
-    /// What the agent's permissions allow. `log` is granted whether listed or not.
-    pub allowed: BTreeSet<Capability>,
-    /// The agent's data directory (`/data` in a container): the root of `workspace`.
-    pub workspace_root: PathBuf,
-    /// Serves the `mesh` interface.
-    pub mesh: Arc<dyn MeshCap>,
-    /// Serves the `http` interface.
-    pub http: Arc<dyn HttpCap>,
-    /// Serves the `process` interface.
-    pub process: Arc<dyn ProcessCap>,
-    /// Serves the `skills` interface.
-    pub skills: Arc<dyn SkillsCap>,
-    /// Serves the `memory` interface.
-    pub memory: Arc<dyn MemoryCap>,
-    /// Serves the `browser` interface.
-    pub browser: Arc<dyn BrowserCap>,
-}
-
-impl Capabilities {
-    /// Nothing allowed but `log`, and mesh, http, process, skills, memory and browser
-    /// implementations that refuse every call.
-    pub fn new(workspace_root: impl Into<PathBuf>) -> Self {
-        Capabilities {
-            allowed: BTreeSet::new(),
-            workspace_root: workspace_root.into(),
-            mesh: Arc::new(DenyMesh),
-            http: Arc::new(DenyHttp),
-            process: Arc::new(DenyProcess),
-            skills: Arc::new(DenySkills),
-            memory: Arc::new(DenyMemory),
-            browser: Arc::new(DenyBrowser),
-        }
-    }
-
-    /// The same, allowing `allowed`.
-    pub fn allowing(mut self, allowed: impl IntoIterator<Item = Capability>) -> Self {
-        self.allowed = allowed.into_iter().collect();
-        self
-    }
-}
-
-impl fmt::Debug for Capabilities {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Capabilities")
-            .field("allowed", &self.allowed)
-            .field("workspace_root", &self.workspace_root)
-            .finish_non_exhaustive()
-    }
 }
 
 /// One skill's grant: what its manifest asked for and the agent allows, plus `log`.

@@ -23,7 +23,7 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How a [`SkillHost`](crate::SkillHost) is set up.
 #[derive(Debug, Clone)]
-pub struct HostConfig {
+pub struct SkillHostSettings {
     /// Where compiled components (`.cwasm`) are cached across restarts.
     pub cache_dir: PathBuf,
     /// A read-only cache made ahead of time by the same binary (`openlegion-agent
@@ -39,10 +39,10 @@ pub struct HostConfig {
     pub max_concurrent_calls: u32,
 }
 
-impl HostConfig {
+impl SkillHostSettings {
     /// A configuration with default limits, a 1 s reload interval and 16 concurrent calls.
     pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
-        HostConfig {
+        SkillHostSettings {
             cache_dir: cache_dir.into(),
             seed_cache_dir: None,
             default_limits: Limits::default(),

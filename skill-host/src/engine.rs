@@ -54,12 +54,8 @@ pub(crate) fn build(
         .epoch_interruption(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         .enable_incremental_compilation(functions)
-        .map_err(|e| HostError::Engine {
-            message: format!("{e:#}"),
-        })?;
-    Engine::new(&config).map_err(|e| HostError::Engine {
-        message: format!("{e:#}"),
-    })
+        .map_err(|source| HostError::Engine { source })?;
+    Engine::new(&config).map_err(|source| HostError::Engine { source })
 }
 
 /// Advances `engine`'s epoch every [`EPOCH_TICK`] until the engine is dropped.
@@ -79,7 +75,7 @@ pub(crate) fn spawn_epoch_ticker(engine: &Engine) -> Result<(), HostError> {
         })
         .map(drop)
         .map_err(|e| HostError::Engine {
-            message: format!("cannot start the epoch thread: {e}"),
+            source: wasmtime::Error::new(e).context("cannot start the epoch thread"),
         })
 }
 

@@ -49,10 +49,20 @@ pub enum HostError {
         "skill '{skill}' imports '{import}': a skill written by the agent may import only openlegion:skill interfaces"
     )]
     ForbiddenAuthoredImport { skill: String, import: String },
-    #[error("skill '{skill}' does not compile: {message}")]
-    Compile { skill: String, message: String },
-    #[error("skill '{skill}' cannot be linked: {message}")]
-    Link { skill: String, message: String },
+    /// wasmtime (or the task running it) failed to compile or map the component; the
+    /// chain is kept as the source and shown in the message.
+    #[error("skill '{skill}' does not compile: {source:#}")]
+    Compile {
+        skill: String,
+        #[source]
+        source: wasmtime::Error,
+    },
+    #[error("skill '{skill}' cannot be linked: {source:#}")]
+    Link {
+        skill: String,
+        #[source]
+        source: wasmtime::Error,
+    },
     /// The component's `describe` failed, or described tools the host cannot offer.
     #[error("skill '{skill}': describe failed: {message}")]
     Describe { skill: String, message: String },
@@ -74,8 +84,11 @@ pub enum HostError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the skill engine cannot start: {message}")]
-    Engine { message: String },
+    #[error("the skill engine cannot start: {source:#}")]
+    Engine {
+        #[source]
+        source: wasmtime::Error,
+    },
     #[error("invalid host configuration: {message}")]
     Config { message: String },
 }

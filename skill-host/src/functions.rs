@@ -191,7 +191,7 @@ impl CacheStore for FunctionCache {
 
 /// Writes a compact copy of the function cache of the cache directory `from` (which no
 /// host is using any more) into the directory `to`, as a seed (see
-/// [`HostConfig::seed_cache_dir`](crate::HostConfig::seed_cache_dir)).
+/// [`SkillHostSettings::seed_cache_dir`](crate::SkillHostSettings::seed_cache_dir)).
 pub fn copy_function_cache(from: &Path, to: &Path) -> Result<(), String> {
     let source = from.join(FILE);
     if !source.is_file() {

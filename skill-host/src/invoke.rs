@@ -9,9 +9,9 @@
 use wasmtime::{Engine, Store, Trap};
 
 use crate::bindings::openlegion::skill::types::Tool;
+use crate::call_state::CallState;
 use crate::error::ToolError;
 use crate::registry::LoadedSkill;
-use crate::state::CallState;
 
 /// Longest crash description passed on to the model.
 const MAX_CRASH_MESSAGE_CHARS: usize = 1000;

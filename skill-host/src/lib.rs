@@ -25,44 +25,48 @@
 
 mod bindings;
 mod cache;
+mod call_state;
 mod capability;
 mod config;
 mod engine;
 mod error;
 mod functions;
+#[cfg(test)]
+mod fuzz;
 mod host;
 mod invoke;
 mod load;
 mod manifest;
+mod ports;
 mod registry;
 mod skill_dir;
 mod skill_host;
-mod state;
 pub mod testing;
 mod validate;
 mod watch;
 mod workspace;
 
-pub use capability::{Capabilities, Capability};
-pub use config::{HostConfig, Limits, LimitsOverride, MAX_MEMORY_BYTES, MAX_TIMEOUT};
+pub use capability::Capability;
+pub use config::{Limits, LimitsOverride, MAX_MEMORY_BYTES, MAX_TIMEOUT, SkillHostSettings};
 pub use error::{HostError, ToolError};
 pub use functions::{FILE as FUNCTION_CACHE_FILE, FunctionReuse, copy_function_cache};
-pub use host::browser::{BrowserCap, DenyBrowser};
-pub use host::http::{DenyHttp, HttpCap, HttpRequest, HttpResponse};
-pub use host::memory::{
+pub use load::{DirLock, LoadReport};
+pub use manifest::Manifest;
+pub use ports::Capabilities;
+pub use ports::browser::{BrowserCap, DenyBrowser};
+pub use ports::http::{DenyHttp, HttpCap, HttpRequest, HttpResponse};
+pub use ports::memory::{
     DEFAULT_RESULTS, DenyMemory, FactRequest, MAX_FACT_KEY_BYTES, MAX_FACT_LABEL_BYTES,
     MAX_FACT_VALUE_BYTES, MAX_QUERY_BYTES, MAX_RESULTS, MemoryCap,
 };
-pub use host::mesh::{DenyMesh, MeshCap};
-pub use host::process::{
+pub use ports::mesh::{DenyMesh, MeshCap};
+pub use ports::process::{
     DEFAULT_PROCESS_TIMEOUT, DenyProcess, MAX_PROCESS_OUTPUT_CHARS, MAX_PROCESS_TIMEOUT,
     ProcessCap, ProcessOutput, ProcessRequest,
 };
-pub use host::skills::{
+pub use ports::skills::{
     DenySkills, MAX_SOURCE_BYTES, MAX_TOOLS_JSON_BYTES, SkillSource, SkillsCap,
 };
-pub use load::{DirLock, LoadReport};
-pub use manifest::Manifest;
 pub use registry::{CacheOutcome, SkillInfo, ToolInfo};
 pub use skill_host::{MAX_ANSWER_BYTES, MAX_ARGS_BYTES, SkillHost, WeakSkillHost};
 pub use validate::check_authored;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::bindings::SkillPre;
+use crate::call_state::SkillContext;
 use crate::capability::{Capability, Grant};
 use crate::error::HostError;
 use crate::functions::FunctionReuse;
@@ -20,7 +21,6 @@ use crate::manifest::{MAX_MANIFEST_BYTES, Manifest, name_problem};
 use crate::registry::{CacheOutcome, LoadedSkill, ToolInfo};
 use crate::skill_dir::{DirState, MANIFEST_FILE, Stamp, WASM_FILE, read_failed, skill_dirs};
 use crate::skill_host::SkillHost;
-use crate::state::SkillContext;
 use crate::validate;
 
 /// Largest component accepted (a Python component is ~18 MB).
@@ -192,7 +192,7 @@ impl SkillHost {
                 .await
                 .map_err(|e| HostError::Compile {
                     skill: name.clone(),
-                    message: e.to_string(),
+                    source: wasmtime::Error::new(e),
                 })?
         };
         let (pre, cache, functions) = self.linked(&name, &sha256, wasm).await?;
@@ -246,7 +246,7 @@ impl SkillHost {
         wasm: Arc<Vec<u8>>,
     ) -> Result<
         (
-            SkillPre<crate::state::CallState>,
+            SkillPre<crate::call_state::CallState>,
             CacheOutcome,
             Option<FunctionReuse>,
         ),
@@ -262,9 +262,9 @@ impl SkillHost {
             .component(engine, skill, sha256, wasm)
             .await?;
         validate::check_imports(skill, &component, engine)?;
-        let link_error = |e: wasmtime::Error| HostError::Link {
+        let link_error = |source: wasmtime::Error| HostError::Link {
             skill: skill.to_owned(),
-            message: format!("{e:#}"),
+            source,
         };
         let instance_pre = self
             .inner

@@ -13,11 +13,11 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::bindings::SkillPre;
+use crate::call_state::{CallState, SkillContext};
 use crate::capability::Capability;
 use crate::config::Limits;
 use crate::error::HostError;
 use crate::manifest::Manifest;
-use crate::state::{CallState, SkillContext};
 
 /// Where a loaded component's compiled code came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -11,14 +11,14 @@ use wasmtime::component::Linker;
 
 use crate::bindings::SkillPre;
 use crate::cache::DiskCache;
-use crate::capability::Capabilities;
-use crate::config::HostConfig;
+use crate::call_state::CallState;
+use crate::config::SkillHostSettings;
 use crate::error::{HostError, ToolError};
 use crate::functions::FunctionCache;
 use crate::host::truncate_at_char;
+use crate::ports::Capabilities;
 use crate::registry::{Registry, SkillInfo, ToolInfo};
 use crate::skill_dir::DirState;
-use crate::state::CallState;
 use crate::{engine, host, invoke};
 
 /// Largest arguments object a call may pass (the model writes them; a megabyte of JSON is
@@ -41,7 +41,7 @@ pub struct SkillHost {
 }
 
 pub(crate) struct Inner {
-    pub(crate) config: HostConfig,
+    pub(crate) config: SkillHostSettings,
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<CallState>,
     pub(crate) disk: DiskCache,
@@ -65,7 +65,7 @@ impl SkillHost {
     /// `caps.workspace_root` must exist. `config.cache_dir` is created if missing and must
     /// not be inside the workspace: compiled code is loaded from it, and skills can write
     /// to the workspace.
-    pub fn new(config: HostConfig, mut caps: Capabilities) -> Result<Self, HostError> {
+    pub fn new(config: SkillHostSettings, mut caps: Capabilities) -> Result<Self, HostError> {
         if let Some(problem) = config.default_limits.problem() {
             return Err(HostError::Config {
                 message: format!("default limits: {problem}"),
@@ -141,7 +141,7 @@ impl SkillHost {
     }
 
     /// The host's configuration.
-    pub fn config(&self) -> &HostConfig {
+    pub fn config(&self) -> &SkillHostSettings {
         &self.inner.config
     }
 

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
-use crate::host::http::{HttpCap, HttpRequest, HttpResponse};
-use crate::host::memory::{FactRequest, MemoryCap};
-use crate::host::mesh::MeshCap;
-use crate::host::process::{ProcessCap, ProcessOutput, ProcessRequest};
-use crate::host::skills::{SkillSource, SkillsCap};
+use crate::ports::http::{HttpCap, HttpRequest, HttpResponse};
+use crate::ports::memory::{FactRequest, MemoryCap};
+use crate::ports::mesh::MeshCap;
+use crate::ports::process::{ProcessCap, ProcessOutput, ProcessRequest};
+use crate::ports::skills::{SkillSource, SkillsCap};
 
 /// One call a skill made through a recording double, with the skill's name first.
 #[derive(Debug, Clone, PartialEq, Eq)]

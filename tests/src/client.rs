@@ -41,7 +41,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str, token: Option<&str>) -> Self {
-        let http = openlegion_host::http_client::builder()
+        let http = openlegion_mesh::http_client::builder()
             .timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(64)
             .build()
@@ -55,7 +55,7 @@ impl Client {
 
     /// The same client, waiting up to `timeout` for each answer (30 s by default).
     pub fn with_timeout(&self, timeout: Duration) -> Self {
-        let http = openlegion_host::http_client::builder()
+        let http = openlegion_mesh::http_client::builder()
             .timeout(timeout)
             .build()
             .expect("build an HTTP client");

@@ -111,7 +111,7 @@ impl MeshProcess {
 
     /// The id that labels this mesh's containers and volumes (`openlegion.instance`).
     pub fn instance(&self) -> String {
-        openlegion_host::fleet::instance_id(&self.state_dir())
+        openlegion_mesh::fleet::instance_id(&self.state_dir())
     }
 
     pub fn url(&self) -> &str {
@@ -131,7 +131,7 @@ impl MeshProcess {
             .append(true)
             .open(self.log_path())
             .unwrap();
-        let mut command = Command::new(binary("openlegion-host", "openlegion"));
+        let mut command = Command::new(binary("openlegion-mesh", "openlegion"));
         // Credentials come from the test alone, never from the developer's shell: without
         // any, the mesh behaves differently (the local model stands in).
         for (key, _) in std::env::vars() {
@@ -143,7 +143,7 @@ impl MeshProcess {
             .arg("--config")
             .arg(self.config_dir())
             .arg("start")
-            .env("RUST_LOG", "info,openlegion_host=debug")
+            .env("RUST_LOG", "info,openlegion_mesh=debug")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -265,7 +265,7 @@ impl MeshProcess {
 
 /// Runs `openlegion --config DIR start` and expects it to refuse within 20 s.
 pub fn start_refuses(dir: &Path) -> String {
-    let mut child = Command::new(binary("openlegion-host", "openlegion"))
+    let mut child = Command::new(binary("openlegion-mesh", "openlegion"))
         .arg("--config")
         .arg(dir)
         .arg("start")
@@ -288,7 +288,7 @@ pub fn start_refuses(dir: &Path) -> String {
 
 /// Runs the `openlegion` CLI with `--config dir`.
 pub fn cli(dir: &Path, args: &[&str]) -> Output {
-    Command::new(binary("openlegion-host", "openlegion"))
+    Command::new(binary("openlegion-mesh", "openlegion"))
         .arg("--config")
         .arg(dir)
         .args(args)

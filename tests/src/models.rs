@@ -40,7 +40,7 @@ fn installed(result: &OnceLock<Result<PathBuf, String>>, mesh_yaml: &str) -> Pat
         let config = tempfile::tempdir().expect("temp dir");
         std::fs::write(config.path().join("mesh.yaml"), mesh_yaml).unwrap();
         std::fs::write(config.path().join("agents.yaml"), "agents: {}\n").unwrap();
-        let out = Command::new(binary("openlegion-host", "openlegion"))
+        let out = Command::new(binary("openlegion-mesh", "openlegion"))
             .arg("--config")
             .arg(config.path())
             .arg("setup")

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openlegion_skill_host::{
-    Capabilities, HostConfig, LimitsOverride, SkillHost, SkillSource, SkillsCap,
+    Capabilities, LimitsOverride, SkillHost, SkillHostSettings, SkillSource, SkillsCap,
 };
 use serde_json::json;
 
@@ -51,7 +51,7 @@ fn setup(script: Option<&str>, wall_clock: Duration) -> Setup {
     );
     let mut caps = Capabilities::new(&data);
     caps.skills = Arc::new(authoring.clone());
-    let host = SkillHost::new(HostConfig::new(dir.path().join("cache")), caps).unwrap();
+    let host = SkillHost::new(SkillHostSettings::new(dir.path().join("cache")), caps).unwrap();
     authoring.attach(&host);
     Setup {
         dir,

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use openlegion_skill_host::{
-    Capabilities, HostConfig, LimitsOverride, SkillHost, SkillSource, SkillsCap,
+    Capabilities, LimitsOverride, SkillHost, SkillHostSettings, SkillSource, SkillsCap,
     copy_function_cache,
 };
 use serde_json::json;
@@ -41,7 +41,7 @@ pub async fn warm(into: &Path) -> Result<Vec<String>, String> {
     let authoring = Authoring::new(data.join("skills"), data.join(".skill-staging"), []);
     let mut caps = Capabilities::new(&data);
     caps.skills = Arc::new(authoring.clone());
-    let host = SkillHost::new(HostConfig::new(&cache), caps).map_err(|e| e.to_string())?;
+    let host = SkillHost::new(SkillHostSettings::new(&cache), caps).map_err(|e| e.to_string())?;
     authoring.attach(&host);
     let mut lines = Vec::new();
     let mut compiled = 0;

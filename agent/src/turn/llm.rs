@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use openlegion_protocol::{ApiProxyRequest, ProxyEvent, ProxyToolCall};
 use serde_json::{Map, Value, json};
 
-use crate::mesh_client::{MeshClient, MeshError};
+use crate::mesh_client::{MeshClient, MeshClientError};
 use crate::tools::ToolDef;
 
 /// A tool call the model asked for.
@@ -72,7 +72,7 @@ pub(crate) async fn complete(
     let open = || mesh.api_stream(&request);
     let mut events = open
         .retry(ExponentialBuilder::default().with_min_delay(Duration::from_secs(1)).with_max_times(3))
-        .when(|e: &MeshError| matches!(e, MeshError::Transport(_)))
+        .when(|e: &MeshClientError| matches!(e, MeshClientError::Transport(_)))
         .notify(|e, wait| tracing::warn!(error = %e, ?wait, "mesh unreachable; retrying the model call"))
         .await
         .map_err(|e| format!("LLM call failed: {e}"))?;

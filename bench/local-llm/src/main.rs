@@ -24,12 +24,23 @@ struct Args {
     /// The tools offered with each prompt.
     #[arg(long, default_value = "bench/local-llm/tools.json")]
     tools: PathBuf,
+    /// The system turn: an agent's real one by default (the example assistant's, as the
+    /// agent writes it on its first chat).
+    #[arg(long, default_value = "bench/local-llm/system.md")]
+    system: PathBuf,
     /// Weights: `auto` (by size), `f32`, `f16` or `quantized` (as in the file).
     #[arg(long, default_value = "auto")]
     weights: String,
     /// Skip the labelled prompts (speed only).
     #[arg(long)]
     speed_only: bool,
+    /// Tools the model is shown (the engine's shortlist); default: as the engine decides
+    /// by the model's size.
+    #[arg(long)]
+    max_tools: Option<usize>,
+    /// Only the modes whose label contains this (e.g. `auto`).
+    #[arg(long)]
+    only: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,14 +53,13 @@ struct Labelled {
     args: serde_json::Map<String, Value>,
 }
 
-const SYSTEM: &str = "You are assistant, an autonomous agent with the role \"assistant\" on the OpenLegion platform. You act through your tools; the files you write live under /data. When you are done, answer plainly.";
-
 fn request(
     messages: Vec<Message>,
     tools: &[ToolSpec],
     choice: ToolChoice,
     grammar: bool,
     max_tokens: u32,
+    max_tools: Option<usize>,
 ) -> Request {
     Request {
         messages,
@@ -60,6 +70,7 @@ fn request(
         seed: None,
         deadline: Instant::now() + Duration::from_secs(600),
         grammar,
+        max_tools,
     }
 }
 
@@ -89,12 +100,19 @@ fn rss_mib() -> (f64, f64) {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    // The engine's warnings (a call cut short, say) on stderr.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let dequantize = match args.weights.as_str() {
         "f32" => Weights::F32,
         "f16" => Weights::F16,
         "quantized" => Weights::Quantized,
         _ => Weights::Auto,
     };
+    let system = std::fs::read_to_string(&args.system)
+        .with_context(|| format!("reading {}", args.system.display()))?;
+    let system = system.trim();
     let tools: Vec<ToolSpec> = serde_json::from_slice(&std::fs::read(&args.tools)?)
         .with_context(|| format!("reading {}", args.tools.display()))?;
 
@@ -150,13 +168,20 @@ async fn main() -> Result<()> {
     // tools, cold cache) and its next one (the same prefix, cached).
     let engine = Engine::start(dequantize);
     let mut history = vec![
-        message(Role::System, SYSTEM),
+        message(Role::System, system),
         message(Role::User, "Hello! Who are you?"),
     ];
     for label in ["first call (cold cache)", "next call (cached prefix)"] {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let started = Instant::now();
-        let req = request(history.clone(), &tools, ToolChoice::None, true, 48);
+        let req = request(
+            history.clone(),
+            &tools,
+            ToolChoice::None,
+            true,
+            48,
+            args.max_tools,
+        );
         let req = Request {
             tools: tools.clone(),
             tool_choice: ToolChoice::Auto,
@@ -202,7 +227,43 @@ async fn main() -> Result<()> {
         ("grammar, call required", ToolChoice::Required, true),
         ("no grammar (free text)", ToolChoice::Auto, false),
     ];
+    // How often the expected tool is among those a small model is shown.
+    let keep = args
+        .max_tools
+        .unwrap_or(openlegion_local_llm::SMALL_MODEL_TOOLS);
+    let wanting: Vec<&Labelled> = labelled.iter().filter(|c| c.tool.is_some()).collect();
+    let listed = wanting
+        .iter()
+        .filter(|c| {
+            let messages = [message(Role::User, &c.prompt)];
+            openlegion_local_llm::shortlist(&tools, &messages, keep)
+                .tools
+                .iter()
+                .any(|t| Some(&t.name) == c.tool.as_ref())
+        })
+        .count();
+    let shown: usize = labelled
+        .iter()
+        .map(|c| {
+            openlegion_local_llm::shortlist(&tools, &[message(Role::User, &c.prompt)], keep)
+                .tools
+                .len()
+        })
+        .sum();
+    println!(
+        "shortlist of {keep} of {} tools: the expected tool listed for {listed} of {} prompts wanting a call; {:.1} tools shown on average",
+        tools.len(),
+        wanting.len(),
+        shown as f64 / labelled.len() as f64
+    );
     for (label, choice, grammar) in modes {
+        if args
+            .only
+            .as_ref()
+            .is_some_and(|o| !label.contains(o.as_str()))
+        {
+            continue;
+        }
         let mut score = Score::default();
         let started = Instant::now();
         for case in &labelled {
@@ -210,10 +271,17 @@ async fn main() -> Result<()> {
                 continue;
             }
             let messages = vec![
-                message(Role::System, SYSTEM),
+                message(Role::System, system),
                 message(Role::User, &case.prompt),
             ];
-            let req = request(messages, &tools, choice.clone(), grammar, 160);
+            let req = request(
+                messages,
+                &tools,
+                choice.clone(),
+                grammar,
+                160,
+                args.max_tools,
+            );
             let answer = engine.answer(&args.model, req, None).await?;
             let call = answer
                 .tool_calls
@@ -223,11 +291,16 @@ async fn main() -> Result<()> {
             score.add(case, call.as_ref(), &tools);
             if choice == ToolChoice::Auto && grammar {
                 println!(
-                    "  p(call) {:>7.4}  wants {:<18} got {:<18} {}",
+                    "  p(call) {:>7.4}  wants {:<18} got {:<18} {} -> {} [{}]",
                     answer.call_probability.unwrap_or(0.0),
                     case.tool.as_deref().unwrap_or("(text)"),
                     call.as_ref().map_or("(text)", |(n, _)| n.as_str()),
-                    case.prompt
+                    case.prompt,
+                    call.as_ref().map_or_else(
+                        || answer.content.chars().take(80).collect::<String>(),
+                        |(_, a)| a.chars().take(80).collect()
+                    ),
+                    answer.stop_reason
                 );
             }
         }

@@ -55,7 +55,7 @@ async fn start_agent(bin: &Path, root: &Path, cache: &Path) -> Result<(Proc, Dur
         .stderr(Stdio::null())
         .spawn()?;
     let proc = Proc(child);
-    let client = openlegion_host::http_client::builder()
+    let client = openlegion_mesh::http_client::builder()
         .unix_socket(socket.clone())
         .build()?;
     loop {

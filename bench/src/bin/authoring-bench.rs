@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use openlegion_bench::machine;
 use openlegion_bench::platform::Platform;
-use openlegion_skill_host::{CacheOutcome, Capabilities, HostConfig, Manifest, SkillHost};
+use openlegion_skill_host::{CacheOutcome, Capabilities, Manifest, SkillHost, SkillHostSettings};
 use serde_json::{Value, json};
 
 #[derive(Debug, Parser)]
@@ -108,7 +108,7 @@ async fn in_host(
     let cache = scratch.path().join("cache");
     let host = |cache: &Path| -> Result<SkillHost> {
         Ok(SkillHost::new(
-            HostConfig::new(cache),
+            SkillHostSettings::new(cache),
             Capabilities::new(&workspace),
         )?)
     };

@@ -21,9 +21,9 @@ use clap::Parser;
 use openlegion_bench::machine;
 use openlegion_bench::platform::Proc;
 use openlegion_bench::procs::{pss_kib, shim_of, tree_pss_kib};
-use openlegion_host::config::AgentImage;
-use openlegion_host::runtime::docker::{self, DockerBackend};
-use openlegion_host::runtime::{AgentSpec, RuntimeBackend};
+use openlegion_mesh::config::AgentImage;
+use openlegion_mesh::runtime::docker::{self, DockerBackend};
+use openlegion_mesh::runtime::{AgentSpec, RuntimeBackend};
 use openlegion_protocol::AgentId;
 
 /// Every container and volume of this benchmark carries it, for the cleanup.
@@ -125,7 +125,7 @@ fn spec(backend: &DockerBackend, id: &str, root: &Path) -> Result<AgentSpec> {
 /// Waits for the first 200 on `/status` at `socket`.
 async fn first_status(socket: &Path, limit: Duration) -> Result<()> {
     let started = Instant::now();
-    let client = openlegion_host::http_client::builder()
+    let client = openlegion_mesh::http_client::builder()
         .unix_socket(socket.to_owned())
         .timeout(Duration::from_secs(2))
         .build()?;
@@ -257,7 +257,7 @@ async fn fleet(n: usize, dir: &Path) -> Result<(Duration, Vec<Duration>, Duratio
     );
     let state = dir.join("fleet/.openlegion");
     let (url, token) = openlegion_bench::started_mesh(&state, Duration::from_secs(60)).await?;
-    let http = openlegion_host::http_client::builder()
+    let http = openlegion_mesh::http_client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
     let mut pending: Vec<String> = (0..n).map(|i| format!("a{i:02}")).collect();

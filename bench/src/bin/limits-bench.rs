@@ -82,7 +82,7 @@ fn token(mesh: &Mesh, id: &str) -> Result<String> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let reply: Value = openlegion_host::http_client::builder()
+        let reply: Value = openlegion_mesh::http_client::builder()
             .build()?
             .post(format!("{}/mesh/register", mesh.url))
             .bearer_auth(&mesh.operator)

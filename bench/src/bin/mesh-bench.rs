@@ -134,7 +134,7 @@ fn main() -> Result<()> {
 
 /// Registers agents a and b, subscribes b to `bench`, and writes the 100 keys GET reads.
 async fn setup(mesh: &Mesh) -> Result<(String, String)> {
-    let http = openlegion_host::http_client::builder().build()?;
+    let http = openlegion_mesh::http_client::builder().build()?;
     let register = |id: &'static str| {
         let http = http.clone();
         async move {

@@ -21,10 +21,10 @@ use clap::Parser;
 use openlegion_bench::platform::Platform;
 use openlegion_bench::procs::{pss_kib, shim_of, tree_pss_kib};
 use openlegion_bench::{machine, p50_p99};
-use openlegion_host::config::{AgentImage, MicrovmAccel, MicrovmSection};
-use openlegion_host::runtime::docker::{self, DockerBackend};
-use openlegion_host::runtime::microvm::MicrovmBackend;
-use openlegion_host::runtime::{AgentSpec, RuntimeBackend};
+use openlegion_mesh::config::{AgentImage, MicrovmAccel, MicrovmSection};
+use openlegion_mesh::runtime::docker::{self, DockerBackend};
+use openlegion_mesh::runtime::microvm::MicrovmBackend;
+use openlegion_mesh::runtime::{AgentSpec, RuntimeBackend};
 use openlegion_protocol::AgentId;
 use serde_json::json;
 
@@ -171,7 +171,7 @@ fn spec(backend: &dyn RuntimeBackend, id: &str, root: &Path) -> Result<AgentSpec
 /// Waits for the first 200 on `/status` at `socket`.
 async fn first_status(socket: &Path, limit: Duration) -> Result<()> {
     let started = Instant::now();
-    let client = openlegion_host::http_client::builder()
+    let client = openlegion_mesh::http_client::builder()
         .unix_socket(socket.to_owned())
         .timeout(Duration::from_secs(2))
         .build()?;

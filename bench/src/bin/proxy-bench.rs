@@ -156,7 +156,7 @@ fn main() -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let http = openlegion_host::http_client::builder()
+    let http = openlegion_mesh::http_client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
     let token = rt.block_on(async {

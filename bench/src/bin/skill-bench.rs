@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use openlegion_bench::machine;
-use openlegion_skill_host::{CacheOutcome, Capabilities, HostConfig, Manifest, SkillHost};
+use openlegion_skill_host::{CacheOutcome, Capabilities, Manifest, SkillHost, SkillHostSettings};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -50,7 +50,7 @@ fn stats(mut sample: Vec<Duration>) -> Stats {
 
 fn host(cache: &Path, workspace: &Path) -> Result<SkillHost> {
     Ok(SkillHost::new(
-        HostConfig::new(cache),
+        SkillHostSettings::new(cache),
         Capabilities::new(workspace),
     )?)
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Parser;
 use openlegion_bench::{machine, wrk};
-use openlegion_host::webhooks::signature::sign;
+use openlegion_mesh::webhooks::signature::sign;
 use serde_json::json;
 
 const SECRET: &str = "bench-secret";

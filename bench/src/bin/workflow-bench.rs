@@ -118,7 +118,7 @@ impl Bench {
             mock_url,
             url,
             token,
-            http: openlegion_host::http_client::builder()
+            http: openlegion_mesh::http_client::builder()
                 .timeout(Duration::from_secs(120))
                 .pool_max_idle_per_host(256)
                 .build()?,

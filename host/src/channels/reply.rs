@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use openlegion_protocol::ChatEvent;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -95,13 +96,13 @@ impl Reply {
             tokio::select! {
                 outcome = &mut outcome => break outcome,
                 event = events.recv(), if events_open => match event {
-                    Ok(event) => match event["type"].as_str() {
-                        Some("text_delta") => {
-                            text.push_str(event["content"].as_str().unwrap_or_default());
+                    Ok(event) => match event {
+                        ChatEvent::TextDelta { content } => {
+                            text.push_str(&content);
                             dirty = true;
                         }
                         // A new round: its text replaces the last one's.
-                        Some("tool_start") => text.clear(),
+                        ChatEvent::ToolStart { .. } => text.clear(),
                         _ => {}
                     },
                     Err(broadcast::error::RecvError::Lagged(_)) => {}

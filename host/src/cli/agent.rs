@@ -9,14 +9,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use openlegion_host::config::{self, AgentConfig, Config};
-use openlegion_host::state::StateDir;
-use openlegion_host::store::{Store, StoreError, registry};
+use openlegion_mesh::config::{self, AgentConfig, Config};
+use openlegion_mesh::state_dir::StateDir;
+use openlegion_mesh::store::{Store, StoreError, registry};
 use openlegion_protocol::AgentId;
 use reqwest::Method;
 use serde_json::json;
 
 use super::client::{MeshRefused, OperatorClient};
+use super::table;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AgentCommand {
@@ -172,7 +173,7 @@ pub(crate) fn write_agent(
         bail!("agent {id} already exists in {}", path.display());
     }
     if let Some(model) = &model {
-        openlegion_host::vault::parse_model(model)
+        openlegion_mesh::vault::parse_model(model)
             .map_err(|e| anyhow::anyhow!("model {model}: {e}"))?;
     }
     agents.agents.insert(
@@ -190,32 +191,31 @@ pub(crate) fn write_agent(
 async fn list(config: &Config) -> Result<ExitCode> {
     if let Some(client) = OperatorClient::for_config(config)? {
         let agents = client.get("/mesh/agents").await?;
-        println!(
-            "{:<24} {:<16} {:<11} {:<6} url",
-            "agent", "role", "registered", "inbox"
-        );
+        let mut rows = table::plain(&["agent", "role", "registered", "inbox", "url"]);
         for (id, a) in agents.as_object().into_iter().flatten() {
-            println!(
-                "{:<24} {:<16} {:<11} {:<6} {}",
-                id,
-                a["role"].as_str().unwrap_or(""),
-                a["registered"].as_bool().unwrap_or(false),
-                a["inbox"],
-                a["url"].as_str().unwrap_or("-")
-            );
+            rows.add_row([
+                id.clone(),
+                a["role"].as_str().unwrap_or("").to_owned(),
+                a["registered"].as_bool().unwrap_or(false).to_string(),
+                a["inbox"].to_string(),
+                a["url"].as_str().unwrap_or("-").to_owned(),
+            ]);
         }
+        table::print(&rows);
     } else {
         println!(
             "(the mesh is not running; from {})",
             config.agents_path().display()
         );
+        let mut rows = table::plain(&[]);
         for (id, a) in &config.agents.agents {
-            println!(
-                "{id:<24} {:<16} {}",
-                a.role,
-                a.model.as_deref().unwrap_or("-")
-            );
+            rows.add_row([
+                id.to_string(),
+                a.role.clone(),
+                a.model.as_deref().unwrap_or("-").to_owned(),
+            ]);
         }
+        table::print(&rows);
     }
     Ok(ExitCode::SUCCESS)
 }

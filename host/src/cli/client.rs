@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use openlegion_host::config::Config;
-use openlegion_host::state::StateDir;
+use openlegion_mesh::config::Config;
+use openlegion_mesh::state_dir::StateDir;
 use reqwest::{Method, Url};
 use serde_json::Value;
 
@@ -45,7 +45,7 @@ impl OperatorClient {
                 state.operator_token_file().display()
             )
         })?;
-        let http = openlegion_host::http_client::builder()
+        let http = openlegion_mesh::http_client::builder()
             .timeout(Duration::from_secs(60))
             .build()?;
         Ok(Some(Self {
@@ -57,7 +57,7 @@ impl OperatorClient {
 
     /// A client for a mesh at `base` with `token` (the REPL of a mesh in this process).
     pub(crate) fn new(base: &str, token: &str) -> Result<Self> {
-        let http = openlegion_host::http_client::builder().build()?;
+        let http = openlegion_mesh::http_client::builder().build()?;
         Ok(Self {
             base: Url::parse(base)?,
             token: token.to_owned(),

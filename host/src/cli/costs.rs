@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::ValueEnum;
 
 use super::client::OperatorClient;
+use super::table;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum Period {
@@ -29,28 +30,33 @@ pub(crate) fn print_report(report: &serde_json::Value, name: &str) {
         "LLM costs, {name} (since {}):",
         report["since"].as_str().unwrap_or("?")
     );
-    println!(
-        "{:<20} {:<36} {:>6} {:>10} {:>10} {:>10}",
-        "agent", "model", "calls", "in tok", "out tok", "USD"
-    );
+    let mut rows = table::plain(&["agent", "model", "calls", "in tok", "out tok", "USD"]);
+    let mut budgets = table::plain(&[]);
     for (agent, a) in report["agents"].as_object().into_iter().flatten() {
         for (model, m) in a["models"].as_object().into_iter().flatten() {
-            println!(
-                "{agent:<20} {model:<36} {:>6} {:>10} {:>10} {:>10.4}",
-                m["calls"],
-                m["prompt_tokens"],
-                m["completion_tokens"],
-                m["cost_usd"].as_f64().unwrap_or(0.0)
-            );
+            rows.add_row([
+                agent.clone(),
+                model.clone(),
+                m["calls"].to_string(),
+                m["prompt_tokens"].to_string(),
+                m["completion_tokens"].to_string(),
+                format!("{:.4}", m["cost_usd"].as_f64().unwrap_or(0.0)),
+            ]);
         }
         let b = &a["budget"];
-        println!(
-            "{agent:<20} budget: ${:.2}/${:.2} today, ${:.2}/${:.2} this month",
-            b["spent_today_usd"].as_f64().unwrap_or(0.0),
-            b["daily_usd"].as_f64().unwrap_or(0.0),
-            b["spent_month_usd"].as_f64().unwrap_or(0.0),
-            b["monthly_usd"].as_f64().unwrap_or(0.0)
-        );
+        budgets.add_row([
+            agent.clone(),
+            format!(
+                "budget: ${:.2}/${:.2} today, ${:.2}/${:.2} this month",
+                b["spent_today_usd"].as_f64().unwrap_or(0.0),
+                b["daily_usd"].as_f64().unwrap_or(0.0),
+                b["spent_month_usd"].as_f64().unwrap_or(0.0),
+                b["monthly_usd"].as_f64().unwrap_or(0.0)
+            ),
+        ]);
     }
+    table::right_align(&mut rows, &[2, 3, 4, 5]);
+    table::print(&rows);
+    table::print(&budgets);
     println!("total: ${:.4}", report["total_usd"].as_f64().unwrap_or(0.0));
 }

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use openlegion_host::config::Config;
-use openlegion_host::triggers::Schedule;
-use openlegion_host::triggers::cron::{CronLock, file};
+use openlegion_mesh::config::Config;
+use openlegion_mesh::triggers::Schedule;
+use openlegion_mesh::triggers::cron::{CronLock, file};
 use openlegion_protocol::CronJob;
 
 use super::client::OperatorClient;

@@ -6,9 +6,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use openlegion_host::config::{Config, Isolation};
+use openlegion_mesh::config::{Config, Isolation};
 
 use super::machine::{self, Probe};
+use super::table;
 
 pub(crate) async fn run(config_dir: &Path) -> Result<ExitCode> {
     let config = Config::load(config_dir)?;
@@ -23,9 +24,7 @@ pub(crate) async fn run(config_dir: &Path) -> Result<ExitCode> {
         machine::chromium(),
         machine::disk(&config),
     ];
-    for p in &probes {
-        print_probe(p);
-    }
+    print_probes(&probes);
     let needed = needed_isolation(&config);
     let found = |what: &str| probes.iter().any(|p| p.what == what && p.ok);
     let mut blocked = Vec::new();
@@ -57,13 +56,17 @@ pub(crate) async fn run(config_dir: &Path) -> Result<ExitCode> {
     }
 }
 
-fn print_probe(p: &Probe) {
-    if p.ok {
-        println!("ok       {:<22} {}", p.what, p.detail);
-    } else {
-        println!("missing  {:<22} {}", p.what, p.detail);
-        println!("         {:<22} disables: {}", "", p.disables);
+fn print_probes(probes: &[Probe]) {
+    let mut rows = table::plain(&[]);
+    for p in probes {
+        let status = if p.ok { "ok" } else { "missing" };
+        rows.add_row([status, p.what, p.detail.as_str()]);
+        if !p.ok {
+            let disables = format!("disables: {}", p.disables);
+            rows.add_row(["", "", disables.as_str()]);
+        }
     }
+    table::print(&rows);
 }
 
 /// The isolations agents.yaml asks for explicitly (unset means "Docker if it answers",

@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use openlegion_host::config::Config;
-use openlegion_host::local_llm::{self, keyless, ollama};
-use openlegion_host::vault::{Vault, parse_model};
+use openlegion_mesh::config::Config;
+use openlegion_mesh::local_llm::{self, keyless, ollama};
+use openlegion_mesh::vault::{Vault, parse_model};
 
 /// Whether the configuration uses the bundled model: named somewhere, or standing in for
 /// models no credential reaches.
@@ -43,7 +43,7 @@ async fn install_if_needed(config: &Config, vault: &Vault, models: &Path) -> Res
 /// `openlegion setup`'s step for the local chat model.
 pub(crate) async fn setup(config: &Config) -> Result<()> {
     let vault = Vault::load(&config.dotenv_path(), std::env::vars())?;
-    let models = openlegion_host::embeddings::default_models_dir();
+    let models = openlegion_mesh::embeddings::default_models_dir();
     install_if_needed(config, &vault, &models).await?;
     if local_llm::is_installed(&models) {
         println!(
@@ -75,7 +75,7 @@ pub(crate) async fn start(config: &Config, vault: &Vault) {
     if let Some(line) = keyless::notice(&config.mesh.llm, &config.agents, vault) {
         eprintln!("{line}");
     }
-    let models = openlegion_host::embeddings::default_models_dir();
+    let models = openlegion_mesh::embeddings::default_models_dir();
     if let Err(e) = install_if_needed(config, vault, &models).await {
         eprintln!("warning: {e:#}; run `openlegion setup` when the network is back");
     }

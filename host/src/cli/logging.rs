@@ -1,5 +1,5 @@
 //! Log output of the mesh process: JSON lines by default (as the original's), text with
-//! `OPENLEGION_LOG_FORMAT=text` (see [`openlegion_host::log_format`]); the level from
+//! `OPENLEGION_LOG_FORMAT=text` (see [`openlegion_mesh::log_format`]); the level from
 //! `RUST_LOG` (default `info`).
 
 use tracing_subscriber::EnvFilter;
@@ -14,7 +14,7 @@ where
         .with_env_filter(filter)
         .with_ansi(false)
         .with_writer(writer);
-    let _ = if openlegion_host::log_format::json() {
+    let _ = if openlegion_mesh::log_format::json() {
         builder.json().try_init()
     } else {
         builder.try_init()

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use openlegion_host::config::Config;
-use openlegion_host::fleet::Backends;
+use openlegion_mesh::config::Config;
+use openlegion_mesh::fleet::Backends;
 
 /// Free space below which doctor warns (a full image is ~1.3 GB, and agents keep data).
 const LOW_DISK: u64 = 2 << 30;
@@ -28,7 +28,7 @@ pub(crate) async fn docker() -> Probe {
     let disables =
         "isolation docker and gvisor: agents can only run as plain processes (no OS isolation)";
     let answered = tokio::time::timeout(Duration::from_secs(10), async {
-        let engine = openlegion_host::runtime::docker::connect()
+        let engine = openlegion_mesh::runtime::docker::connect()
             .await
             .map_err(|e| e.to_string())?;
         engine.version().await.map_err(|e| e.to_string())
@@ -44,7 +44,7 @@ pub(crate) async fn docker() -> Probe {
         Ok(Err(_)) | Err(_) => Probe {
             what: "Docker engine",
             ok: false,
-            detail: openlegion_host::runtime::docker::no_docker(),
+            detail: openlegion_mesh::runtime::docker::no_docker(),
             disables,
         },
     }
@@ -54,7 +54,7 @@ pub(crate) async fn docker() -> Probe {
 pub(crate) async fn gvisor() -> Probe {
     let disables = "isolation gvisor (a second kernel between agents and this one)";
     let runtimes = tokio::time::timeout(Duration::from_secs(10), async {
-        let engine = openlegion_host::runtime::docker::connect().await.ok()?;
+        let engine = openlegion_mesh::runtime::docker::connect().await.ok()?;
         engine.info().await.ok()?.runtimes
     })
     .await
@@ -78,7 +78,7 @@ pub(crate) async fn gvisor() -> Probe {
 /// Whether agents can run in microVMs here (QEMU, a guest kernel, and how they would be
 /// accelerated: KVM if a guest boots under it, else TCG).
 pub(crate) async fn microvm(config: &Config) -> Probe {
-    let found = openlegion_host::runtime::microvm::probe(&config.mesh.runtime.microvm).await;
+    let found = openlegion_mesh::runtime::microvm::probe(&config.mesh.runtime.microvm).await;
     Probe {
         what: "microVM (QEMU)",
         ok: found.accel.is_ok(),
@@ -111,7 +111,7 @@ pub(crate) fn kvm() -> Probe {
 
 /// Whether the local embedding model is installed.
 pub(crate) fn embedding_model() -> Probe {
-    let models = openlegion_host::embeddings::default_models_dir();
+    let models = openlegion_mesh::embeddings::default_models_dir();
     let files = openlegion_embed::ModelFiles::under(&models);
     Probe {
         what: "local embedding model",
@@ -122,7 +122,7 @@ pub(crate) fn embedding_model() -> Probe {
             format!(
                 "not installed under {} (`openlegion setup` with llm.embedding_model: local/{})",
                 models.display(),
-                openlegion_host::embeddings::MODEL_NAME
+                openlegion_mesh::embeddings::MODEL_NAME
             )
         },
         disables: "memory search by meaning without a provider's embedding model",
@@ -131,8 +131,8 @@ pub(crate) fn embedding_model() -> Probe {
 
 /// Whether the bundled chat model is installed.
 pub(crate) fn chat_model() -> Probe {
-    use openlegion_host::local_llm;
-    let models = openlegion_host::embeddings::default_models_dir();
+    use openlegion_mesh::local_llm;
+    let models = openlegion_mesh::embeddings::default_models_dir();
     let installed = local_llm::is_installed(&models);
     Probe {
         what: "local chat model",

@@ -19,6 +19,7 @@ mod skill;
 mod start;
 mod status;
 mod stop;
+mod table;
 mod webhook;
 mod wizard;
 mod workflow;
@@ -151,7 +152,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bb(cmd) => runtime.block_on(bb::run(&cli.config, cmd)),
         Command::Chat { name } => runtime.block_on(async {
             let client = client::OperatorClient::require(&cli.config)?;
-            let config = openlegion_host::config::Config::load(&cli.config)?;
+            let config = openlegion_mesh::config::Config::load(&cli.config)?;
             let history = config.state_dir().join(repl::HISTORY_FILE);
             repl::run(&client, Some(name), false, Some(history)).await?;
             Ok(ExitCode::SUCCESS)

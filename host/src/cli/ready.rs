@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use openlegion_host::config::{Config, Isolation};
+use openlegion_mesh::config::{Config, Isolation};
 
 use super::client::OperatorClient;
 

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use openlegion_host::config::Config;
-use openlegion_host::embeddings;
-use openlegion_host::fleet::Backends;
-use openlegion_host::vault::parse_model;
+use openlegion_mesh::config::Config;
+use openlegion_mesh::embeddings;
+use openlegion_mesh::fleet::Backends;
+use openlegion_mesh::vault::parse_model;
 
 use super::progress::Activity;
 

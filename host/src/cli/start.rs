@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use openlegion_host::config::Config;
-use openlegion_host::fleet::{Backends, Fleet};
-use openlegion_host::instance::{self, Instance};
-use openlegion_host::mesh::Mesh;
-use openlegion_host::state::StateDir;
+use openlegion_mesh::config::Config;
+use openlegion_mesh::fleet::{Backends, Fleet};
+use openlegion_mesh::instance::{self, Instance};
+use openlegion_mesh::mesh::Mesh;
+use openlegion_mesh::state_dir::StateDir;
 use std::os::unix::process::CommandExt;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -160,7 +160,7 @@ pub(crate) async fn detach(config_dir: &Path, port: Option<u16>) -> Result<ExitC
         .process_group(0)
         .spawn()
         .context("cannot start the mesh process")?;
-    let http = openlegion_host::http_client::builder()
+    let http = openlegion_mesh::http_client::builder()
         .timeout(Duration::from_secs(2))
         .build()?;
     let deadline = Instant::now() + READY_TIMEOUT;

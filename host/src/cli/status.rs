@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use openlegion_host::config::Config;
+use openlegion_mesh::config::Config;
 use serde_json::json;
 
 use super::client::OperatorClient;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use openlegion_host::config::Config;
-use openlegion_host::state::StateDir;
+use openlegion_mesh::config::Config;
+use openlegion_mesh::state_dir::StateDir;
 
 pub(crate) fn run(config_dir: &Path, timeout: u64) -> Result<ExitCode> {
     let config = Config::load(config_dir)?;

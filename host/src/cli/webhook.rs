@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::Subcommand;
-use openlegion_host::config::Config;
-use openlegion_host::state::StateDir;
-use openlegion_host::webhooks::{Hook, WEBHOOKS_FILE, config};
+use openlegion_mesh::config::Config;
+use openlegion_mesh::state_dir::StateDir;
+use openlegion_mesh::webhooks::{Hook, WEBHOOKS_FILE, config};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum WebhookCommand {

@@ -193,9 +193,19 @@ pub fn parse_mesh(path: &Path, text: &str) -> Result<MeshFile, ConfigError> {
 }
 
 pub fn load_agents(path: &Path) -> Result<AgentsFile, ConfigError> {
-    let file: AgentsFile = match read_optional(path)? {
-        Some(text) if !text.trim().is_empty() => parse::yaml(path, &text)?,
-        _ => AgentsFile::default(),
+    match read_optional(path)? {
+        Some(text) => parse_agents(path, &text),
+        None => Ok(AgentsFile::default()),
+    }
+}
+
+/// Parses and checks `text` as the agents.yaml at `path` (what [`load_agents`] does once
+/// the file is read).
+pub fn parse_agents(path: &Path, text: &str) -> Result<AgentsFile, ConfigError> {
+    let file: AgentsFile = if text.trim().is_empty() {
+        AgentsFile::default()
+    } else {
+        parse::yaml(path, text)?
     };
     for (id, agent) in &file.agents {
         if RESERVED_AGENT_IDS.contains(&id.as_str()) {

@@ -127,7 +127,7 @@ impl Costs {
             cost_usd: cost,
             created_at: self.budgets.now().timestamp_micros(),
         };
-        crate::metrics::llm_call(
+        crate::counters::llm_call(
             agent,
             model,
             kind,

@@ -8,8 +8,8 @@
 
 mod backends;
 mod configured;
-mod health;
 mod socket;
+mod watchdog;
 mod window;
 
 use std::collections::HashMap;
@@ -278,7 +278,7 @@ impl Fleet {
             return Err(e.into());
         }
         self.mesh.set_run_state(id.as_str(), "starting");
-        health::watch(
+        watchdog::watch(
             Arc::clone(&self.mesh),
             Arc::clone(&backend),
             spec.clone(),

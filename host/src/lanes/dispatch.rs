@@ -7,10 +7,8 @@
 
 use std::time::Duration;
 
-use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use openlegion_protocol::{ChatEvent, ChatMessage, Origin, TaskResult};
-use serde_json::Value;
 
 use super::{Lanes, Outcome, Work};
 use crate::agent_link::AgentLink;
@@ -122,7 +120,7 @@ async fn chat(
     link: &AgentLink,
     message: &str,
     origin: &Origin,
-    events: &tokio::sync::broadcast::Sender<Value>,
+    events: &tokio::sync::broadcast::Sender<ChatEvent>,
 ) -> Result<Outcome, Miss> {
     let body = ChatMessage {
         message: message.to_owned(),
@@ -138,7 +136,7 @@ async fn chat(
     if !resp.status().is_success() {
         return Ok(refused(resp).await);
     }
-    let mut stream = resp.bytes_stream().eventsource();
+    let mut stream = openlegion_protocol::sse::frame(resp.bytes_stream());
     while let Some(event) = stream.next().await {
         let event = event.map_err(|e| Miss::Unreachable(e.to_string()))?;
         // An event this mesh does not know (an agent of another release) is skipped: the
@@ -150,10 +148,12 @@ async fn chat(
                 continue;
             }
         };
-        let _ = events.send(serde_json::to_value(&parsed).expect("chat events serialise"));
-        if let ChatEvent::Done(reply) = parsed {
+        if let ChatEvent::Done(reply) = &parsed {
+            let reply = reply.clone();
+            let _ = events.send(parsed);
             return Ok(Outcome::Replied { reply });
         }
+        let _ = events.send(parsed);
     }
     Err(Miss::Unreachable(
         "the stream ended before the turn did".into(),

@@ -24,7 +24,9 @@ mod dispatch;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use openlegion_protocol::{AgentId, ChatResponse, Origin, TaskAssignment, TaskResult, new_id};
+use openlegion_protocol::{
+    AgentId, ChatEvent, ChatResponse, Origin, TaskAssignment, TaskResult, new_id,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, Semaphore, broadcast, watch};
 use tokio_util::sync::CancellationToken;
@@ -110,7 +112,7 @@ pub enum LaneError {
 /// The live side of one item: its events while it runs, and its outcome.
 #[derive(Debug)]
 struct Tracker {
-    events: broadcast::Sender<serde_json::Value>,
+    events: broadcast::Sender<ChatEvent>,
     done: watch::Sender<Option<Outcome>>,
     cancel: CancellationToken,
 }
@@ -130,7 +132,7 @@ impl Tracker {
 pub struct Ticket {
     pub id: String,
     /// The chat's events as the agent streams them (`text_delta`, `tool_start`, …, `done`).
-    pub events: broadcast::Receiver<serde_json::Value>,
+    pub events: broadcast::Receiver<ChatEvent>,
     done: watch::Receiver<Option<Outcome>>,
 }
 
@@ -328,7 +330,7 @@ impl Lanes {
     }
 
     fn count_refusal(&self, agent: &str) {
-        crate::metrics::lane_refused(agent);
+        crate::counters::lane_refused(agent);
         *self
             .refused
             .lock()

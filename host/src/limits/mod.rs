@@ -133,7 +133,7 @@ impl Limits {
         };
         limiter.check_key(&agent.to_owned()).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            crate::metrics::rate_limited(agent, limit.name());
+            crate::counters::rate_limited(agent, limit.name());
             Refusal {
                 agent: agent.to_owned(),
                 limit,

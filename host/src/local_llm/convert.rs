@@ -36,6 +36,7 @@ pub(super) fn request(req: &ChatRequest) -> Request {
         seed: req.extra.get("seed").and_then(serde_json::Value::as_u64),
         deadline: Instant::now() + timeout,
         grammar: true,
+        max_tools: None,
     }
 }
 

@@ -64,7 +64,7 @@ async fn track(request: Request, next: Next) -> Response {
     };
     let start = Instant::now();
     let response = next.run(request).await;
-    super::http_request(
+    crate::counters::http_request(
         method,
         &route,
         response.status().as_u16(),

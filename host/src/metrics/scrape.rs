@@ -11,7 +11,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use super::{Counters, Labels};
+use crate::counters::{self, Counters, Labels};
 use crate::mesh::Mesh;
 
 /// How long an agent may take to answer `GET /status` for a scrape.
@@ -20,7 +20,7 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
 /// The whole exposition: the counters kept as events happen, then this scrape's readings.
 pub(super) async fn render(mesh: &Mesh) -> String {
     let mut out = String::new();
-    encode_registry(&mut out, &super::get().registry).expect("writing to a String");
+    encode_registry(&mut out, &counters::get().registry).expect("writing to a String");
     encode_registry(&mut out, &readings(mesh).await).expect("writing to a String");
     encode_eof(&mut out).expect("writing to a String");
     out

@@ -22,7 +22,7 @@ use openlegion_llm::{
 };
 use tokio::sync::mpsc;
 
-use super::health::ModelHealth;
+use super::model_health::ModelHealth;
 use crate::local_llm::{self, LocalChat};
 use crate::vault::{ModelRef, Vault};
 

@@ -8,7 +8,7 @@
 
 mod error;
 mod failover;
-pub mod health;
+pub mod model_health;
 mod params;
 mod reply;
 
@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 pub use error::ProxyError;
 pub use failover::{Failover, Relay};
-use health::ModelHealth;
+use model_health::ModelHealth;
 
 use crate::auth::Caller;
 use crate::config::{AgentsFile, LlmSection};
@@ -144,7 +144,7 @@ impl Proxy {
         self.ephemeral.write().expect("agents lock").remove(id);
     }
 
-    pub fn health(&self) -> Vec<health::HealthRow> {
+    pub fn health(&self) -> Vec<model_health::HealthRow> {
         self.failover.health.snapshot()
     }
 
@@ -288,7 +288,7 @@ impl Proxy {
                 match self.costs.budgets().reserve(agent.as_str(), estimate) {
                     Ok(Ok(r)) => Some(r),
                     Ok(Err(exceeded)) => {
-                        crate::metrics::budget_refused(agent.as_str());
+                        crate::counters::budget_refused(agent.as_str());
                         return Err(Ok(reply::refusal(
                             exceeded.to_string(),
                             "budget_exceeded",
@@ -367,7 +367,7 @@ impl Proxy {
                 )))
             }
             Err(e) => {
-                crate::metrics::llm_error(caller.id(), &requested(&prepared.candidates));
+                crate::counters::llm_error(caller.id(), &requested(&prepared.candidates));
                 Ok(reply::llm_failure(&e, self.failover.vault.redactor()))
             }
         }
@@ -416,7 +416,7 @@ impl Proxy {
                 Ok(ApiProxyResponse::with_data(&data))
             }
             Err(e) => {
-                crate::metrics::llm_error(caller.id(), &model.id());
+                crate::counters::llm_error(caller.id(), &model.id());
                 Ok(reply::llm_failure(&e, self.failover.vault.redactor()))
             }
         }
@@ -478,7 +478,7 @@ impl Proxy {
                         ProxyEvent::Done(reply::chat_data(&response, &model, cost))
                     }
                     Relay::Failed(e) => {
-                        crate::metrics::llm_error(&agent, &requested);
+                        crate::counters::llm_error(&agent, &requested);
                         reply::llm_failure_event(&e, &redactor)
                     }
                 };

@@ -205,7 +205,7 @@ impl RuntimeBackend for ProcessBackend {
                     }
                     match spawn(&binary, &spec) {
                         Ok(c) => {
-                            crate::metrics::agent_restarted(spec.id.as_str());
+                            crate::counters::agent_restarted(spec.id.as_str());
                             *pid_slot.lock().expect("pid lock") = c.id().unwrap_or(0);
                             child = c;
                         }

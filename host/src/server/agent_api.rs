@@ -105,7 +105,7 @@ async fn through_lane(
     body: &[u8],
 ) -> Result<Response, ApiError> {
     use crate::lanes::{Outcome, Submission, Work};
-    use openlegion_protocol::{ChatMessage, TaskAssignment};
+    use openlegion_protocol::{ChatEvent, ChatMessage, TaskAssignment};
     let id = openlegion_protocol::AgentId::parse(agent).map_err(MeshError::from)?;
     let (work, origin) = if path == "task" {
         let task: TaskAssignment = serde_json::from_slice(body).map_err(bad_body)?;
@@ -157,13 +157,13 @@ async fn through_lane(
         },
         _ => {
             use axum::response::sse::{Event, KeepAlive, Sse};
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<serde_json::Value>(256);
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<ChatEvent>(256);
             tokio::spawn(async move {
                 loop {
                     match ticket.events.recv().await {
-                        Ok(v) => {
-                            let done = v["type"] == "done";
-                            if tx.send(v).await.is_err() || done {
+                        Ok(event) => {
+                            let done = matches!(event, ChatEvent::Done(_));
+                            if tx.send(event).await.is_err() || done {
                                 return;
                             }
                         }
@@ -176,12 +176,12 @@ async fn through_lane(
                     Outcome::Cancelled => "the turn was cancelled".into(),
                     _ => return,
                 };
-                let _ = tx
-                    .send(serde_json::json!({"type": "error", "error": error}))
-                    .await;
+                let _ = tx.send(ChatEvent::Error { error }).await;
             });
-            let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
-                .map(|v| Ok::<_, std::convert::Infallible>(Event::default().data(v.to_string())));
+            let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(|event| {
+                let data = serde_json::to_string(&event).expect("chat events serialise");
+                Ok::<_, std::convert::Infallible>(Event::default().data(data))
+            });
             Ok(Sse::new(stream)
                 .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
                 .into_response())

@@ -16,7 +16,7 @@ use super::error::{ApiError, ApiJson, ApiQuery};
 use crate::auth::Caller;
 use crate::costs::{CostReport, Period};
 use crate::proxy::Proxy;
-use crate::proxy::health::HealthRow;
+use crate::proxy::model_health::HealthRow;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()

@@ -73,10 +73,15 @@ impl WebhooksFile {
 
 /// Loads `path`; a missing or empty file means no hooks.
 pub fn load(path: &Path) -> Result<WebhooksFile, ConfigError> {
-    let Some(text) = crate::config::read_nonblank(path)? else {
-        return Ok(WebhooksFile::default());
-    };
-    let file: WebhooksFile = crate::config::parse_json(path, &text)?;
+    match crate::config::read_nonblank(path)? {
+        Some(text) => parse(path, &text),
+        None => Ok(WebhooksFile::default()),
+    }
+}
+
+/// Parses and checks `text`, the contents of the webhooks.json at `path`.
+pub fn parse(path: &Path, text: &str) -> Result<WebhooksFile, ConfigError> {
+    let file: WebhooksFile = crate::config::parse_json(path, text)?;
     validate(path, &file)?;
     Ok(file)
 }

@@ -63,7 +63,7 @@ async fn deliver(
             .into_response(),
         Err(e) => refusal(e),
     };
-    crate::metrics::webhook_delivery(
+    crate::counters::webhook_delivery(
         webhooks.name_of(&id).as_deref().unwrap_or("unknown"),
         response.status().as_u16(),
     );

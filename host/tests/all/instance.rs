@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use openlegion_host::instance::{Instance, StartError, load};
+use openlegion_mesh::instance::{Instance, StartError, load};
 use serde_json::Value;
 use tower::ServiceExt;
 

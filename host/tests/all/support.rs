@@ -5,8 +5,8 @@
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use openlegion_host::instance::Instance;
-use openlegion_host::vault::Vault;
+use openlegion_mesh::instance::Instance;
+use openlegion_mesh::vault::Vault;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -104,7 +104,7 @@ impl TestMesh {
         for (name, contents) in &options.files {
             std::fs::write(config.join(name), contents).unwrap();
         }
-        let config = openlegion_host::config::Config::load(&config).unwrap();
+        let config = openlegion_mesh::config::Config::load(&config).unwrap();
         let vault = Vault::load(&config.dotenv_path(), options.env).unwrap();
         let instance = Instance::start(config, vault).await.unwrap();
         let op = instance.operator_token.clone();

@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
-use openlegion_host::webhooks::signature::sign;
+use openlegion_mesh::webhooks::signature::sign;
 use serde_json::json;
 
 use crate::support::{Options, TestMesh};

@@ -4,8 +4,8 @@
 //! events (`stream`). Anthropic has no embeddings endpoint.
 
 mod request;
-mod response;
-mod stream;
+pub(crate) mod response;
+pub(crate) mod stream;
 
 use reqwest::RequestBuilder;
 use reqwest::header::HeaderValue;

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::transport::{invalid, provider_message, quote};
 use crate::{ChatResponse, LlmError, ToolCall, Usage, lenient};
 
-pub(super) fn parse(
+pub(crate) fn parse(
     json: &Value,
     requested_model: &str,
     provider: &str,

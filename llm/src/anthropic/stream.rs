@@ -17,7 +17,7 @@ use crate::transport::{self, invalid};
 use crate::{ChatResponse, LlmError, StreamEvent, ToolCall, Usage, lenient};
 
 #[derive(Debug)]
-pub(super) struct Decoder {
+pub(crate) struct Decoder {
     provider: String,
     model: String,
     content: String,
@@ -39,7 +39,7 @@ struct OpenCall {
 }
 
 impl Decoder {
-    pub(super) fn new(provider: &str, requested_model: &str) -> Self {
+    pub(crate) fn new(provider: &str, requested_model: &str) -> Self {
         Self {
             provider: provider.to_owned(),
             model: requested_model.to_owned(),

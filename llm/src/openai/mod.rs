@@ -5,8 +5,8 @@
 
 mod embed;
 mod request;
-mod response;
-mod stream;
+pub(crate) mod response;
+pub(crate) mod stream;
 
 use reqwest::RequestBuilder;
 

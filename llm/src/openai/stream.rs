@@ -20,7 +20,7 @@ use crate::{ChatResponse, LlmError, StreamEvent, ToolCall, Usage, lenient};
 const STREAM_ERROR_STATUS: u16 = 500;
 
 #[derive(Debug)]
-pub(super) struct Decoder {
+pub(crate) struct Decoder {
     provider: String,
     model: String,
     content: String,
@@ -39,7 +39,7 @@ struct PartialCall {
 }
 
 impl Decoder {
-    pub(super) fn new(provider: &str, requested_model: &str) -> Self {
+    pub(crate) fn new(provider: &str, requested_model: &str) -> Self {
         Self {
             provider: provider.to_owned(),
             model: requested_model.to_owned(),

@@ -14,25 +14,9 @@ use openlegion_protocol::{BrowserAction, BrowserReply, MAX_BROWSER_PNG_BYTES};
 use serde_json::Value;
 
 use crate::bindings::openlegion::skill::browser::Host;
-use crate::capability::{Capability, not_granted};
-use crate::state::{CallState, SkillContext};
+use crate::call_state::{CallState, SkillContext};
+use crate::capability::Capability;
 use crate::workspace::{self, MAX_PATH_BYTES};
-
-/// The agent's way to the mesh's browser. Every method refuses unless implemented.
-#[async_trait::async_trait]
-pub trait BrowserCap: Send + Sync {
-    /// Runs `action` in the agent's browser context. `Err` is the text the skill sees.
-    async fn run(&self, skill: &str, action: BrowserAction) -> Result<BrowserReply, String> {
-        let _ = action;
-        Err(not_granted(Capability::Browser, skill))
-    }
-}
-
-/// No browser at all.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DenyBrowser;
-
-impl BrowserCap for DenyBrowser {}
 
 /// Checks the grant and the bounds, then hands `action` to the agent's browser.
 async fn browse(skill: Arc<SkillContext>, action: BrowserAction) -> Result<BrowserReply, String> {

@@ -8,9 +8,10 @@ use std::time::Duration;
 use openlegion_protocol::SearchRequest;
 
 use crate::bindings::openlegion::skill::http::{Host, Request, Response};
-use crate::capability::{Capability, not_granted};
+use crate::call_state::CallState;
+use crate::capability::Capability;
 use crate::host::{bounded, truncate_at_char};
-use crate::state::CallState;
+use crate::ports::http::{HttpRequest, MAX_RESPONSE_BODY_BYTES};
 
 /// Longest URL, method, header list and request body a guest may send. The WIT leaves
 /// them open; these are far above any real request and far below the agent's memory.
@@ -22,51 +23,6 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The WIT contract: 30 s by default, at most 120 s.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_TIMEOUT: Duration = Duration::from_secs(120);
-/// The WIT contract: at most 1 MiB of response body reaches the guest.
-pub(crate) const MAX_RESPONSE_BODY_BYTES: usize = 1024 * 1024;
-
-/// A request from a skill, checked and bounded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpRequest {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<String>,
-    /// The guest's timeout, defaulted and capped.
-    pub timeout: Duration,
-}
-
-/// The answer to give the skill. A body over [`MAX_RESPONSE_BODY_BYTES`] is cut by the
-/// host (and `truncated` set).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-    pub truncated: bool,
-}
-
-/// The agent's way out to the network. Every method refuses unless implemented.
-#[async_trait::async_trait]
-pub trait HttpCap: Send + Sync {
-    /// Makes `request` for `skill`. `Err` is the text the skill sees.
-    async fn fetch(&self, skill: &str, request: HttpRequest) -> Result<HttpResponse, String> {
-        let _ = request;
-        Err(not_granted(Capability::Http, skill))
-    }
-
-    /// Searches the web with the mesh's provider; `Ok` is the JSON text the skill sees.
-    async fn search(&self, skill: &str, request: SearchRequest) -> Result<String, String> {
-        let _ = request;
-        Err(not_granted(Capability::Http, skill))
-    }
-}
-
-/// No network at all.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DenyHttp;
-
-impl HttpCap for DenyHttp {}
 
 impl Host for CallState {
     async fn fetch(&mut self, request: Request) -> Result<Response, String> {

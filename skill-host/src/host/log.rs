@@ -2,8 +2,8 @@
 //! granted.
 
 use crate::bindings::openlegion::skill::log::{Host, Level};
+use crate::call_state::CallState;
 use crate::host::truncate_at_char;
-use crate::state::CallState;
 
 /// Longest message kept (the WIT contract); longer ones are cut.
 const MAX_MESSAGE_BYTES: usize = 8 * 1024;

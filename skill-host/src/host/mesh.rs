@@ -11,9 +11,9 @@ use openlegion_protocol::{
 };
 
 use crate::bindings::openlegion::skill::mesh::Host;
-use crate::capability::{Capability, not_granted};
+use crate::call_state::CallState;
+use crate::capability::Capability;
 use crate::host::bounded;
-use crate::state::CallState;
 
 /// Longest message kind (`task_request`, `query`, …).
 const MAX_KIND_BYTES: usize = 64;
@@ -23,106 +23,6 @@ const MAX_HISTORY_ENTRIES: u32 = 200;
 
 /// Longest cron job or heartbeat spec (a schedule and a message of at most 16 KiB).
 const MAX_SPEC_BYTES: usize = 20 * 1024;
-
-/// The agent's connection to the mesh, one method per WIT function. Every method refuses
-/// unless implemented. JSON values travel as JSON text; `Err` is the text the skill sees.
-#[async_trait::async_trait]
-pub trait MeshCap: Send + Sync {
-    async fn read_state(&self, skill: &str, key: &str) -> Result<Option<String>, String> {
-        let _ = key;
-        Err(not_granted(Capability::Mesh, skill))
-    }
-
-    async fn write_state(
-        &self,
-        skill: &str,
-        key: &str,
-        value_json: &str,
-        ttl_seconds: Option<u32>,
-    ) -> Result<String, String> {
-        let _ = (key, value_json, ttl_seconds);
-        Err(not_granted(Capability::Mesh, skill))
-    }
-
-    async fn list_state(&self, skill: &str, prefix: &str) -> Result<String, String> {
-        let _ = prefix;
-        Err(not_granted(Capability::Mesh, skill))
-    }
-
-    async fn publish(&self, skill: &str, topic: &str, payload_json: &str) -> Result<u32, String> {
-        let _ = (topic, payload_json);
-        Err(not_granted(Capability::Mesh, skill))
-    }
-
-    async fn list_agents(&self, skill: &str) -> Result<String, String> {
-        Err(not_granted(Capability::Mesh, skill))
-    }
-
-    async fn send_message(
-        &self,
-        skill: &str,
-        to: &str,
-        kind: &str,
-        payload_json: &str,
-    ) -> Result<String, String> {
-        let _ = (to, kind, payload_json);
-        Err(not_granted(Capability::Mesh, skill))
-    }
-
-    async fn set_cron(&self, skill: &str, spec_json: &str) -> Result<String, String> {
-        let _ = spec_json;
-        Err(not_granted(Capability::Mesh, skill))
-    }
-
-    async fn list_cron(&self, skill: &str) -> Result<String, String> {
-        Err(not_granted(Capability::Mesh, skill))
-    }
-
-    async fn remove_cron(&self, skill: &str, id: &str) -> Result<String, String> {
-        let _ = id;
-        Err(not_granted(Capability::Mesh, skill))
-    }
-
-    async fn set_heartbeat(&self, skill: &str, spec_json: &str) -> Result<String, String> {
-        let _ = spec_json;
-        Err(not_granted(Capability::Mesh, skill))
-    }
-
-    /// Starts a sub-agent; `Ok` is the mesh's answer as JSON text.
-    async fn spawn_agent(&self, skill: &str, request: SpawnRequest) -> Result<String, String> {
-        let _ = request;
-        Err(not_granted(Capability::Mesh, skill))
-    }
-
-    /// Another agent's history, as JSON text; `limit` is already defaulted and capped.
-    async fn read_agent_history(
-        &self,
-        skill: &str,
-        agent: &str,
-        limit: u32,
-    ) -> Result<String, String> {
-        let _ = (agent, limit);
-        Err(not_granted(Capability::Mesh, skill))
-    }
-
-    /// Registers an artifact of the agent's workspace (its metadata, read by the host).
-    async fn register_artifact(&self, skill: &str, meta: ArtifactMeta) -> Result<String, String> {
-        let _ = meta;
-        Err(not_granted(Capability::Mesh, skill))
-    }
-
-    /// Another agent's artifact, as the JSON text the skill sees.
-    async fn read_artifact(&self, skill: &str, agent: &str, name: &str) -> Result<String, String> {
-        let _ = (agent, name);
-        Err(not_granted(Capability::Mesh, skill))
-    }
-}
-
-/// No mesh at all.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DenyMesh;
-
-impl MeshCap for DenyMesh {}
 
 impl Host for CallState {
     async fn read_state(&mut self, key: String) -> Result<Option<String>, String> {

@@ -19,8 +19,8 @@ use wasmtime::component::{HasSelf, Linker};
 
 use crate::bindings::Skill;
 use crate::bindings::openlegion::skill::types;
+use crate::call_state::CallState;
 use crate::error::HostError;
-use crate::state::CallState;
 
 /// A linker with WASI (preview 2, async) and every `openlegion:skill` interface.
 pub(crate) fn linker(engine: &Engine) -> Result<Linker<CallState>, HostError> {
@@ -28,7 +28,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<CallState>, HostError> {
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)
         .and_then(|()| Skill::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s))
         .map_err(|e| HostError::Engine {
-            message: format!("cannot link the skill interfaces: {e:#}"),
+            source: e.context("cannot link the skill interfaces"),
         })?;
     Ok(linker)
 }

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use crate::bindings::openlegion::skill::workspace::{Entry, Host};
+use crate::call_state::{CallState, SkillContext};
 use crate::capability::Capability;
 use crate::host::bounded;
-use crate::state::{CallState, SkillContext};
 use crate::workspace::{self, MAX_PATH_BYTES};
 
 /// Checks the grant and the path, then runs `op` over the workspace root off the async

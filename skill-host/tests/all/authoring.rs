@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use openlegion_skill_host::testing::{Recorded, RecordingSkills};
 use openlegion_skill_host::{
-    Capabilities, Capability, HostConfig, LimitsOverride, MAX_SOURCE_BYTES, Manifest, SkillHost,
-    SkillSource, check_authored,
+    Capabilities, Capability, LimitsOverride, MAX_SOURCE_BYTES, Manifest, SkillHost,
+    SkillHostSettings, SkillSource, check_authored,
 };
 use serde_json::json;
 
@@ -20,7 +20,7 @@ async fn host(allowed: &[Capability]) -> (SkillHost, Arc<RecordingSkills>, tempf
     let skills = Arc::new(RecordingSkills::default());
     let mut caps = Capabilities::new(dir.path()).allowing(allowed.iter().copied());
     caps.skills = skills.clone();
-    let host = SkillHost::new(HostConfig::new(shared_cache()), caps).unwrap();
+    let host = SkillHost::new(SkillHostSettings::new(shared_cache()), caps).unwrap();
     let manifest = Manifest::new("echo", "0.1.0").with_capabilities([Capability::Skills]);
     host.load_bytes(manifest, fixture("echo")).await.unwrap();
     (host, skills, dir)

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use openlegion_skill_host::{
-    CacheOutcome, Capabilities, FUNCTION_CACHE_FILE, FunctionReuse, HostConfig, Manifest, SkillHost,
+    CacheOutcome, Capabilities, FUNCTION_CACHE_FILE, FunctionReuse, Manifest, SkillHost,
+    SkillHostSettings,
 };
 
 use crate::support::fixture;
@@ -14,7 +15,7 @@ use crate::support::fixture;
 fn host(cache: &Path, dir: &Path) -> SkillHost {
     let workspace = dir.join("data");
     std::fs::create_dir_all(&workspace).unwrap();
-    SkillHost::new(HostConfig::new(cache), Capabilities::new(workspace)).unwrap()
+    SkillHost::new(SkillHostSettings::new(cache), Capabilities::new(workspace)).unwrap()
 }
 
 async fn load_echo(host: &SkillHost) -> CacheOutcome {
@@ -115,7 +116,7 @@ async fn a_damaged_cwasm_is_refused_and_replaced() {
 async fn a_cache_inside_the_workspace_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let err = SkillHost::new(
-        HostConfig::new(dir.path().join("cache")),
+        SkillHostSettings::new(dir.path().join("cache")),
         Capabilities::new(dir.path()),
     )
     .unwrap_err();
@@ -126,7 +127,7 @@ async fn a_cache_inside_the_workspace_is_refused() {
 fn seeded_host(cache: &Path, seed: &Path, dir: &Path) -> SkillHost {
     let workspace = dir.join("data");
     std::fs::create_dir_all(&workspace).unwrap();
-    let mut config = HostConfig::new(cache);
+    let mut config = SkillHostSettings::new(cache);
     config.seed_cache_dir = Some(seed.to_owned());
     SkillHost::new(config, Capabilities::new(workspace)).unwrap()
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use openlegion_skill_host::testing::Recorded;
 use openlegion_skill_host::{
-    Capabilities, Capability, HostConfig, HttpRequest, Manifest, SkillHost,
+    Capabilities, Capability, HttpRequest, Manifest, SkillHost, SkillHostSettings,
 };
 use serde_json::json;
 
@@ -115,7 +115,7 @@ async fn the_agents_permissions_clip_the_manifest() {
 async fn the_default_capability_implementations_refuse() {
     let dir = tempfile::tempdir().unwrap();
     let caps = Capabilities::new(dir.path()).allowing(ALL);
-    let host = SkillHost::new(HostConfig::new(shared_cache()), caps).unwrap();
+    let host = SkillHost::new(SkillHostSettings::new(shared_cache()), caps).unwrap();
     let manifest = Manifest::new("echo", "1").with_capabilities(ALL);
     host.load_bytes(manifest, fixture("echo")).await.unwrap();
     let call = |args: serde_json::Value| {
@@ -247,7 +247,7 @@ async fn response_bodies_are_cut_at_one_mebibyte() {
             truncated: false,
         },
     ));
-    let host = SkillHost::new(HostConfig::new(shared_cache()), caps).unwrap();
+    let host = SkillHost::new(SkillHostSettings::new(shared_cache()), caps).unwrap();
     let manifest = Manifest::new("echo", "1").with_capabilities([Capability::Http]);
     host.load_bytes(manifest, fixture("echo")).await.unwrap();
     let answer = host

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use openlegion_skill_host::{HostConfig, LimitsOverride, ToolError};
+use openlegion_skill_host::{LimitsOverride, SkillHostSettings, ToolError};
 
 use crate::support::{TestHost, shared_cache};
 
@@ -181,7 +181,7 @@ async fn a_chatty_guest_is_not_hurt_by_the_stderr_cap() {
 
 #[tokio::test]
 async fn calls_beyond_the_pool_wait_for_a_slot() {
-    let mut config = HostConfig::new(shared_cache());
+    let mut config = SkillHostSettings::new(shared_cache());
     config.max_concurrent_calls = 2;
     let t = TestHost::with(&[], config);
     t.load("sleepy", "sleepy", &[]).await;

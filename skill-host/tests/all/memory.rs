@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use openlegion_skill_host::testing::{Recorded, RecordingMemory};
 use openlegion_skill_host::{
-    Capabilities, Capability, FactRequest, HostConfig, MAX_FACT_VALUE_BYTES, Manifest, SkillHost,
+    Capabilities, Capability, FactRequest, MAX_FACT_VALUE_BYTES, Manifest, SkillHost,
+    SkillHostSettings,
 };
 use serde_json::json;
 
@@ -16,7 +17,7 @@ async fn host(allowed: &[Capability]) -> (SkillHost, Arc<RecordingMemory>, tempf
     let memory = Arc::new(RecordingMemory::default());
     let mut caps = Capabilities::new(dir.path()).allowing(allowed.iter().copied());
     caps.memory = memory.clone();
-    let host = SkillHost::new(HostConfig::new(shared_cache()), caps).unwrap();
+    let host = SkillHost::new(SkillHostSettings::new(shared_cache()), caps).unwrap();
     let manifest = Manifest::new("echo", "0.1.0").with_capabilities([Capability::Memory]);
     host.load_bytes(manifest, fixture("echo")).await.unwrap();
     (host, memory, dir)

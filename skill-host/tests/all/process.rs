@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use openlegion_skill_host::testing::{Recorded, RecordingProcess};
 use openlegion_skill_host::{
-    Capabilities, Capability, HostConfig, Manifest, ProcessOutput, ProcessRequest, SkillHost,
+    Capabilities, Capability, Manifest, ProcessOutput, ProcessRequest, SkillHost, SkillHostSettings,
 };
 use serde_json::{Value, json};
 
@@ -90,7 +90,7 @@ async fn the_host_cuts_output_to_the_contract() {
         timed_out: false,
         truncated: false,
     }));
-    let host = SkillHost::new(HostConfig::new(shared_cache()), caps).unwrap();
+    let host = SkillHost::new(SkillHostSettings::new(shared_cache()), caps).unwrap();
     let manifest = Manifest::new("echo", "1").with_capabilities([Capability::Process]);
     host.load_bytes(manifest, fixture("echo")).await.unwrap();
     let answer = host
@@ -113,7 +113,7 @@ async fn the_host_cuts_output_to_the_contract() {
 async fn granted_but_not_implemented_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let caps = Capabilities::new(dir.path()).allowing([Capability::Process]);
-    let host = SkillHost::new(HostConfig::new(shared_cache()), caps).unwrap();
+    let host = SkillHost::new(SkillHostSettings::new(shared_cache()), caps).unwrap();
     let manifest = Manifest::new("shell", "1").with_capabilities([Capability::Process]);
     let report = host.load_bytes(manifest, fixture("echo")).await.unwrap();
     assert!(report.clipped.is_empty());

@@ -4,15 +4,15 @@
 
 use std::time::Duration;
 
-use openlegion_skill_host::{HostConfig, Manifest, ToolError};
+use openlegion_skill_host::{Manifest, SkillHostSettings, ToolError};
 
 use crate::support::{TestHost, eventually, fixture, replace_file, shared_cache, skill_dir};
 
 /// Busy-waiting burns fuel; the calls here are limited by time, not fuel.
 const MANIFEST: &str = "name: reload\nversion: '1'\nlimits: { fuel: 1000000000000 }\n";
 
-fn fast_polling() -> HostConfig {
-    let mut config = HostConfig::new(shared_cache());
+fn fast_polling() -> SkillHostSettings {
+    let mut config = SkillHostSettings::new(shared_cache());
     config.reload_interval = Duration::from_millis(20);
     config
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use openlegion_skill_host::testing::{RecordingHttp, RecordingMesh, RecordingProcess};
 use openlegion_skill_host::{
-    Capabilities, Capability, HostConfig, HttpResponse, LimitsOverride, LoadReport, Manifest,
-    ProcessOutput, SkillHost,
+    Capabilities, Capability, HttpResponse, LimitsOverride, LoadReport, Manifest, ProcessOutput,
+    SkillHost, SkillHostSettings,
 };
 
 /// Builds every fixture component (once per test binary) and returns the directory
@@ -72,10 +72,10 @@ pub(crate) const ALL: [Capability; 4] = [
 
 impl TestHost {
     pub(crate) fn new(allowed: &[Capability]) -> Self {
-        Self::with(allowed, HostConfig::new(shared_cache()))
+        Self::with(allowed, SkillHostSettings::new(shared_cache()))
     }
 
-    pub(crate) fn with(allowed: &[Capability], config: HostConfig) -> Self {
+    pub(crate) fn with(allowed: &[Capability], config: SkillHostSettings) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let workspace = dir.path().join("data");
         std::fs::create_dir(&workspace).unwrap();

@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::recording::RecordedRequest;
 use crate::script::Script;
-use crate::state::Shared;
+use crate::shared::Shared;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()

@@ -23,9 +23,9 @@ use crate::api_error::{self, Invalid};
 use crate::exchange::Received;
 use crate::play::{self, Played};
 use crate::recording::Api;
+use crate::shared::Shared;
 use crate::split;
 use crate::sse;
-use crate::state::Shared;
 
 /// The largest `dimensions` a request may ask for; anything bigger is a
 /// client bug, and answering it would only waste memory.

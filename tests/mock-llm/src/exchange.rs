@@ -11,8 +11,8 @@ use serde_json::Value;
 use crate::api_error::{self, Invalid};
 use crate::play::{self, Answer, Played};
 use crate::recording::{Api, RecordedRequest};
+use crate::shared::Shared;
 use crate::sse;
-use crate::state::Shared;
 
 /// A chat request that passed validation.
 #[derive(Debug)]

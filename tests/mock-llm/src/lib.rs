@@ -41,9 +41,9 @@ mod queues;
 mod recording;
 mod script;
 mod server;
+mod shared;
 mod split;
 mod sse;
-mod state;
 
 pub use embeddings::embedding;
 pub use error::MockError;

@@ -13,9 +13,9 @@ use std::time::Duration;
 use crate::api_error;
 use crate::recording::Api;
 use crate::script::{Quirks, ToolCall, Turn, Usage};
+use crate::shared::Shared;
 use crate::split;
 use crate::sse;
-use crate::state::Shared;
 
 /// Text and tool calls for a protocol module to render.
 #[derive(Debug)]

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use crate::error::MockError;
 use crate::recording::RecordedRequest;
 use crate::script::{Script, Turn};
-use crate::state::Shared;
+use crate::shared::Shared;
 use crate::{anthropic, control, embeddings, openai};
 
 /// Request bodies up to this size are accepted. Long agent conversations

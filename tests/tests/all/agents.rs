@@ -311,7 +311,7 @@ async fn streaming_chat_and_the_agent_api_through_the_mesh() {
         .unwrap()
         .trim_start_matches("unix:")
         .to_owned();
-    let raw = openlegion_host::http_client::builder()
+    let raw = openlegion_mesh::http_client::builder()
         .unix_socket(std::path::PathBuf::from(socket))
         .build()
         .unwrap();

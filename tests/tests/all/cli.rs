@@ -193,7 +193,7 @@ async fn chat_and_the_start_repl_talk_to_agents() {
     mock.push_for(MODEL_NAME, Turn::text("There is nothing here yet."));
     let config = mesh.config_dir();
     let out = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(binary("openlegion-host", "openlegion"))
+        let mut child = Command::new(binary("openlegion-mesh", "openlegion"))
             .arg("--config")
             .arg(&config)
             .args(["chat", "a"])
@@ -243,7 +243,7 @@ async fn chat_and_the_start_repl_talk_to_agents() {
     .unwrap();
     mock.push_for(MODEL_NAME, Turn::text("Scouting now."));
     let base = mock.openai_base();
-    let mut child = Command::new(binary("openlegion-host", "openlegion"))
+    let mut child = Command::new(binary("openlegion-mesh", "openlegion"))
         .arg("--config")
         .arg(&config)
         .args(["start", "--repl"])

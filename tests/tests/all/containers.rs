@@ -512,7 +512,7 @@ fn with_no_isolation_chosen_and_no_engine_start_says_what_to_do() {
         ),
     ] {
         let out =
-            std::process::Command::new(openlegion_tests::binary("openlegion-host", "openlegion"))
+            std::process::Command::new(openlegion_tests::binary("openlegion-mesh", "openlegion"))
                 .arg("--config")
                 .arg(&config)
                 .args(["start", "-d"])

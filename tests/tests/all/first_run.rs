@@ -32,7 +32,7 @@ fn ok(out: &std::process::Output) -> String {
 
 /// `openlegion ARGS` in a pseudo-terminal, with `env`.
 fn pty(config: &Path, args: &[&str], env: &[(&str, &str)]) -> PtySession {
-    let mut command = Command::new(binary("openlegion-host", "openlegion"));
+    let mut command = Command::new(binary("openlegion-mesh", "openlegion"));
     command.arg("--config").arg(config).args(args);
     for (k, v) in env {
         command.env(k, v);
@@ -67,7 +67,7 @@ fn setup_yes_sales_local_writes_a_config_that_start_runs() {
     let models = local_models_dir();
     let root = tempfile::tempdir().unwrap();
     let config = root.path().join("config");
-    let out = Command::new(binary("openlegion-host", "openlegion"))
+    let out = Command::new(binary("openlegion-mesh", "openlegion"))
         .arg("--config")
         .arg(&config)
         .args([
@@ -101,7 +101,7 @@ fn setup_yes_sales_local_writes_a_config_that_start_runs() {
             "{part} missing from:\n{mesh_yaml}"
         );
     }
-    let loaded = openlegion_host::config::Config::load(&config).unwrap();
+    let loaded = openlegion_mesh::config::Config::load(&config).unwrap();
     let ids: Vec<&str> = loaded.agents.agents.keys().map(|a| a.as_str()).collect();
     assert_eq!(ids, ["outreach", "qualifier", "researcher"]);
     let perms = loaded.permissions.unwrap().permissions;
@@ -123,7 +123,7 @@ fn setup_yes_sales_local_writes_a_config_that_start_runs() {
 
     // Run again, it changes nothing: every answer is what is already there.
     let before = std::fs::read_to_string(config.join("agents.yaml")).unwrap();
-    let again = ok(&Command::new(binary("openlegion-host", "openlegion"))
+    let again = ok(&Command::new(binary("openlegion-mesh", "openlegion"))
         .arg("--config")
         .arg(&config)
         .args(["setup", "--yes", "--template", "sales", "--no-build"])
@@ -194,7 +194,7 @@ async fn the_wizard_in_a_terminal_then_start_and_chat() {
         std::fs::metadata(&dotenv).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let loaded = openlegion_host::config::Config::load(&config).unwrap();
+    let loaded = openlegion_mesh::config::Config::load(&config).unwrap();
     assert_eq!(
         loaded.mesh.llm.default_model.as_deref(),
         Some("anthropic/mock")
@@ -378,7 +378,7 @@ fn doctor_says_what_each_missing_piece_disables_and_completions_print() {
     std::fs::create_dir(&config).unwrap();
     std::fs::write(config.join("mesh.yaml"), "runtime:\n  isolation: process\n").unwrap();
     // No Chromium on this PATH, and no model in this models directory.
-    let out = Command::new(binary("openlegion-host", "openlegion"))
+    let out = Command::new(binary("openlegion-mesh", "openlegion"))
         .arg("--config")
         .arg(&config)
         .arg("doctor")
@@ -408,7 +408,7 @@ fn doctor_says_what_each_missing_piece_disables_and_completions_print() {
         "agents:\n  a:\n    isolation: gvisor\n",
     )
     .unwrap();
-    let gvisor = Command::new(binary("openlegion-host", "openlegion"))
+    let gvisor = Command::new(binary("openlegion-mesh", "openlegion"))
         .arg("--config")
         .arg(&config)
         .arg("doctor")
@@ -444,7 +444,7 @@ fn agent_add_asks_what_is_missing_and_remove_confirms() {
     answer(&mut p, "Model", "anthropic/claude-haiku-4-5\r");
     p.exp_string("added agent scout").unwrap();
     p.exp_eof().unwrap();
-    let agents = openlegion_host::config::load_agents(&config.join("agents.yaml")).unwrap();
+    let agents = openlegion_mesh::config::load_agents(&config.join("agents.yaml")).unwrap();
     let scout = agents.agents.values().next().unwrap();
     assert_eq!(scout.role, "research");
     assert_eq!(scout.model.as_deref(), Some("anthropic/claude-haiku-4-5"));
@@ -459,7 +459,7 @@ fn agent_add_asks_what_is_missing_and_remove_confirms() {
     p.exp_string("removed agent scout").unwrap();
     p.exp_eof().unwrap();
     assert!(
-        openlegion_host::config::load_agents(&config.join("agents.yaml"))
+        openlegion_mesh::config::load_agents(&config.join("agents.yaml"))
             .unwrap()
             .agents
             .is_empty()

@@ -168,7 +168,7 @@ async fn the_operator_token_file_is_private() {
 
 /// GET `path` from the mesh on an agent's socket, with `token`.
 async fn on_socket(socket: &std::path::Path, path: &str, token: String) -> reqwest::Response {
-    openlegion_host::http_client::builder()
+    openlegion_mesh::http_client::builder()
         .unix_socket(socket.to_owned())
         .build()
         .unwrap()

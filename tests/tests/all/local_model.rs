@@ -69,15 +69,11 @@ async fn with_no_key_the_assistant_answers_through_the_local_model_at_no_cost() 
     assert!(text.contains("local/smollm2-135m-instruct"), "{usage}");
 }
 
-/// Issue 18's tool call end to end. It fails today: with the agent's 32 tools in its
-/// prompt, SmolLM2-135M gives the tool-call marker less probability on its first token
-/// than the engine's threshold (`CALL_THRESHOLD`, 0.02) even when asked for the tool by
-/// name, and answers in text (measured with bench/local-llm: p(call) 0.04 with 18 tools,
-/// 0.014 for a request that does not name the tool, 0.001-0.004 for chat). Kept, not
-/// deleted, so whoever takes the threshold or the prompt on can run it:
-/// `cargo test -p openlegion-tests --test all -- --ignored local_model`.
+/// A real tool call through the local model: the agent offers its 32 tools, the engine
+/// shows the small model the few the message is about, the user asks for `write_file`, and
+/// the call decoded under the grammar validates against the tool's own schema and writes
+/// the file.
 #[tokio::test]
-#[ignore = "issue 18 open: the 135M model does not choose the tool call under the call threshold"]
 async fn with_no_key_the_assistant_writes_a_file_with_a_valid_tool_call() {
     let models = local_chat_models_dir();
     let mesh = keyless_mesh(&models).await;

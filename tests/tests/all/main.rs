@@ -18,6 +18,7 @@ mod create_skill;
 mod cron;
 mod durability;
 mod embeddings;
+mod escape;
 mod first_run;
 mod heartbeats;
 mod hostile;

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use openlegion_host::config::{Isolation, RuntimeSection};
-use openlegion_host::runtime::detect;
+use openlegion_mesh::config::{Isolation, RuntimeSection};
+use openlegion_mesh::runtime::detect;
 use openlegion_mock_llm::MockLlm;
 use openlegion_tests::docker::{docker_available, docker_ok, engine_shared};
 use openlegion_tests::microvm::{KERNEL_DIR, microvm_available, microvm_runtime, vm_processes};
@@ -72,13 +72,22 @@ async fn an_agent_in_a_microvm_chats_under_its_own_kernel_and_outlives_its_qemu(
     let run = mesh.state_dir().join("agents/alpha/run");
     assert!(run.join("agent.sock").exists() && run.join("mesh.sock").exists());
 
-    let probe = r#"echo "kernel=$(uname -r)"
+    // The escape attempts of `escape`, in a VM: the engine's socket, the mesh's state and
+    // its provider key (built at run time, so the probe's own text is never a hit).
+    let probe = format!(
+        r#"echo "kernel=$(uname -r)"
 echo "interfaces=$(ls /sys/class/net | tr '\n' ' ')"
 echo "uid=$(id -u)"
-echo "memtotal=$(awk '/^MemTotal/{print $2}' /proc/meminfo)"
+echo "memtotal=$(awk '/^MemTotal/{{print $2}}' /proc/meminfo)"
 echo "tokens_in_proc=$(cat /proc/[0-9]*/environ 2>/dev/null | tr '\0' '\n' | grep -c '^MESH_AUTH_TOKEN=')"
-if touch /probe 2>/dev/null; then echo rootfs=writable; else echo rootfs=readonly; fi"#;
-    let result = exec(&mesh, &mock, "alpha", probe).await;
+if touch /probe 2>/dev/null; then echo rootfs=writable; else echo rootfs=readonly; fi
+key="sk-test-agents-$(printf '')0000000000"
+echo "engine_sockets=$(ls /var/run/docker.sock /run/docker.sock 2>/dev/null | wc -l)"
+echo "key_hits=$(grep -rls "$key" /data /etc /run /tmp /home /var /root 2>/dev/null | wc -l)"
+if [ -e "{state}" ]; then echo mesh_state=visible; else echo mesh_state=absent; fi"#,
+        state = mesh.state_dir().display()
+    );
+    let result = exec(&mesh, &mock, "alpha", &probe).await;
     let out = result["stdout"].as_str().unwrap();
     assert_eq!(result["exit_code"], 0, "{result}");
     // Its own kernel: Debian's, not the host's.
@@ -90,11 +99,29 @@ if touch /probe 2>/dev/null; then echo rootfs=writable; else echo rootfs=readonl
     assert_eq!(field(out, "uid"), "1000", "{out}");
     assert_eq!(field(out, "rootfs"), "readonly", "{out}");
     assert_eq!(field(out, "tokens_in_proc"), "0", "{out}");
+    assert_eq!(field(out, "engine_sockets"), "0", "{out}");
+    assert_eq!(field(out, "key_hits"), "0", "the provider key seen:\n{out}");
+    assert_eq!(field(out, "mesh_state"), "absent", "{out}");
     // The memory limit of agents.yaml is the VM's memory (less what the kernel keeps).
     let memtotal: u64 = field(out, "memtotal").parse().unwrap();
     assert!(
         (200_000..=384 * 1024).contains(&memtotal),
         "MemTotal {memtotal} kB for a 384 MiB VM"
+    );
+
+    // A memory hog of 600 MiB in a 384 MiB VM: the guest's kernel stops it, the agent
+    // goes on.
+    let hog = exec(
+        &mesh,
+        &mock,
+        "alpha",
+        "dd if=/dev/zero of=/dev/null bs=600M count=1 2>/dev/null; echo \"hog_exit=$?\"",
+    )
+    .await;
+    assert_ne!(
+        field(hog["stdout"].as_str().unwrap_or_default(), "hog_exit"),
+        "0",
+        "600 MiB fitted in a 384 MiB VM: {hog}"
     );
 
     // A WASM tool writes a file on the data disk; a blackboard write crosses the link.

@@ -163,7 +163,7 @@ fn mistakes_are_named() {
         (vec!["test", "--dir", "."], "is not a skill project"),
     ] {
         let out =
-            std::process::Command::new(openlegion_tests::binary("openlegion-host", "openlegion"))
+            std::process::Command::new(openlegion_tests::binary("openlegion-mesh", "openlegion"))
                 .current_dir(work.path())
                 .arg("--config")
                 .arg(config.path())

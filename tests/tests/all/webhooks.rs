@@ -2,7 +2,7 @@
 //! agent process and the scripted mock LLM. Signatures, replays, body limit, rate limit and
 //! a malformed webhooks.json.
 
-use openlegion_host::webhooks::signature::sign;
+use openlegion_mesh::webhooks::signature::sign;
 use openlegion_mock_llm::{MockLlm, Turn};
 use openlegion_tests::{MODEL_NAME, MeshOptions, MeshProcess, agent_mesh_env, start_refuses};
 use serde_json::{Value, json};

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use openlegion_host::webhooks::signature::sign;
+use openlegion_mesh::webhooks::signature::sign;
 use openlegion_mock_llm::{MockLlm, Turn};
 use openlegion_tests::{MeshProcess, agent_mesh_env, binary};
 use serde_json::{Value, json};

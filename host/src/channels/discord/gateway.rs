@@ -66,12 +66,12 @@ pub struct Dispatch {
 }
 
 #[derive(Debug, Deserialize)]
-struct Payload {
-    op: u8,
+pub(crate) struct Payload {
+    pub(crate) op: u8,
     #[serde(default)]
-    d: Value,
-    s: Option<u64>,
-    t: Option<String>,
+    pub(crate) d: Value,
+    pub(crate) s: Option<u64>,
+    pub(crate) t: Option<String>,
 }
 
 /// Whether a close code ends the bot's use of the gateway (see Discord's list of gateway

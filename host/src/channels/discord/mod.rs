@@ -43,7 +43,7 @@ struct Me {
 }
 
 #[derive(Debug, Deserialize)]
-struct MessageCreate {
+pub(crate) struct MessageCreate {
     id: String,
     channel_id: String,
     guild_id: Option<String>,
@@ -219,7 +219,7 @@ fn new_backoff() -> impl Iterator<Item = Duration> {
 }
 
 /// The message as the shared layer takes it, or `None` if it is not for the bot.
-fn inbound(m: MessageCreate, bot: &str) -> Option<Inbound> {
+pub(crate) fn inbound(m: MessageCreate, bot: &str) -> Option<Inbound> {
     if m.author.bot {
         return None;
     }

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::Session;
 use super::stream::say;
+use crate::cli::table;
 
 /// What the REPL does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,33 +136,33 @@ pub(crate) async fn dispatch(session: &mut Session<'_>, line: &str) -> Result<Fl
 }
 
 async fn help(_: &mut Session<'_>, _: &str) -> Result<Flow> {
-    println!(
-        "{:<32} talk to an agent (and make it the current one)",
-        "@agent message"
-    );
+    let mut rows = table::plain(&[]);
+    rows.add_row([
+        "@agent message",
+        "talk to an agent (and make it the current one)",
+    ]);
     for c in COMMANDS {
-        println!(
-            "{:<32} {}",
-            format!("{} {}", c.name, c.args).trim_end(),
-            c.help
-        );
+        rows.add_row([format!("{} {}", c.name, c.args).trim_end(), c.help]);
     }
+    table::print(&rows);
     Ok(Flow::Continue)
 }
 
 async fn agents(session: &mut Session<'_>, _: &str) -> Result<Flow> {
     let agents = session.refresh_names().await?;
+    let mut rows = table::plain(&[]);
     for (id, a) in agents.as_object().into_iter().flatten() {
-        println!(
-            "{id:<20} {:<16} {}",
+        rows.add_row([
+            id.as_str(),
             a["role"].as_str().unwrap_or(""),
             a["state"].as_str().unwrap_or(if a["url"].is_null() {
                 "not running"
             } else {
                 "running"
-            })
-        );
+            }),
+        ]);
     }
+    table::print(&rows);
     Ok(Flow::Continue)
 }
 

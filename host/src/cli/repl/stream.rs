@@ -5,7 +5,8 @@ use std::io::Write;
 
 use anyhow::Result;
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use openlegion_protocol::ChatEvent;
+use serde_json::json;
 
 use crate::cli::client::OperatorClient;
 
@@ -27,46 +28,40 @@ pub(super) async fn say(client: &OperatorClient, agent: &str, message: &str) -> 
     let resp = client
         .post_stream(&path, &json!({ "message": message }))
         .await?;
-    let mut events = eventsource_stream::Eventsource::eventsource(resp.bytes_stream());
+    let mut events = openlegion_protocol::sse::frame(resp.bytes_stream());
     let mut out = std::io::stdout();
     let mut at_line_start = true;
     while let Some(event) = events.next().await {
         let event = event?;
-        let Ok(data) = serde_json::from_str::<Value>(&event.data) else {
+        // An event this CLI does not know (a mesh of another release) is skipped.
+        let Ok(event) = serde_json::from_str::<ChatEvent>(&event.data) else {
             continue;
         };
-        match data["type"].as_str() {
-            Some("text_delta") => {
-                print!("{}", data["content"].as_str().unwrap_or_default());
+        match event {
+            ChatEvent::TextDelta { content } => {
+                print!("{content}");
                 at_line_start = false;
             }
-            Some("tool_start") => {
+            ChatEvent::ToolStart { name, input } => {
                 if !at_line_start {
                     println!();
                 }
-                println!(
-                    "  ⚙ {}({})",
-                    data["name"].as_str().unwrap_or("?"),
-                    preview(&data["input"].to_string())
-                );
+                println!("  ⚙ {name}({})", preview(&input.to_string()));
                 at_line_start = true;
             }
-            Some("tool_result") => {
-                println!(
-                    "  → {}",
-                    preview(data["output"].as_str().unwrap_or_default())
-                );
+            ChatEvent::ToolResult { output, .. } => {
+                println!("  → {}", preview(&output));
                 at_line_start = true;
             }
-            Some("done") => {
-                if at_line_start && data["response"].as_str().is_some_and(|r| !r.is_empty()) {
+            ChatEvent::Done(reply) => {
+                if at_line_start && !reply.response.is_empty() {
                     // Nothing was streamed (e.g. an error): show the final answer.
-                    print!("{}", data["response"].as_str().unwrap_or_default());
+                    print!("{}", reply.response);
                 }
                 println!();
                 return Ok(());
             }
-            _ => {}
+            ChatEvent::Error { .. } => {}
         }
         out.flush()?;
     }

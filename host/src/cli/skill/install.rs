@@ -7,8 +7,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use bollard::query_parameters::UploadToContainerOptionsBuilder;
-use openlegion_host::config::{Config, Isolation};
-use openlegion_host::fleet::Backends;
+use openlegion_mesh::config::{Config, Isolation};
+use openlegion_mesh::fleet::Backends;
 
 /// Installs the skill built in `built` into `agent`; says where it went.
 pub(crate) async fn install(config_dir: &Path, agent: &str, built: &Path) -> Result<String> {
@@ -49,9 +49,9 @@ pub(crate) async fn install(config_dir: &Path, agent: &str, built: &Path) -> Res
             Ok(target.display().to_string())
         }
         Some(Isolation::Docker | Isolation::Gvisor) => {
-            let docker = openlegion_host::runtime::docker::connect().await?;
-            let container = openlegion_host::runtime::docker::container_name(
-                &openlegion_host::fleet::instance_id(&config.state_dir()),
+            let docker = openlegion_mesh::runtime::docker::connect().await?;
+            let container = openlegion_mesh::runtime::docker::container_name(
+                &openlegion_mesh::fleet::instance_id(&config.state_dir()),
                 agent,
             );
             let inspected = docker

@@ -136,8 +136,8 @@ fn sdk_dir(config_dir: &Path) -> Result<PathBuf> {
 /// The agent binary, as the mesh would start it (the one beside this binary when the
 /// configuration cannot be read: `skill test` needs none).
 fn agent_binary(config_dir: &Path) -> PathBuf {
-    match openlegion_host::config::Config::load(config_dir) {
-        Ok(config) => openlegion_host::fleet::Backends::agent_binary(&config),
+    match openlegion_mesh::config::Config::load(config_dir) {
+        Ok(config) => openlegion_mesh::fleet::Backends::agent_binary(&config),
         Err(_) => std::env::current_exe()
             .map(|exe| exe.with_file_name("openlegion-agent"))
             .unwrap_or_else(|_| "openlegion-agent".into()),

@@ -75,7 +75,7 @@ impl DotEnv {
     /// Writes the file, mode 0600 (it holds keys).
     pub(super) fn save(&self) -> Result<()> {
         let text = self.lines.join("\n") + "\n";
-        openlegion_host::atomic_file::write(&self.path, text.as_bytes())
+        openlegion_mesh::atomic_file::write(&self.path, text.as_bytes())
             .with_context(|| format!("cannot write {}", self.path.display()))
     }
 }
@@ -117,7 +117,7 @@ impl MeshYaml {
         };
         // The strict reader first: a broken file is reported, never rewritten.
         if let Some(text) = &text {
-            openlegion_host::config::parse_mesh(path, text)?;
+            openlegion_mesh::config::parse_mesh(path, text)?;
         }
         let doc = match text.as_deref().map(str::trim) {
             None | Some("") => Map::new(),
@@ -172,7 +172,7 @@ impl MeshYaml {
         let text = format!(
             "# The mesh (written by `openlegion setup`; the repository's config/mesh.yaml explains every key).\n{yaml}"
         );
-        openlegion_host::config::parse_mesh(&self.path, &text)?;
+        openlegion_mesh::config::parse_mesh(&self.path, &text)?;
         let mut backup = None;
         if self.existed && self.commented {
             let bak = self.path.with_extension("yaml.bak");
@@ -180,7 +180,7 @@ impl MeshYaml {
                 .with_context(|| format!("cannot keep a copy at {}", bak.display()))?;
             backup = Some(bak);
         }
-        openlegion_host::atomic_file::write(&self.path, text.as_bytes())
+        openlegion_mesh::atomic_file::write(&self.path, text.as_bytes())
             .with_context(|| format!("cannot write {}", self.path.display()))?;
         Ok(backup)
     }
@@ -251,7 +251,7 @@ mod tests {
         yaml.set("runtime", "isolation", Value::from("process"));
         let backup = yaml.save().unwrap();
         assert_eq!(backup, Some(dir.path().join("mesh.yaml.bak")));
-        let back = openlegion_host::config::load_mesh(&path).unwrap();
+        let back = openlegion_mesh::config::load_mesh(&path).unwrap();
         assert_eq!(back.mesh.port, 9000);
         assert_eq!(back.llm.max_tokens, Some(100));
         assert_eq!(
@@ -260,7 +260,7 @@ mod tests {
         );
         assert_eq!(
             back.runtime.isolation,
-            Some(openlegion_host::config::Isolation::Process)
+            Some(openlegion_mesh::config::Isolation::Process)
         );
     }
 

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use openlegion_host::config::{self, Isolation};
-use openlegion_host::templates::{self, Existing, Template};
+use openlegion_mesh::config::{self, Isolation};
+use openlegion_mesh::templates::{self, Existing, Template};
 use openlegion_protocol::AgentId;
 use serde_json::Value;
 
@@ -368,7 +368,7 @@ impl Plan {
             );
         }
         if let Some(text) = &self.project {
-            openlegion_host::atomic_file::write(&self.project_path, text.as_bytes())
+            openlegion_mesh::atomic_file::write(&self.project_path, text.as_bytes())
                 .with_context(|| format!("cannot write {}", self.project_path.display()))?;
             println!("wrote {}", self.project_path.display());
         }

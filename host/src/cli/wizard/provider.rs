@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::ask::Ask;
 use super::{Plan, SetupArgs};
 
-/// The bundled chat model of the `local` provider (`openlegion_host::local_llm`'s default,
+/// The bundled chat model of the `local` provider (`openlegion_mesh::local_llm`'s default,
 /// spelt out because a `&'static str` cannot be built from its two constants; a test
 /// checks they agree).
 pub(crate) const LOCAL_CHAT_MODEL: &str = "local/smollm2-135m-instruct";
@@ -65,8 +65,8 @@ pub(super) const PROVIDERS: [Provider; 6] = [
 fn local_embedding_model() -> String {
     format!(
         "{}/{}",
-        openlegion_host::embeddings::PROVIDER,
-        openlegion_host::embeddings::MODEL_NAME
+        openlegion_mesh::embeddings::PROVIDER,
+        openlegion_mesh::embeddings::MODEL_NAME
     )
 }
 
@@ -121,7 +121,7 @@ impl Plan {
                 provider.name
             );
         }
-        openlegion_host::vault::parse_model(&model).map_err(|e| anyhow::anyhow!("{model}: {e}"))?;
+        openlegion_mesh::vault::parse_model(&model).map_err(|e| anyhow::anyhow!("{model}: {e}"))?;
         if current.as_deref() != Some(model.as_str()) {
             self.mesh
                 .set("llm", "default_model", Value::from(model.clone()));
@@ -218,7 +218,7 @@ fn names() -> String {
 
 #[cfg(test)]
 mod tests {
-    use openlegion_host::local_llm;
+    use openlegion_mesh::local_llm;
 
     #[test]
     fn the_local_chat_model_is_the_one_the_mesh_bundles() {

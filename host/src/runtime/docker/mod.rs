@@ -92,7 +92,10 @@ pub async fn connect() -> Result<Docker, RuntimeError> {
     let socket = socket()?;
     let docker =
         Docker::connect_with_socket(&socket.to_string_lossy(), 120, bollard::API_DEFAULT_VERSION)
-            .map_err(engine)?;
+            .map_err(|source| RuntimeError::EngineCall {
+            what: "connecting to the Docker engine",
+            source,
+        })?;
     let docker = deadline(
         "negotiating the Docker API version",
         Duration::from_secs(5),
@@ -503,7 +506,7 @@ impl RuntimeBackend for DockerBackend {
 
     fn restart<'a>(&'a self, spec: &'a AgentSpec) -> BoxFuture<'a, Result<(), RuntimeError>> {
         // Removing and creating again keeps the volume and picks up nothing stale.
-        crate::metrics::agent_restarted(spec.id.as_str());
+        crate::counters::agent_restarted(spec.id.as_str());
         self.start(spec)
     }
 

@@ -79,10 +79,15 @@ pub fn path(config_dir: &Path) -> PathBuf {
 /// ids and names, agent ids. (Schedules are checked by the scheduler, which disables a job
 /// with a bad one instead of refusing the file.)
 pub fn load(path: &Path) -> Result<CronFile, ConfigError> {
-    let Some(text) = crate::config::read_nonblank(path)? else {
-        return Ok(CronFile::default());
-    };
-    let file: CronFile = crate::config::parse_json(path, &text)?;
+    match crate::config::read_nonblank(path)? {
+        Some(text) => parse(path, &text),
+        None => Ok(CronFile::default()),
+    }
+}
+
+/// Parses and checks `text`, the contents of the cron.json at `path`.
+pub fn parse(path: &Path, text: &str) -> Result<CronFile, ConfigError> {
+    let file: CronFile = crate::config::parse_json(path, text)?;
     validate(path, &file)?;
     Ok(file)
 }

@@ -24,7 +24,7 @@ use openlegion_protocol::CronJob;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::state::{HEARTBEAT_PREFIX, apply_heartbeat, heartbeat_job};
+use super::jobs::{HEARTBEAT_PREFIX, apply_heartbeat, heartbeat_job};
 use super::{Cron, CronError};
 use crate::auth::{Caller, Tokens};
 use crate::config::{HeartbeatConfig, PROBES};

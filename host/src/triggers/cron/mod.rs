@@ -19,7 +19,7 @@
 
 pub mod file;
 pub mod http;
-mod state;
+mod jobs;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -89,7 +89,7 @@ enum Mode {
 #[derive(Debug)]
 pub struct Cron {
     config_dir: PathBuf,
-    state: Mutex<state::State>,
+    state: Mutex<jobs::State>,
     wake: Notify,
     lanes: Arc<Lanes>,
     registry: Arc<Registry>,
@@ -117,7 +117,7 @@ impl Cron {
         shutdown: CancellationToken,
     ) -> Arc<Self> {
         let path = file::path(config_dir);
-        let state = state::State::new(&path, jobs, agents, config_dir);
+        let state = jobs::State::new(&path, jobs, agents, config_dir);
         Arc::new(Self {
             config_dir: config_dir.to_owned(),
             state: Mutex::new(state),
@@ -163,7 +163,7 @@ impl Cron {
         state.reconcile_heartbeats();
         let configured = state.configured();
         let known = |a: &str| self.known(a) || configured.contains(a);
-        state::check(&mut state.file, now, mode == Mode::Start, &known);
+        jobs::check(&mut state.file, now, mode == Mode::Start, &known);
         if state.file != before {
             state.save();
         }
@@ -210,7 +210,7 @@ impl Cron {
             {
                 return Err(CronError::NameTaken { name: name.clone() });
             }
-            job.next_run = state::first_run(&schedule, now);
+            job.next_run = jobs::first_run(&schedule, now);
             job.last_error = None;
             match jobs.jobs.iter_mut().find(|j| j.id == job.id) {
                 Some(old) => {
@@ -286,10 +286,10 @@ impl Cron {
                 }
             }
             let now = Utc::now();
-            let state::Due { jobs: due, next } = {
+            let jobs::Due { jobs: due, next } = {
                 let state = self.state.lock().expect("cron lock");
                 let busy = in_flight.lock().expect("cron lock");
-                state::due(&state.file, now, &busy)
+                jobs::due(&state.file, now, &busy)
             };
             for (job, scheduled) in due {
                 in_flight.lock().expect("cron lock").insert(job.id.clone());
@@ -379,7 +379,7 @@ impl Cron {
         let done = tokio::task::spawn_blocking(move || {
             me.transact(Mode::Refresh, move |jobs, now| {
                 if let Some(job) = jobs.jobs.iter_mut().find(|j| j.id == id) {
-                    state::after_fire(job, scheduled, now, error, unknown_agent);
+                    jobs::after_fire(job, scheduled, now, error, unknown_agent);
                 }
                 Ok(())
             })

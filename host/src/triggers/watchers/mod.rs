@@ -386,7 +386,7 @@ impl Watchers {
             .write(move |c| rows::record(c, &k, &n, stamp, now_micros()))
             .await?;
         if fresh {
-            crate::metrics::watcher_fired(w.agent.as_str(), key);
+            crate::counters::watcher_fired(w.agent.as_str(), key);
             tracing::info!(watcher = %key, file = %name, item = %id, "watcher fired");
         }
         Ok(())

@@ -11,9 +11,9 @@ use serde_json::{Map, Value, json};
 
 use crate::exchange::ChatRequest;
 use crate::play::Answer;
+use crate::shared::Shared;
 use crate::split;
 use crate::sse;
-use crate::state::Shared;
 
 pub(super) fn response(shared: &Shared, request: &ChatRequest, answer: &Answer) -> Response {
     let reply = Reply::new(shared, request, answer);

@@ -20,7 +20,7 @@ use crate::api_error::Invalid;
 use crate::exchange::{self, ChatRequest, Protocol, Received};
 use crate::play::Answer;
 use crate::recording::Api;
-use crate::state::Shared;
+use crate::shared::Shared;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()

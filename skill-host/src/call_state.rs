@@ -15,8 +15,9 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::capability::{Capabilities, Capability, Grant, not_granted};
+use crate::capability::{Capability, Grant, not_granted};
 use crate::config::Limits;
+use crate::ports::Capabilities;
 
 /// How much of a guest's stderr is kept (enough for a panic message and its location);
 /// the rest is dropped, and the guest is never told its output was full.
