@@ -70,7 +70,11 @@ where
 }
 
 /// The error of a non-success answer: the mesh's `detail` and, for a 429, `Retry-After`.
-fn status_error(status: reqwest::StatusCode, retry_after: Option<u64>, text: String) -> MeshClientError {
+fn status_error(
+    status: reqwest::StatusCode,
+    retry_after: Option<u64>,
+    text: String,
+) -> MeshClientError {
     let detail = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_owned))
@@ -223,7 +227,10 @@ impl MeshClient {
     pub async fn api_stream(
         &self,
         request: &ApiProxyRequest,
-    ) -> Result<impl Stream<Item = Result<ProxyEvent, MeshClientError>> + Send + use<>, MeshClientError> {
+    ) -> Result<
+        impl Stream<Item = Result<ProxyEvent, MeshClientError>> + Send + use<>,
+        MeshClientError,
+    > {
         let resp = honouring_rate_limits(|| self.open_stream(request)).await?;
         Ok(
             openlegion_protocol::sse::frame(resp.bytes_stream()).map(|event| match event {
@@ -234,7 +241,10 @@ impl MeshClient {
         )
     }
 
-    async fn open_stream(&self, request: &ApiProxyRequest) -> Result<reqwest::Response, MeshClientError> {
+    async fn open_stream(
+        &self,
+        request: &ApiProxyRequest,
+    ) -> Result<reqwest::Response, MeshClientError> {
         let resp = self
             .http
             .post(format!("{}/mesh/api/stream", self.base))

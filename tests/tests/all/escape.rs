@@ -121,13 +121,15 @@ echo forked=done"#
         mesh.chat_within("alpha", "fork", Duration::from_secs(180)),
         beta_answers(mesh, mock, "fine during the fork bomb"),
     );
-    let output = reply["tool_outputs"][0]["output"].as_str().unwrap_or_else(|| {
-        panic!(
-            "no exec output: {reply}\nalpha:\n{}\nmesh:\n{}",
-            mesh.agent_log("alpha"),
-            mesh.log()
-        )
-    });
+    let output = reply["tool_outputs"][0]["output"]
+        .as_str()
+        .unwrap_or_else(|| {
+            panic!(
+                "no exec output: {reply}\nalpha:\n{}\nmesh:\n{}",
+                mesh.agent_log("alpha"),
+                mesh.log()
+            )
+        });
     let result: serde_json::Value = serde_json::from_str(output).unwrap();
     let out = result["stdout"].as_str().unwrap_or_default();
     assert!(out.contains("forked=done"), "{result}");
