@@ -97,7 +97,7 @@ pub fn mutate(seeds: &[Vec<u8>], dict: &[&[u8]], tape: &[u8]) -> Vec<u8> {
         match op % 8 {
             // Insert a token of the format.
             0 | 1 if !dict.is_empty() => {
-                let token = dict[len % dict.len()];
+                let token = dict[(len - 1) % dict.len()];
                 out.splice(at..at, token.iter().copied());
             }
             // Delete a run.
