@@ -137,6 +137,29 @@ pub fn mutate(seeds: &[Vec<u8>], dict: &[&[u8]], tape: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Runs a fuzz target: bolero replays its corpus and then feeds random tapes for
+/// [`budget`]; each input is checked as it is and as a mutation of a seed of `corpus` (a
+/// directory). A macro rather than a function so that `bolero::check!` expands in the
+/// calling file, beside which bolero looks for `__fuzz__/NAME/` (the calling crate needs
+/// bolero as a dev-dependency).
+#[macro_export]
+macro_rules! run {
+    ($name:expr, $corpus:expr, $dict:expr, $check:expr) => {{
+        let check = $check;
+        let dict: &[&[u8]] = $dict;
+        let seeds = $crate::seeds(&$corpus);
+        let tally = $crate::Tally::new($name);
+        bolero::check!(name = $name)
+            .with_test_time($crate::budget())
+            .for_each(|input: &[u8]| {
+                tally.input(|| {
+                    check(input);
+                    check(&$crate::mutate(&seeds, dict, input));
+                })
+            });
+    }};
+}
+
 /// Counts a target's inputs and checks each for hangs; prints the count when dropped, so
 /// a run with `--nocapture` shows how many inputs each target tried.
 #[derive(Debug)]

@@ -10,7 +10,6 @@ use std::path::Path;
 
 use eventsource_stream::EventStreamError;
 use futures_util::{FutureExt, StreamExt};
-use openlegion_fuzz::{Tally, budget, mutate, seeds};
 use serde_json::Value;
 
 use crate::sse::SseError;
@@ -73,16 +72,7 @@ fn target(name: &'static str, dict: &[&[u8]], check: impl Fn(&[u8]) + RefUnwindS
         .join("src/__fuzz__")
         .join(name)
         .join("corpus");
-    let seeds = seeds(&corpus);
-    let tally = Tally::new(name);
-    bolero::check!(name = name)
-        .with_test_time(budget())
-        .for_each(|input: &[u8]| {
-            tally.input(|| {
-                check(input);
-                check(&mutate(&seeds, dict, input));
-            })
-        });
+    openlegion_fuzz::run!(name, corpus, dict, check);
 }
 
 /// Feeds `body` to `decoder` as a stream cut into chunks of `chunk` bytes (so events and

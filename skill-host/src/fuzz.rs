@@ -6,8 +6,6 @@
 
 use std::path::Path;
 
-use openlegion_fuzz::{Tally, budget, mutate, seeds};
-
 use crate::config::Limits;
 use crate::error::HostError;
 use crate::manifest::Manifest;
@@ -73,14 +71,7 @@ fn check(path: &Path, input: &[u8]) {
 fn skill_manifest() {
     let path = Path::new("/skills/x/skill.yaml");
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/__fuzz__/skill_manifest/corpus");
-    let seeds = seeds(&corpus);
-    let tally = Tally::new("skill_manifest");
-    bolero::check!(name = "skill_manifest")
-        .with_test_time(budget())
-        .for_each(|input: &[u8]| {
-            tally.input(|| {
-                check(path, input);
-                check(path, &mutate(&seeds, YAML, input));
-            })
-        });
+    openlegion_fuzz::run!("skill_manifest", corpus, YAML, |input: &[u8]| check(
+        path, input
+    ));
 }

@@ -12,8 +12,6 @@ mod language;
 use std::panic::RefUnwindSafe;
 use std::path::Path;
 
-use openlegion_fuzz::{Tally, budget, mutate, seeds};
-
 /// Tokens of YAML that mutations insert whole.
 const YAML: &[&[u8]] = &[
     b": ",
@@ -82,16 +80,7 @@ fn target(name: &'static str, dict: &[&[u8]], check: impl Fn(&[u8]) + RefUnwindS
         .join("src/fuzz/__fuzz__")
         .join(name)
         .join("corpus");
-    let seeds = seeds(&corpus);
-    let tally = Tally::new(name);
-    bolero::check!(name = name)
-        .with_test_time(budget())
-        .for_each(|input: &[u8]| {
-            tally.input(|| {
-                check(input);
-                check(&mutate(&seeds, dict, input));
-            })
-        });
+    openlegion_fuzz::run!(name, corpus, dict, check);
 }
 
 /// The input as text, as a file or body read with `read_to_string` would be: invalid
