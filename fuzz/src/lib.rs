@@ -137,6 +137,67 @@ pub fn mutate(seeds: &[Vec<u8>], dict: &[&[u8]], tape: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Tokens of YAML that mutations insert whole (a crate adds its format's keys).
+pub const YAML: &[&[u8]] = &[
+    b": ",
+    b"- ",
+    b"\n",
+    b"\n  ",
+    b"&a ",
+    b"*a",
+    b"<<: *a\n",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b"'",
+    b"\"",
+    b"!!str ",
+    b"!!binary ",
+    b"~",
+    b"null",
+    b"yes",
+    b"1e999",
+    b"-1",
+    b"0x1F",
+    b"18446744073709551616",
+    b"|\n  ",
+    b">-\n  ",
+    b"# ",
+    b"\t",
+    b"---\n",
+    b"...\n",
+    b"? ",
+    b"\\u0000",
+    b"\xc3\x28",
+    b".nan",
+    b"-.inf",
+];
+
+/// Tokens of JSON that mutations insert whole (a crate adds its format's keys).
+pub const JSON: &[&[u8]] = &[
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b":",
+    b",",
+    b"\"",
+    b"null",
+    b"true",
+    b"1e999",
+    b"-0",
+    b"\"\\u0000\"",
+    b"\"\\ud800\"",
+    b"18446744073709551616",
+    b"-9223372036854775809",
+    b"1.5",
+    b"\"\":",
+    b"{\"a\":",
+    b"[[[[",
+    b"\xff",
+];
+
 /// Runs a fuzz target: bolero replays its corpus and then feeds random tapes for
 /// [`budget`]; each input is checked as it is and as a mutation of a seed of `corpus` (a
 /// directory). A macro rather than a function so that `bolero::check!` expands in the

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use eventsource_stream::EventStreamError;
 use futures_util::{FutureExt, StreamExt};
+use openlegion_fuzz::JSON;
 use serde_json::Value;
 
 use crate::sse::SseError;
@@ -45,26 +46,12 @@ const SSE: &[&[u8]] = &[
     b"18446744073709551616",
 ];
 
-const JSON: &[&[u8]] = &[
-    b"{",
-    b"}",
-    b"[",
-    b"]",
-    b":",
-    b",",
-    b"\"",
-    b"null",
-    b"true",
-    b"1e999",
-    b"-0",
-    b"\"\\u0000\"",
-    b"\"\\ud800\"",
-    b"18446744073709551616",
+/// Keys of the providers' bodies, added to the JSON tokens of `openlegion_fuzz`.
+const RESPONSE_KEYS: &[&[u8]] = &[
     b"\"arguments\":",
     b"\"input\":",
     b"\"tool_use\"",
     b"\"{\\\"a\\\":\"",
-    b"\xff",
 ];
 
 fn target(name: &'static str, dict: &[&[u8]], check: impl Fn(&[u8]) + RefUnwindSafe) {
@@ -181,15 +168,20 @@ fn anthropic_sse() {
 
 #[test]
 fn response_bodies() {
-    target("response_bodies", JSON, |input| {
-        let Ok(json) = serde_json::from_slice::<Value>(input) else {
-            return;
-        };
-        if let Ok(response) = openai::response::parse(&json, "gpt-4o-mini", "openai") {
-            arguments(&response);
-        }
-        if let Ok(response) = anthropic::response::parse(&json, "claude-haiku-4-5", "anthropic") {
-            arguments(&response);
-        }
-    });
+    target(
+        "response_bodies",
+        &[JSON, RESPONSE_KEYS].concat(),
+        |input| {
+            let Ok(json) = serde_json::from_slice::<Value>(input) else {
+                return;
+            };
+            if let Ok(response) = openai::response::parse(&json, "gpt-4o-mini", "openai") {
+                arguments(&response);
+            }
+            if let Ok(response) = anthropic::response::parse(&json, "claude-haiku-4-5", "anthropic")
+            {
+                arguments(&response);
+            }
+        },
+    );
 }

@@ -10,39 +10,14 @@ use crate::config::Limits;
 use crate::error::HostError;
 use crate::manifest::Manifest;
 
-const YAML: &[&[u8]] = &[
-    b": ",
-    b"- ",
-    b"\n",
-    b"\n  ",
-    b"&a ",
-    b"*a",
-    b"<<: *a\n",
-    b"{",
-    b"}",
-    b"[",
-    b"]",
-    b"'",
-    b"\"",
-    b"!!str ",
-    b"~",
-    b"null",
-    b"yes",
-    b"1e999",
-    b"-1",
-    b"0x1F",
-    b"18446744073709551616",
-    b"|\n  ",
-    b"# ",
-    b"\t",
-    b"---\n",
+/// Keys of a manifest, added to the YAML tokens of `openlegion_fuzz`.
+const MANIFEST_KEYS: &[&[u8]] = &[
     b"capabilities: [",
     b"limits: {",
     b"memory_mib: ",
     b"fuel: ",
     b"timeout_ms: ",
     b"probes: [",
-    b"\xc3\x28",
 ];
 
 fn check(path: &Path, input: &[u8]) {
@@ -71,7 +46,10 @@ fn check(path: &Path, input: &[u8]) {
 fn skill_manifest() {
     let path = Path::new("/skills/x/skill.yaml");
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/__fuzz__/skill_manifest/corpus");
-    openlegion_fuzz::run!("skill_manifest", corpus, YAML, |input: &[u8]| check(
-        path, input
-    ));
+    openlegion_fuzz::run!(
+        "skill_manifest",
+        corpus,
+        &[openlegion_fuzz::YAML, MANIFEST_KEYS].concat(),
+        |input: &[u8]| check(path, input)
+    );
 }

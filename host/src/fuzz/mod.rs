@@ -12,66 +12,7 @@ mod language;
 use std::panic::RefUnwindSafe;
 use std::path::Path;
 
-/// Tokens of YAML that mutations insert whole.
-const YAML: &[&[u8]] = &[
-    b": ",
-    b"- ",
-    b"\n",
-    b"\n  ",
-    b"&a ",
-    b"*a",
-    b"<<: *a\n",
-    b"{",
-    b"}",
-    b"[",
-    b"]",
-    b"'",
-    b"\"",
-    b"!!str ",
-    b"!!binary ",
-    b"~",
-    b"null",
-    b"yes",
-    b"1e999",
-    b"-1",
-    b"0x1F",
-    b"18446744073709551616",
-    b"|\n  ",
-    b">-\n  ",
-    b"# ",
-    b"\t",
-    b"---\n",
-    b"...\n",
-    b"? ",
-    b"\\u0000",
-    b"\xc3\x28",
-    b".nan",
-    b"-.inf",
-];
-
-/// Tokens of JSON that mutations insert whole.
-const JSON: &[&[u8]] = &[
-    b"{",
-    b"}",
-    b"[",
-    b"]",
-    b":",
-    b",",
-    b"\"",
-    b"null",
-    b"true",
-    b"1e999",
-    b"-0",
-    b"\"\\u0000\"",
-    b"\"\\ud800\"",
-    b"18446744073709551616",
-    b"-9223372036854775809",
-    b"1.5",
-    b"\"\":",
-    b"{\"a\":",
-    b"[[[[",
-    b"\xff",
-];
+use openlegion_fuzz::{JSON, YAML};
 
 /// Runs the target `name`: its corpus, then random tapes, each checked both as it is and
 /// as a mutation of a seed (see `openlegion_fuzz::mutate`).
