@@ -231,29 +231,20 @@ async fn main() -> Result<()> {
     let keep = args
         .max_tools
         .unwrap_or(openlegion_local_llm::SMALL_MODEL_TOOLS);
-    let wanting: Vec<&Labelled> = labelled.iter().filter(|c| c.tool.is_some()).collect();
-    let listed = wanting
-        .iter()
-        .filter(|c| {
-            let messages = [message(Role::User, &c.prompt)];
-            openlegion_local_llm::shortlist(&tools, &messages, keep)
-                .tools
-                .iter()
-                .any(|t| Some(&t.name) == c.tool.as_ref())
-        })
-        .count();
-    let shown: usize = labelled
-        .iter()
-        .map(|c| {
-            openlegion_local_llm::shortlist(&tools, &[message(Role::User, &c.prompt)], keep)
-                .tools
-                .len()
-        })
-        .sum();
+    let (mut wanting, mut listed, mut shown) = (0, 0, 0);
+    for case in &labelled {
+        let messages = [message(Role::User, &case.prompt)];
+        let list = openlegion_local_llm::shortlist(&tools, &messages, keep).tools;
+        shown += list.len();
+        if let Some(expected) = &case.tool {
+            wanting += 1;
+            listed += usize::from(list.iter().any(|t| &t.name == expected));
+        }
+    }
     println!(
         "shortlist of {keep} of {} tools: the expected tool listed for {listed} of {} prompts wanting a call; {:.1} tools shown on average",
         tools.len(),
-        wanting.len(),
+        wanting,
         shown as f64 / labelled.len() as f64
     );
     for (label, choice, grammar) in modes {
