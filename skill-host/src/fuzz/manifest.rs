@@ -1,6 +1,6 @@
 //! Fuzz target for skill manifests (`skill.yaml`), which an agent's model can write through
 //! `create_skill`. A bolero target run as a test for `OPENLEGION_FUZZ_SECS` (see
-//! `openlegion-fuzz`); corpus in `src/__fuzz__/skill_manifest/corpus/`. Properties: no
+//! `openlegion-fuzz`); corpus in `src/fuzz/__fuzz__/skill_manifest/corpus/`. Properties: no
 //! panic, no hang; an error names the file, line and field; a manifest that parses
 //! writes back and parses equal, and its limits either apply or say why not.
 
@@ -45,7 +45,8 @@ fn check(path: &Path, input: &[u8]) {
 #[test]
 fn skill_manifest() {
     let path = Path::new("/skills/x/skill.yaml");
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/__fuzz__/skill_manifest/corpus");
+    let corpus =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/fuzz/__fuzz__/skill_manifest/corpus");
     openlegion_fuzz::run!(
         "skill_manifest",
         corpus,
