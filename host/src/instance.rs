@@ -209,7 +209,11 @@ impl Instance {
             &tools_vault,
         ));
         let spawn_section = config.mesh.spawn.clone();
-        let rate_limits = Arc::new(crate::limits::Limits::new(&config.mesh.rate_limits));
+        let rate_limits = Arc::new(crate::limits::Limits::new(
+            &config.mesh.rate_limits,
+            &config.agents,
+        ));
+        crate::limits::install(&rate_limits, &mesh);
         let fleet = Arc::new(Fleet::new(Arc::clone(&mesh), config, shutdown.clone()));
         let hook = {
             let (mesh, fleet) = (Arc::clone(&mesh), Arc::clone(&fleet));

@@ -71,6 +71,10 @@ pub struct AgentConfig {
     pub resources: Option<Resources>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget: Option<Budget>,
+    /// This agent's own limits on the mesh API, key by key over mesh.yaml's `rate_limits:`
+    /// (a key it leaves out keeps the mesh's figure; `0` turns that limit off for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<super::RateLimitsSection>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub capabilities: Vec<String>,
     #[serde(

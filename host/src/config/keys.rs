@@ -57,6 +57,7 @@ const SPAWN_KEYS: (&str, &str) = (
 );
 const HEARTBEATS: &str = "tests/tests/all/heartbeats.rs";
 const RATE_LIMITS: &str = "tests/tests/all/rate_limits.rs";
+const LIMITS_UNIT: &str = "host/src/limits/mod.rs";
 const HEARTBEAT_YAML: &str = "host/src/config/heartbeat.rs";
 
 /// (file, key with `*` for a name the user chooses, fate).
@@ -164,6 +165,11 @@ const KEYS: &[(&str, &str, Fate)] = &[
     ("agents.yaml", "agents.*.budget", Section),
     ("agents.yaml", "agents.*.budget.daily_usd", Shown(PROXY, "budget_boundary_is_exact")),
     ("agents.yaml", "agents.*.budget.monthly_usd", Shown(PROXY, "budget_boundary_is_exact")),
+    ("agents.yaml", "agents.*.rate_limits", Section),
+    ("agents.yaml", "agents.*.rate_limits.blackboard_writes_per_minute", Shown(RATE_LIMITS, "an_agents_own_rate_limits_override_the_meshs_and_follow_a_reload")),
+    ("agents.yaml", "agents.*.rate_limits.messages_per_minute", Shown(RATE_LIMITS, "an_agents_own_rate_limits_override_the_meshs_and_follow_a_reload")),
+    ("agents.yaml", "agents.*.rate_limits.publishes_per_minute", Shown(LIMITS_UNIT, "an_agents_own_limits_override_the_meshs_key_by_key")),
+    ("agents.yaml", "agents.*.rate_limits.llm_calls_per_minute", Shown(LIMITS_UNIT, "an_agents_own_limits_override_the_meshs_key_by_key")),
     ("agents.yaml", "agents.*.capabilities", Shown(E2E_CONFIG, "configured_capabilities_are_advertised_with_the_registered_ones")),
     ("agents.yaml", "agents.*.preferred_inputs", Refused("agents:\n  a:\n    preferred_inputs: [csv]\n")),
     ("agents.yaml", "agents.*.expected_outputs", Refused("agents:\n  a:\n    expected_outputs: [report]\n")),
@@ -276,6 +282,11 @@ fn accepted() -> BTreeSet<(String, String)> {
         fields_of::<Resources>(),
     );
     add("agents.yaml", "agents.*.budget.", fields_of::<Budget>());
+    add(
+        "agents.yaml",
+        "agents.*.rate_limits.",
+        fields_of::<RateLimitsSection>(),
+    );
     add(
         "agents.yaml",
         "agents.*.heartbeat.",

@@ -35,7 +35,7 @@ pub struct MeshFile {
 /// The `rate_limits:` section: how often one agent may call the mesh, per minute, so one
 /// looping agent cannot starve the others. Each limit lets a burst of its own size through
 /// and refills evenly over the minute; `0` turns it off. Operator calls are never limited.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitsSection {
     /// Blackboard writes (put, delete, claim) per agent a minute (default 6000).

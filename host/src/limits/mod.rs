@@ -15,14 +15,17 @@
 
 mod http;
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 pub use http::layer;
 
-use crate::config::RateLimitsSection;
+use crate::config::{AgentsFile, ConfigError, RateLimitsSection};
+use crate::mesh::{Commit, Mesh, Reloadable};
 
 /// Defaults a minute: far above what a working agent does (a turn is a few LLM calls and a
 /// handful of writes), low enough that a tight loop is cut to a trickle.
@@ -32,7 +35,7 @@ pub const DEFAULT_PUBLISHES: u32 = 3000;
 pub const DEFAULT_LLM_CALLS: u32 = 600;
 
 /// What is limited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Limit {
     BlackboardWrites,
     Messages,
@@ -41,13 +44,6 @@ pub enum Limit {
 }
 
 impl Limit {
-    const ALL: [Limit; 4] = [
-        Limit::BlackboardWrites,
-        Limit::Messages,
-        Limit::Publishes,
-        Limit::LlmCalls,
-    ];
-
     /// The name in `/metrics`, in 429 bodies and (with `_per_minute`) in mesh.yaml.
     pub fn name(self) -> &'static str {
         match self {
@@ -55,6 +51,16 @@ impl Limit {
             Limit::Messages => "messages",
             Limit::Publishes => "publishes",
             Limit::LlmCalls => "llm_calls",
+        }
+    }
+
+    /// This limit's key in a `rate_limits:` section.
+    fn of_section(self, section: &RateLimitsSection) -> Option<u32> {
+        match self {
+            Limit::BlackboardWrites => section.blackboard_writes_per_minute,
+            Limit::Messages => section.messages_per_minute,
+            Limit::Publishes => section.publishes_per_minute,
+            Limit::LlmCalls => section.llm_calls_per_minute,
         }
     }
 
@@ -90,60 +96,117 @@ pub struct Refusal {
     pub retry_after_secs: u64,
 }
 
-/// The limiters, one per limit that is on.
+/// One quota's limiter, keyed by agent.
+type Limiter = DefaultKeyedRateLimiter<String>;
+
+/// The limiters. An agent's quota of a limit is its agents.yaml `rate_limits:` value, else
+/// mesh.yaml's, else the default; agents with the same quota share one keyed limiter (each
+/// still has its own allowance), so an agent whose quota a reload changes starts afresh.
 #[derive(Debug)]
 pub struct Limits {
-    limiters: Vec<(Limit, u32, DefaultKeyedRateLimiter<String>)>,
+    /// mesh.yaml's quotas with the defaults filled in; `0` is off.
+    mesh: RateLimitsSection,
+    /// agents.yaml's `rate_limits:` of the agents that set one.
+    own: RwLock<HashMap<String, RateLimitsSection>>,
+    limiters: Mutex<HashMap<(Limit, NonZeroU32), Arc<Limiter>>>,
 }
 
 impl Limits {
-    /// The limits of mesh.yaml's `rate_limits:` section, defaults where unset; `0` is off.
-    pub fn new(section: &RateLimitsSection) -> Self {
-        let limiters = Limit::ALL
-            .into_iter()
-            .filter_map(|limit| {
-                let per_minute = match limit {
-                    Limit::BlackboardWrites => section
-                        .blackboard_writes_per_minute
-                        .unwrap_or(DEFAULT_BLACKBOARD_WRITES),
-                    Limit::Messages => section.messages_per_minute.unwrap_or(DEFAULT_MESSAGES),
-                    Limit::Publishes => section.publishes_per_minute.unwrap_or(DEFAULT_PUBLISHES),
-                    Limit::LlmCalls => section.llm_calls_per_minute.unwrap_or(DEFAULT_LLM_CALLS),
-                };
-                let n = NonZeroU32::new(per_minute)?;
-                Some((limit, per_minute, RateLimiter::keyed(Quota::per_minute(n))))
-            })
-            .collect();
-        Self { limiters }
+    /// The limits of mesh.yaml's `rate_limits:` section (defaults where unset; `0` is off)
+    /// and of each agent's own section in `agents`.
+    pub fn new(section: &RateLimitsSection, agents: &AgentsFile) -> Self {
+        let mesh = RateLimitsSection {
+            blackboard_writes_per_minute: Some(
+                section
+                    .blackboard_writes_per_minute
+                    .unwrap_or(DEFAULT_BLACKBOARD_WRITES),
+            ),
+            messages_per_minute: Some(section.messages_per_minute.unwrap_or(DEFAULT_MESSAGES)),
+            publishes_per_minute: Some(section.publishes_per_minute.unwrap_or(DEFAULT_PUBLISHES)),
+            llm_calls_per_minute: Some(section.llm_calls_per_minute.unwrap_or(DEFAULT_LLM_CALLS)),
+        };
+        let limits = Self {
+            mesh,
+            own: RwLock::new(HashMap::new()),
+            limiters: Mutex::new(HashMap::new()),
+        };
+        limits.set_agents(agents);
+        limits
     }
 
-    /// The per-minute figure of `limit`, `None` when it is off.
-    pub fn per_minute(&self, limit: Limit) -> Option<u32> {
-        self.limiters
+    /// Takes the agents' own sections from a (re)loaded agents.yaml.
+    pub fn set_agents(&self, agents: &AgentsFile) {
+        let own = agents
+            .agents
             .iter()
-            .find(|(l, ..)| *l == limit)
-            .map(|(_, n, _)| *n)
+            .filter_map(|(id, agent)| Some((id.to_string(), agent.rate_limits.clone()?)))
+            .collect();
+        *self.own.write().expect("rate limits lock") = own;
+    }
+
+    /// `agent`'s quota of `limit` a minute, `None` when it is off.
+    pub fn per_minute(&self, agent: &str, limit: Limit) -> Option<u32> {
+        let own = self.own.read().expect("rate limits lock");
+        let n = own
+            .get(agent)
+            .and_then(|section| limit.of_section(section))
+            .or_else(|| limit.of_section(&self.mesh))
+            .unwrap_or(0);
+        (n > 0).then_some(n)
     }
 
     /// Takes one call of `limit` from `agent`'s allowance.
     pub fn check(&self, agent: &str, limit: Limit) -> Result<(), Refusal> {
-        let Some((_, per_minute, limiter)) = self.limiters.iter().find(|(l, ..)| *l == limit)
-        else {
+        let Some(per_minute) = self.per_minute(agent, limit).and_then(NonZeroU32::new) else {
             return Ok(());
         };
+        let limiter = Arc::clone(
+            self.limiters
+                .lock()
+                .expect("rate limiters lock")
+                .entry((limit, per_minute))
+                .or_insert_with(|| Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute)))),
+        );
         limiter.check_key(&agent.to_owned()).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             crate::counters::rate_limited(agent, limit.name());
             Refusal {
                 agent: agent.to_owned(),
                 limit,
-                per_minute: *per_minute,
+                per_minute: per_minute.get(),
                 // Whole seconds, rounded up, at least one: a client that waits this long
                 // finds a token.
                 retry_after_secs: (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1),
             }
         })
     }
+}
+
+/// Re-reads the agents' own limits on every reload (`POST /mesh/reload`, `SIGHUP`).
+#[derive(Debug)]
+struct Reload(Weak<Limits>);
+
+impl Reloadable for Reload {
+    fn prepare(&self, agents: &AgentsFile) -> Result<(Commit, String), ConfigError> {
+        let Some(limits) = self.0.upgrade() else {
+            return Ok((Box::new(|| {}), "rate limits: none".into()));
+        };
+        let agents = agents.clone();
+        let n = agents
+            .agents
+            .values()
+            .filter(|a| a.rate_limits.is_some())
+            .count();
+        Ok((
+            Box::new(move || limits.set_agents(&agents)),
+            format!("rate limits of {n} agents"),
+        ))
+    }
+}
+
+/// Registers the reload of the agents' own limits with the mesh.
+pub fn install(limits: &Arc<Limits>, mesh: &Mesh) {
+    mesh.on_reload(Arc::new(Reload(Arc::downgrade(limits))));
 }
 
 #[cfg(test)]
@@ -176,27 +239,35 @@ mod tests {
         assert_eq!(of(Method::GET, "/mesh/inbox"), None);
     }
 
+    fn agents(yaml: &str) -> AgentsFile {
+        crate::config::parse_agents(std::path::Path::new("agents.yaml"), yaml).unwrap()
+    }
+
     /// Each key of `rate_limits:` sets its limiter; `0` turns it off; unset keys keep the
     /// defaults.
     #[test]
     fn rate_limits_section_keys_set_the_quotas() {
-        let defaults = Limits::new(&RateLimitsSection::default());
+        let none = AgentsFile::default();
+        let defaults = Limits::new(&RateLimitsSection::default(), &none);
         assert_eq!(
-            defaults.per_minute(Limit::BlackboardWrites),
+            defaults.per_minute("a", Limit::BlackboardWrites),
             Some(DEFAULT_BLACKBOARD_WRITES)
         );
         assert_eq!(
-            defaults.per_minute(Limit::LlmCalls),
+            defaults.per_minute("a", Limit::LlmCalls),
             Some(DEFAULT_LLM_CALLS)
         );
-        let limits = Limits::new(&RateLimitsSection {
-            blackboard_writes_per_minute: Some(2),
-            messages_per_minute: Some(0),
-            publishes_per_minute: Some(1),
-            llm_calls_per_minute: Some(3),
-        });
-        assert_eq!(limits.per_minute(Limit::Messages), None, "0 is off");
-        assert_eq!(limits.per_minute(Limit::LlmCalls), Some(3));
+        let limits = Limits::new(
+            &RateLimitsSection {
+                blackboard_writes_per_minute: Some(2),
+                messages_per_minute: Some(0),
+                publishes_per_minute: Some(1),
+                llm_calls_per_minute: Some(3),
+            },
+            &none,
+        );
+        assert_eq!(limits.per_minute("a", Limit::Messages), None, "0 is off");
+        assert_eq!(limits.per_minute("a", Limit::LlmCalls), Some(3));
         for _ in 0..100 {
             limits.check("a", Limit::Messages).unwrap();
         }
@@ -214,5 +285,64 @@ mod tests {
             limits.check("a", Limit::LlmCalls).unwrap();
         }
         assert!(limits.check("a", Limit::LlmCalls).is_err());
+    }
+
+    /// An agent's own `rate_limits:` overrides mesh.yaml key by key, `0` turns a limit off
+    /// for it alone, and a reload's agents.yaml puts new figures in force.
+    #[test]
+    fn an_agents_own_limits_override_the_meshs_key_by_key() {
+        let mesh = RateLimitsSection {
+            blackboard_writes_per_minute: Some(2),
+            messages_per_minute: Some(2),
+            ..RateLimitsSection::default()
+        };
+        let limits = Limits::new(
+            &mesh,
+            &agents(
+                "agents:\n  busy:\n    rate_limits: {blackboard_writes_per_minute: 5, messages_per_minute: 0}\n  plain: {}\n",
+            ),
+        );
+        assert_eq!(limits.per_minute("busy", Limit::BlackboardWrites), Some(5));
+        assert_eq!(limits.per_minute("busy", Limit::Messages), None);
+        assert_eq!(
+            limits.per_minute("busy", Limit::Publishes),
+            Some(DEFAULT_PUBLISHES),
+            "a key the agent leaves out keeps the mesh's figure"
+        );
+        assert_eq!(limits.per_minute("plain", Limit::BlackboardWrites), Some(2));
+        for _ in 0..5 {
+            limits.check("busy", Limit::BlackboardWrites).unwrap();
+        }
+        let refused = limits.check("busy", Limit::BlackboardWrites).unwrap_err();
+        assert_eq!(refused.per_minute, 5);
+        for _ in 0..50 {
+            limits.check("busy", Limit::Messages).unwrap();
+        }
+        limits.check("plain", Limit::BlackboardWrites).unwrap();
+        limits.check("plain", Limit::BlackboardWrites).unwrap();
+        assert_eq!(
+            limits
+                .check("plain", Limit::BlackboardWrites)
+                .unwrap_err()
+                .per_minute,
+            2
+        );
+
+        // The reload drops busy's section: the mesh's figure, with a fresh allowance.
+        limits.set_agents(&agents("agents:\n  busy: {}\n"));
+        assert_eq!(limits.per_minute("busy", Limit::BlackboardWrites), Some(2));
+        assert_eq!(limits.per_minute("busy", Limit::Messages), Some(2));
+    }
+
+    #[test]
+    fn an_agents_section_is_strict() {
+        let err = crate::config::parse_agents(
+            std::path::Path::new("agents.yaml"),
+            "agents:\n  a:\n    rate_limits: {writes: 5}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("writes"), "{err}");
+        assert!(err.contains("rate_limits"), "{err}");
     }
 }

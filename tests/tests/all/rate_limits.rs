@@ -188,3 +188,95 @@ async fn a_refused_tool_call_is_reported_to_the_model_and_the_turn_goes_on() {
     assert!(last.contains("rate limit of publishes"), "{last}");
     assert_eq!(refused(&mesh, "a", "publishes").await, 1.0);
 }
+
+/// agents.yaml `rate_limits:` overrides mesh.yaml's for one agent, key by key; a reload puts
+/// new figures in force, and a broken section is refused naming the file and field while
+/// the figures in force stay.
+#[tokio::test]
+async fn an_agents_own_rate_limits_override_the_meshs_and_follow_a_reload() {
+    let all = json!(["*"]);
+    let mesh = MeshProcess::start(MeshOptions {
+        mesh_yaml: "rate_limits:\n  blackboard_writes_per_minute: 2\n  messages_per_minute: 2\n"
+            .into(),
+        agents_yaml: "agents:\n  busy:\n    role: x\n    rate_limits: {blackboard_writes_per_minute: 4}\n  plain:\n    role: x\n".into(),
+        ..MeshOptions::with_permissions(json!({"default": {
+            "blackboard_read": all, "blackboard_write": all, "can_message": all
+        }}))
+    })
+    .await;
+    let busy = mesh.agent("busy").await;
+    let plain = mesh.agent("plain").await;
+    let put = reqwest::Method::PUT;
+    let write = |agent: &Client, n: u32| {
+        let (agent, put) = (agent.clone(), put.clone());
+        async move {
+            send(
+                &agent,
+                put,
+                &format!("/mesh/blackboard/own/{n}"),
+                &json!({"n": n}),
+            )
+            .await
+        }
+    };
+    /// How many writes of 20 pass before the first 429, and that 429's body.
+    async fn passed<F, Fut>(write: F) -> (u32, Value)
+    where
+        F: Fn(u32) -> Fut,
+        Fut: std::future::Future<Output = (u16, Option<u64>, Value)>,
+    {
+        for n in 0..20 {
+            let (status, _, body) = write(n).await;
+            if status == 429 {
+                return (n, body);
+            }
+            assert_eq!(status, 200, "{body}");
+        }
+        (20, Value::Null)
+    }
+
+    let (n, refusal) = passed(|n| write(&busy, n)).await;
+    assert_eq!(n, 4, "busy's own figure: {refusal}");
+    assert_eq!(refusal["per_minute"], 4, "{refusal}");
+    assert_eq!(refusal["agent"], "busy", "{refusal}");
+    let (n, refusal) = passed(|n| write(&plain, 100 + n)).await;
+    assert_eq!(n, 2, "plain keeps the mesh's figure: {refusal}");
+    // A key busy leaves out keeps the mesh's figure.
+    let post = reqwest::Method::POST;
+    let message = json!({"to": "plain", "type": "event", "payload": {}});
+    for _ in 0..2 {
+        let (status, _, body) = send(&busy, post.clone(), "/mesh/message", &message).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, _, body) = send(&busy, post.clone(), "/mesh/message", &message).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["limit"], "messages", "{body}");
+
+    // A broken section: the reload is refused with the file and field, busy stays limited.
+    mesh.write_config(
+        "agents.yaml",
+        "agents:\n  busy:\n    role: x\n    rate_limits: {blackboard_write_per_minute: 0}\n  plain:\n    role: x\n",
+    );
+    let reload = mesh.operator().post("/mesh/reload", &json!({})).await;
+    assert_eq!(reload.status, 400, "{}", reload.detail());
+    assert!(
+        reload.detail().contains("agents.yaml:4:")
+            && reload.detail().contains("blackboard_write_per_minute"),
+        "{}",
+        reload.detail()
+    );
+    let (status, _, _) = write(&busy, 50).await;
+    assert_eq!(status, 429, "the figures in force stay");
+
+    // `0` turns the limit off for busy alone.
+    mesh.write_config(
+        "agents.yaml",
+        "agents:\n  busy:\n    role: x\n    rate_limits: {blackboard_writes_per_minute: 0}\n  plain:\n    role: x\n",
+    );
+    let reload = mesh.operator().post("/mesh/reload", &json!({})).await;
+    assert_eq!(reload.status, 200, "{}", reload.detail());
+    let (n, refusal) = passed(|n| write(&busy, 200 + n)).await;
+    assert_eq!(n, 20, "busy is not limited after the reload: {refusal}");
+    let (status, _, _) = write(&plain, 300).await;
+    assert_eq!(status, 429, "plain is still limited");
+}
