@@ -1,23 +1,45 @@
 //! Secret hygiene: every credential value configured on the mesh (the LLM provider's key,
-//! the web search key, another vault credential, a webhook secret) is a unique canary; after
-//! chats with tool calls, a cron run, a webhook delivery and the usual reads, no canary may
-//! appear in the mesh's or the agents' logs, in any HTTP answer of the mesh API, in an
-//! agent's environment, in any file under the state directory (agents' workspaces and
-//! volumes, the SQLite databases and their WAL, logs), on the blackboard or in the exported
-//! histories. A hit fails naming where.
+//! the web search key, another vault credential, a webhook secret, a Telegram bot token) is
+//! a unique canary; after chats with tool calls, a cron run, a webhook delivery, a Telegram
+//! conversation (with a failed poll) and the usual reads, no canary may appear in the mesh's
+//! or the agents' logs, in any HTTP answer of the mesh API, in an agent's environment, in
+//! any file under the state directory (agents' workspaces and volumes, the SQLite databases
+//! and their WAL, logs), on the blackboard or in the exported histories. The same scan runs
+//! over an agent in a Docker container: its configuration as the engine keeps it, its
+//! process's environment, its log and its volume. A hit fails naming where.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use openlegion_fake_chat::FakeTelegram;
 use openlegion_mock_llm::{MockLlm, Turn};
-use openlegion_tests::{MODEL_NAME, agent_mesh_env};
+use openlegion_tests::docker::{docker, docker_available, docker_ok, engine_shared};
+use openlegion_tests::{MODEL_NAME, agent_mesh_env, container_runtime};
 use serde_json::{Value, json};
 
 const LLM_KEY: &str = "sk-canary-llm-5b1f0c7e9d2a4e61";
 const SEARCH_KEY: &str = "canary-brave-3c9e21d8a7f04b55";
 const OTHER_CRED: &str = "canary-vault-8e2d6a1c4b7f9035";
 const HOOK_SECRET: &str = "canary-hook-1a7c3e5b9d2f4068";
-const CANARIES: [&str; 4] = [LLM_KEY, SEARCH_KEY, OTHER_CRED, HOOK_SECRET];
+const TELEGRAM_TOKEN: &str = "424242:canary-telegram-6f0e9d8c7b6a5f4e";
+const CANARIES: [&str; 5] = [LLM_KEY, SEARCH_KEY, OTHER_CRED, HOOK_SECRET, TELEGRAM_TOKEN];
+
+/// The canaries, as the mesh's environment carries them.
+fn credentials() -> Vec<(String, String)> {
+    vec![
+        ("OPENLEGION_CRED_OPENAI_API_KEY".into(), LLM_KEY.into()),
+        (
+            "OPENLEGION_CRED_BRAVE_SEARCH_API_KEY".into(),
+            SEARCH_KEY.into(),
+        ),
+        ("OPENLEGION_CRED_GITHUB_TOKEN".into(), OTHER_CRED.into()),
+        ("HOOK_SECRET_FOR_TEST".into(), HOOK_SECRET.into()),
+        (
+            "OPENLEGION_CRED_TELEGRAM_BOT_TOKEN".into(),
+            TELEGRAM_TOKEN.into(),
+        ),
+    ]
+}
 
 /// Every place `text` holds a canary, as "`where`: canary".
 fn hits(place: &str, text: &[u8], found: &mut Vec<String>) {
@@ -52,6 +74,9 @@ fn scan_dir(dir: &Path, found: &mut Vec<String>, files: &mut usize) {
 #[tokio::test]
 async fn no_configured_credential_leaks_anywhere_an_agent_or_a_reader_can_see() {
     let mock = MockLlm::start().await;
+    let tg = FakeTelegram::start(TELEGRAM_TOKEN).await;
+    // The first poll fails: an error path is where a URL holding the token gets logged.
+    tg.fail_next("getUpdates", 1, 502, 0);
     let hook = "hook_5e4d3c2b1a09f8e7d6c5b4a392817060";
     let mesh = agent_mesh_env(
         &mock,
@@ -60,16 +85,11 @@ async fn no_configured_credential_leaks_anywhere_an_agent_or_a_reader_can_see() 
             "blackboard_read": ["*"], "blackboard_write": ["*"], "can_use_internet": true,
             "can_manage_cron": true, "can_read_history": ["*"]
         }}),
-        "search:\n  provider: brave\n",
-        vec![
-            ("OPENLEGION_CRED_OPENAI_API_KEY".into(), LLM_KEY.into()),
-            (
-                "OPENLEGION_CRED_BRAVE_SEARCH_API_KEY".into(),
-                SEARCH_KEY.into(),
-            ),
-            ("OPENLEGION_CRED_GITHUB_TOKEN".into(), OTHER_CRED.into()),
-            ("HOOK_SECRET_FOR_TEST".into(), HOOK_SECRET.into()),
-        ],
+        &format!(
+            "search:\n  provider: brave\nchannels:\n  telegram:\n    enabled: true\n    default_agent: a\n    api_base: {}\n",
+            tg.api_base()
+        ),
+        credentials(),
     )
     .await;
     let op = mesh.operator();
@@ -133,6 +153,30 @@ async fn no_configured_credential_leaks_anywhere_an_agent_or_a_reader_can_see() 
     answers.push((
         "POST /webhook/hook".into(),
         Value::String(delivered.text().await.unwrap_or_default()),
+    ));
+
+    // A Telegram user pairs and chats with `a` (the bot's token is in every API URL).
+    tg.user_says(77, "carol", "hello");
+    let greeting = tg.wait_for_bot_messages(77, 1).await[0].text.clone();
+    let at = greeting.find("pairing code is ").expect(&greeting) + 16;
+    let code = greeting[at..at + 9].to_owned();
+    let dir = mesh.config_dir();
+    let paired = tokio::task::spawn_blocking(move || {
+        openlegion_tests::cli(&dir, &["channel", "pair", &code])
+    })
+    .await
+    .unwrap();
+    assert!(paired.status.success(), "{paired:?}");
+    tg.wait_for_bot_messages(77, 2).await;
+    mock.push_for(MODEL_NAME, Turn::text("hello over telegram"));
+    tg.user_says(77, "carol", "tell me something");
+    tg.wait_until(77, "the agent's answer", |sent| {
+        sent.iter().any(|m| m.text.contains("hello over telegram"))
+    })
+    .await;
+    answers.push((
+        "GET /mesh/channels/users".into(),
+        op.get("/mesh/channels/users").await.body,
     ));
 
     // What readers see: the operator's routes, the agents' own, a web search that fails.
@@ -216,5 +260,85 @@ async fn no_configured_credential_leaks_anywhere_an_agent_or_a_reader_can_see() 
             .any(|r| r.header("authorization") == Some(&format!("Bearer {LLM_KEY}"))),
         "the LLM key was not the one configured"
     );
+    assert!(
+        !tg.calls("sendMessage").is_empty(),
+        "the Telegram token was not used"
+    );
     eprintln!("secret scan: {}", scanned.join(", "));
+}
+
+/// An agent in a Docker container: its configuration as the engine keeps it (environment,
+/// command, labels, mounts), its process's environment read from this machine's `/proc`,
+/// its container log and every file of its mounts hold no canary.
+#[tokio::test]
+async fn no_configured_credential_reaches_an_agents_container() {
+    if !docker_available("no_configured_credential_reaches_an_agents_container") {
+        return;
+    }
+    let _engine = engine_shared().await;
+    let mock = MockLlm::start().await;
+    let mesh = agent_mesh_env(
+        &mock,
+        "agents:\n  boxed:\n    role: writer\n",
+        json!({"default": {"blackboard_read": ["*"], "blackboard_write": ["*"]}}),
+        &container_runtime("docker", ""),
+        credentials(),
+    )
+    .await;
+    mock.push_for(
+        MODEL_NAME,
+        Turn::tool_call(
+            "write_file",
+            json!({"path": "notes.md", "content": "hello"}),
+        ),
+    );
+    mock.push_for(MODEL_NAME, Turn::text("done"));
+    mesh.chat("boxed", "Write notes.").await;
+
+    let name = format!("openlegion-{}-boxed", mesh.instance());
+    let mut found = Vec::new();
+    let inspected = docker_ok(&["inspect", &name]);
+    hits(
+        "docker inspect of the container",
+        inspected.as_bytes(),
+        &mut found,
+    );
+    let pid = docker_ok(&["inspect", "--format", "{{.State.Pid}}", &name]);
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&environ).contains("OPENLEGION_"),
+        "not the agent's environment"
+    );
+    hits("the container's process environment", &environ, &mut found);
+    let logs = docker(&["logs", &name]);
+    hits("docker logs (stdout)", &logs.stdout, &mut found);
+    hits("docker logs (stderr)", &logs.stderr, &mut found);
+    // Every mount's source on this machine: the agent's volume and its sockets' directory.
+    let mounts: Value = serde_json::from_str(&docker_ok(&[
+        "inspect",
+        "--format",
+        "{{json .Mounts}}",
+        &name,
+    ]))
+    .unwrap();
+    let mut files = 0;
+    for mount in mounts.as_array().unwrap() {
+        if let Some(source) = mount["Source"].as_str() {
+            scan_dir(Path::new(source), &mut found, &mut files);
+        }
+    }
+    assert!(
+        files > 0,
+        "no file in the container's mounts was scanned: {mounts}"
+    );
+    hits("the mesh's log", mesh.log().as_bytes(), &mut found);
+    assert!(
+        found.is_empty(),
+        "credentials leaked:\n{}",
+        found.join("\n")
+    );
+    eprintln!(
+        "container secret scan: inspect, /proc/{pid}/environ, logs, {files} files in {} mounts",
+        mounts.as_array().unwrap().len()
+    );
 }
