@@ -116,7 +116,8 @@ async fn sigkill_under_chat_load_answers_every_queued_turn_and_charges_every_cal
         restart(&mut mesh, &AGENTS).await;
         let op = mesh.operator();
         // Every acknowledged item ends, answered (the one running at the kill runs again).
-        for (agent, n, id) in acked.lock().unwrap().clone() {
+        let items = acked.lock().unwrap().clone();
+        for (agent, n, id) in items {
             let item = op
                 .get(&format!("/mesh/lanes/items/{id}?wait=120"))
                 .await

@@ -162,7 +162,8 @@ async fn sigkill_mid_workflow_runs_loses_no_run_and_runs_no_completed_step_again
             done_before.insert((n, step), asked(&prompts, step, n));
         }
         restart(&mut mesh, &AGENTS).await;
-        for (n, id) in acked.lock().unwrap().clone() {
+        let runs = acked.lock().unwrap().clone();
+        for (n, id) in runs {
             let deadline = Instant::now() + Duration::from_secs(120);
             let v = loop {
                 let v = view(&mesh, &id, 20).await;
