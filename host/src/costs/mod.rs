@@ -100,10 +100,11 @@ impl Costs {
         &self.prices
     }
 
-    /// Records a finished call: settles its reservation with the real cost and queues the
-    /// ledger row (the answer does not wait for its fsync; reports are ordered after it).
-    /// Returns the cost.
-    pub fn charge(
+    /// Records a finished call: settles its reservation with the real cost and commits the
+    /// ledger row before returning, so the answer the caller then sends is never ahead of
+    /// its row (a SIGKILL after the agent got an answer cannot lose the charge). A row
+    /// that cannot be written is logged; the call has happened, so the cost is returned.
+    pub async fn charge(
         &self,
         reservation: Option<Reservation>,
         agent: &str,
@@ -135,8 +136,9 @@ impl Costs {
             used.output_tokens,
             cost,
         );
-        self.store
-            .write_detached("usage row", move |c| usage::insert(c, &row));
+        if let Err(e) = self.store.write(move |c| usage::insert(c, &row)).await {
+            tracing::error!(agent, model, error = %e, "cannot record an LLM call in the ledger");
+        }
         cost
     }
 

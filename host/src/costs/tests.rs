@@ -31,7 +31,9 @@ async fn the_boundary_is_allowed_and_one_cent_more_is_not() {
     );
     for _ in 0..2 {
         let r = costs.budgets().reserve("a", 0.15).unwrap().unwrap();
-        costs.charge(Some(r), "a", "openai/gpt-4o-mini", "chat", MILLION_IN);
+        costs
+            .charge(Some(r), "a", "openai/gpt-4o-mini", "chat", MILLION_IN)
+            .await;
     }
     // $0.30 spent; a $0.15 call lands exactly on $0.45.
     let last = costs.budgets().reserve("a", 0.15).unwrap().unwrap();
@@ -90,7 +92,9 @@ async fn utc_midnight_and_month_rollover() {
         },
     );
     let r = costs.budgets().reserve("a", 0.15).unwrap().unwrap();
-    costs.charge(Some(r), "a", "openai/gpt-4o-mini", "chat", MILLION_IN);
+    costs
+        .charge(Some(r), "a", "openai/gpt-4o-mini", "chat", MILLION_IN)
+        .await;
     assert!(
         costs.budgets().reserve("a", 0.15).unwrap().is_err(),
         "today is spent"
@@ -102,11 +106,15 @@ async fn utc_midnight_and_month_rollover() {
         .reserve("a", 0.15)
         .unwrap()
         .expect("a new day");
-    costs.charge(Some(r), "a", "openai/gpt-4o-mini", "chat", MILLION_IN);
+    costs
+        .charge(Some(r), "a", "openai/gpt-4o-mini", "chat", MILLION_IN)
+        .await;
     // Next day, same month: the daily budget is fresh, the monthly one remembers.
     clock.set(Utc.with_ymd_and_hms(2026, 2, 2, 9, 0, 0).unwrap());
     let r = costs.budgets().reserve("a", 0.15).unwrap().expect("day 2");
-    costs.charge(Some(r), "a", "openai/gpt-4o-mini", "chat", MILLION_IN);
+    costs
+        .charge(Some(r), "a", "openai/gpt-4o-mini", "chat", MILLION_IN)
+        .await;
     clock.set(Utc.with_ymd_and_hms(2026, 2, 3, 9, 0, 0).unwrap());
     let refused = costs.budgets().reserve("a", 0.15).unwrap().unwrap_err();
     assert!((refused.monthly_used - 0.30).abs() < 1e-9, "{refused}");

@@ -353,13 +353,16 @@ impl Proxy {
             .await
         {
             Ok((response, model)) => {
-                let cost = self.costs.charge(
-                    prepared.reservation,
-                    caller.id(),
-                    &model.id(),
-                    "chat",
-                    response.usage,
-                );
+                let cost = self
+                    .costs
+                    .charge(
+                        prepared.reservation,
+                        caller.id(),
+                        &model.id(),
+                        "chat",
+                        response.usage,
+                    )
+                    .await;
                 Ok(ApiProxyResponse::with_data(&reply::chat_data(
                     &response,
                     &model.id(),
@@ -401,7 +404,8 @@ impl Proxy {
                 };
                 let cost = self
                     .costs
-                    .charge(None, caller.id(), &model.id(), "embed", used);
+                    .charge(None, caller.id(), &model.id(), "embed", used)
+                    .await;
                 let mut data = EmbedData {
                     model: model.id(),
                     cost_usd: cost,
@@ -468,13 +472,9 @@ impl Proxy {
                     Relay::TextDelta(content) => ProxyEvent::TextDelta { content },
                     Relay::ToolCall(call) => ProxyEvent::ToolCall(reply::tool_call(&call)),
                     Relay::Done { response, model } => {
-                        let cost = costs.charge(
-                            reservation.take(),
-                            &agent,
-                            &model,
-                            "chat",
-                            response.usage,
-                        );
+                        let cost = costs
+                            .charge(reservation.take(), &agent, &model, "chat", response.usage)
+                            .await;
                         ProxyEvent::Done(reply::chat_data(&response, &model, cost))
                     }
                     Relay::Failed(e) => {

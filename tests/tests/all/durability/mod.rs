@@ -1,14 +1,19 @@
 //! Acknowledged writes survive `kill -9`: a burst of blackboard writes, and rounds of mixed
-//! load (blackboard, messages, cron jobs) killed at random moments (see SECURITY.md,
-//! Crash safety).
+//! load (blackboard, messages, cron jobs) killed at random moments; with real agents and
+//! the mock LLM, lanes and chats with the cost ledger ([`chats`]), workflow runs
+//! ([`workflows`]) and cron fires ([`cron`]) (see SECURITY.md, Crash safety).
+
+mod chats;
+mod common;
+mod cron;
+mod workflows;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openlegion_tests::{Client, MeshOptions, MeshProcess};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use serde_json::json;
 
 #[tokio::test]
@@ -61,14 +66,6 @@ async fn a_thousand_acknowledged_writes_survive_kill_9() {
         assert_eq!(entry["version"], if twice { 2 } else { 1 }, "{entry}");
         assert_eq!(entry["value"].get("again").is_some(), twice);
     }
-}
-
-/// Rounds of load and SIGKILL: `OPENLEGION_CRASH_ROUNDS`, default 3.
-fn crash_rounds() -> u64 {
-    std::env::var("OPENLEGION_CRASH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3)
 }
 
 /// Cron jobs created per round (an agent may have 50; each round deletes them after its
@@ -271,12 +268,7 @@ async fn verify(
 /// SIGKILL at a random moment under load, restart on the same state, check, again.
 #[tokio::test]
 async fn sigkill_at_random_points_under_load_loses_no_acknowledged_write() {
-    let seed = std::env::var("OPENLEGION_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random::<u64>);
-    eprintln!("OPENLEGION_CRASH_SEED={seed}");
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = common::crash_rng();
     let mut mesh = MeshProcess::start(MeshOptions {
         agents_yaml: "agents:\n  a:\n    role: writer\n  b:\n    role: reader\n".into(),
         mesh_settings: "  inbox_max: 1000000\n".into(),
@@ -290,7 +282,7 @@ async fn sigkill_at_random_points_under_load_loses_no_acknowledged_write() {
     let tokens = (a, b);
     let next = Arc::new(AtomicU64::new(1));
     let acked_by = Arc::new(Mutex::new(Acked::default()));
-    let rounds = crash_rounds();
+    let rounds = common::crash_rounds();
     let mut jobs = 0;
     // Messages b has pulled, over all rounds (pulling past one acknowledges it).
     let mut seen = std::collections::HashMap::new();
