@@ -130,10 +130,11 @@ impl Running {
             })
             .launch_timeout(Duration::from_secs(20))
             .request_timeout(settings.navigation_timeout + Duration::from_secs(5))
-            // Flags without `--` (chromiumoxide adds them). No background traffic of
-            // Chromium's own (updates, sync, field trials): it would leave the mesh without
-            // passing the policy, and fails on closed networks. No QUIC: it bypasses
-            // nothing here, but fails slowly on networks that drop UDP.
+            // Flags without `--` (chromiumoxide adds them). As little background traffic
+            // of Chromium's own (updates, sync, field trials) as the flags allow: it
+            // passes no page's request interception (only the proxy's check, where there
+            // is one), and fails on closed networks. No QUIC: a proxy cannot carry it, and
+            // it fails slowly on networks that drop UDP.
             .args([
                 "disable-gpu",
                 "disable-background-networking",

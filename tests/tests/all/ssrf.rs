@@ -8,7 +8,9 @@
 //! and hex IPv4, `0.0.0.0`, IPv4-mapped, -compatible, NAT64 and 6to4 IPv6, link-local and
 //! the cloud metadata addresses, userinfo and fragment tricks, non-HTTP schemes, redirects
 //! to all of these, and a caller's `Host` header. Rebinding between check and connect is
-//! shown in `host/src/fetch.rs` (`the_checked_address_is_pinned_for_the_connection`).
+//! shown in `host/src/fetch.rs` (`the_checked_address_is_pinned_for_the_connection`), in
+//! `host/src/browse_proxy/tests.rs`, and here for the browser with real Chromium
+//! (`the_browser_connects_only_to_the_address_the_mesh_checked`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
