@@ -192,11 +192,15 @@ async fn check(url: &Url, shared: &Shared) -> Result<SocketAddr, Response<Body>>
             if let Some(authority) = authority_of(url) {
                 shared.refusals.record(authority, reason.clone());
             }
-            let status = match error {
-                FetchError::Resolve { .. } => StatusCode::BAD_GATEWAY,
-                _ => StatusCode::FORBIDDEN,
-            };
-            text(status, format!("refused by the mesh: {reason}"))
+            match error {
+                FetchError::Resolve { .. } => {
+                    text(StatusCode::BAD_GATEWAY, format!("the mesh {reason}"))
+                }
+                _ => text(
+                    StatusCode::FORBIDDEN,
+                    format!("refused by the mesh: {reason}"),
+                ),
+            }
         })
 }
 
@@ -341,5 +345,6 @@ async fn forward(req: Request<Incoming>, shared: &Shared) -> Response<Body> {
         .unwrap_or_else(|error| text(StatusCode::BAD_GATEWAY, error.to_string()))
 }
 
-#[cfg(test)]
+// The tests name hosts through the resolver's hook, which only debug builds have.
+#[cfg(all(test, debug_assertions))]
 mod tests;
