@@ -35,6 +35,7 @@ pub(crate) struct Tab {
     guard: JoinHandle<()>,
     blocked: BlockedLog,
     refs: RefMap,
+    policy: Arc<dyn RequestPolicy>,
 }
 
 impl Tab {
@@ -53,12 +54,13 @@ impl Tab {
             .new_page(params)
             .await
             .map_err(BrowserError::cdp("opening a tab"))?;
-        let (guard, blocked) = intercept::guard(&page, policy).await?;
+        let (guard, blocked) = intercept::guard(&page, policy.clone()).await?;
         Ok(Self {
             page,
             guard,
             blocked,
             refs: RefMap::default(),
+            policy,
         })
     }
 
@@ -83,16 +85,24 @@ impl Tab {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => {
                 // A refused document request (the URL itself or a redirect hop) fails the
-                // navigation as "blocked by client": name the refusal instead.
+                // navigation as "blocked by client", a connection the proxy refused (the
+                // name resolved elsewhere when it was opened) as a tunnel failure: name the
+                // refusal instead.
                 let refused = self.blocked().into_iter().last();
                 return Err(match refused {
                     Some(b) => BrowserError::Refused {
                         url: b.url,
                         reason: b.reason,
                     },
-                    None => BrowserError::Navigation {
-                        url: url.to_owned(),
-                        problem: error.to_string(),
+                    None => match self.policy.refused_at_connect(url) {
+                        Some(reason) => BrowserError::Refused {
+                            url: url.to_owned(),
+                            reason: format!("when connecting, {reason}"),
+                        },
+                        None => BrowserError::Navigation {
+                            url: url.to_owned(),
+                            problem: error.to_string(),
+                        },
                     },
                 });
             }

@@ -14,6 +14,8 @@ pub enum BrowserError {
         #[source]
         source: CdpError,
     },
+    #[error("the browser's proxy is not running: {problem}")]
+    NoProxy { problem: String },
     #[error("cannot make a profile directory for Chromium: {source}")]
     Profile {
         #[source]

@@ -68,6 +68,23 @@ pub fn find_chromium(configured: Option<&Path>) -> Result<PathBuf, BrowserError>
     })
 }
 
+/// The flags that send every connection of Chromium through `proxy` and leave it no way to
+/// resolve a name or connect itself: loopback goes through the proxy too (Chromium skips
+/// proxies for loopback unless told `<-loopback>`), every name resolves to "not found" but
+/// the proxy's literal address, and WebRTC sends no UDP the proxy would not carry.
+fn proxy_flags(proxy: &str) -> Vec<String> {
+    let host = proxy
+        .trim_start_matches("http://")
+        .rsplit_once(':')
+        .map_or(proxy, |(host, _)| host);
+    vec![
+        format!("proxy-server={proxy}"),
+        "proxy-bypass-list=<-loopback>".into(),
+        format!("host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE {host}"),
+        "webrtc-ip-handling-policy=disable_non_proxied_udp".into(),
+    ]
+}
+
 /// A running Chromium. Dropping it kills the process (chromiumoxide kills its child on
 /// drop) and removes its profile directory.
 #[derive(Debug)]
@@ -79,8 +96,12 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    /// Starts Chromium headless with a fresh profile.
-    pub(crate) async fn start(settings: &BrowserSettings) -> Result<Self, BrowserError> {
+    /// Starts Chromium headless with a fresh profile, every connection through `proxy`
+    /// when one is given.
+    pub(crate) async fn start(
+        settings: &BrowserSettings,
+        proxy: Option<&str>,
+    ) -> Result<Self, BrowserError> {
         let path = find_chromium(settings.executable.as_deref())?;
         // A profile of its own: the default one is shared by every chromiumoxide user on the
         // machine, and one agent's mesh must not see another's.
@@ -109,10 +130,11 @@ impl Running {
             })
             .launch_timeout(Duration::from_secs(20))
             .request_timeout(settings.navigation_timeout + Duration::from_secs(5))
-            // Flags without `--` (chromiumoxide adds them). No background traffic of
-            // Chromium's own (updates, sync, field trials): it would leave the mesh without
-            // passing the policy, and fails on closed networks. No QUIC: it bypasses
-            // nothing here, but fails slowly on networks that drop UDP.
+            // Flags without `--` (chromiumoxide adds them). As little background traffic
+            // of Chromium's own (updates, sync, field trials) as the flags allow: it
+            // passes no page's request interception (only the proxy's check, where there
+            // is one), and fails on closed networks. No QUIC: a proxy cannot carry it, and
+            // it fails slowly on networks that drop UDP.
             .args([
                 "disable-gpu",
                 "disable-background-networking",
@@ -124,6 +146,7 @@ impl Running {
                 "disable-quic",
                 "mute-audio",
             ])
+            .args(proxy.map(proxy_flags).unwrap_or_default())
             .build()
             .map_err(|problem| BrowserError::BadCommand { problem })?;
         let (browser, mut handler) = Browser::launch(config).await.map_err(launch)?;

@@ -12,6 +12,9 @@
 //!   sub-resource) is paused by Chromium's request interception (the CDP Fetch domain) and
 //!   let through only if the [`RequestPolicy`] the mesh gives allows it. WebSockets, which
 //!   the Fetch domain cannot see, are blocked outright.
+//! - Every connection goes through the proxy the policy names ([`RequestPolicy::proxy`]),
+//!   and Chromium is left no way to resolve a name or connect on its own: the mesh's proxy
+//!   checks each connection again and pins the address it checked (no DNS rebinding).
 //!
 //! This crate owns the browser; it does not decide what an agent may reach: the mesh
 //! implements [`RequestPolicy`] with its HTTP allowlist and SSRF rules, and checks the

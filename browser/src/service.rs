@@ -185,7 +185,11 @@ impl BrowserService {
                 dead.stop().await;
             }
             let started = Instant::now();
-            browser.running = Some(Running::start(&self.settings).await?);
+            let proxy = self
+                .policy
+                .proxy()
+                .map_err(|problem| BrowserError::NoProxy { problem })?;
+            browser.running = Some(Running::start(&self.settings, proxy.as_deref()).await?);
             browser.generation += 1;
             tracing::info!(elapsed = ?started.elapsed(), "browser started");
         }

@@ -7,13 +7,13 @@
 //! - where pages may go: [`MeshPolicy`] checks every request a page makes (the navigation,
 //!   each redirect hop, each sub-resource) with [`crate::fetch::check_url`], the same
 //!   allowlist and SSRF rules as `POST /mesh/http` (`http.allowed_domains`,
-//!   `http.allow_private`, `http.allow_private_hosts`).
-//!
-//! One limit of checking in the mesh while Chromium connects itself: a host name is
-//! resolved by the check and again by Chromium, so a DNS answer that changes between the
-//! two (rebinding) is not caught the way `fetch` catches it by pinning the address.
+//!   `http.allow_private`, `http.allow_private_hosts`);
+//! - how pages connect: only through the mesh's proxy ([`crate::browse_proxy`]), started
+//!   with the first browser, which checks each connection again and connects to the address
+//!   that check approved. Chromium resolves no name itself, so a DNS answer that changes
+//!   after the check (rebinding) cannot take a page inward, as `fetch` cannot be.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::extract::{FromRef, State};
@@ -24,19 +24,25 @@ use openlegion_browser::{BrowserError, BrowserService, BrowserSettings, RequestP
 use openlegion_protocol::{AgentId, BrowserAction, BrowserReply};
 
 use crate::auth::{Caller, Tokens};
+use crate::browse_proxy::BrowseProxy;
 use crate::config::{BrowserSection, HttpSection};
 use crate::mesh::{Mesh, MeshError};
 use crate::server::{ApiError, ApiJson};
 
-/// The mesh's HTTP policy, asked for every request a page makes.
+/// The mesh's HTTP policy, asked for every request a page makes, and the proxy every
+/// connection goes through (started when Chromium first is).
 #[derive(Debug)]
 pub struct MeshPolicy {
     http: HttpSection,
+    proxy: OnceLock<Result<BrowseProxy, String>>,
 }
 
 impl MeshPolicy {
     pub fn new(http: HttpSection) -> Self {
-        Self { http }
+        Self {
+            http,
+            proxy: OnceLock::new(),
+        }
     }
 }
 
@@ -46,6 +52,23 @@ impl RequestPolicy for MeshPolicy {
         crate::fetch::check_url(url, &self.http)
             .await
             .map_err(|e| e.to_string())
+    }
+
+    /// Called from the browser service as it starts Chromium, inside the mesh's runtime.
+    fn proxy(&self) -> Result<Option<String>, String> {
+        self.proxy
+            .get_or_init(|| {
+                BrowseProxy::start(self.http.clone())
+                    .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))
+            })
+            .as_ref()
+            .map(|proxy| Some(proxy.url()))
+            .map_err(Clone::clone)
+    }
+
+    fn refused_at_connect(&self, url: &str) -> Option<String> {
+        let proxy = self.proxy.get()?.as_ref().ok()?;
+        proxy.refusals().for_url(url)
     }
 }
 
@@ -154,9 +177,9 @@ fn status(e: &BrowserError) -> StatusCode {
         | BrowserError::Script { .. }
         | BrowserError::TooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         BrowserError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-        BrowserError::NoChromium { .. } | BrowserError::Launch { .. } => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        BrowserError::NoChromium { .. }
+        | BrowserError::Launch { .. }
+        | BrowserError::NoProxy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_GATEWAY,
     }
 }

@@ -107,8 +107,9 @@ pub async fn check_url(url: &str, policy: &HttpSection) -> Result<(), FetchError
     check(&parsed, policy).await.map(drop)
 }
 
-/// Checks `url` and returns the address to connect to.
-async fn check(url: &Url, policy: &HttpSection) -> Result<SocketAddr, FetchError> {
+/// Checks `url` and returns the address to connect to: the one address the connection
+/// must be pinned to (the name is resolved once, here, and every answer is checked).
+pub(crate) async fn check(url: &Url, policy: &HttpSection) -> Result<SocketAddr, FetchError> {
     let bad = |problem: &str| FetchError::BadUrl {
         url: url.to_string(),
         problem: problem.into(),
@@ -130,13 +131,12 @@ async fn check(url: &Url, policy: &HttpSection) -> Result<SocketAddr, FetchError
     let port = url.port_or_known_default().ok_or_else(|| bad("no port"))?;
     let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((host.as_str(), port))
+        Err(_) => crate::resolve::lookup(&host, port)
             .await
             .map_err(|e| FetchError::Resolve {
                 host: host.clone(),
                 problem: e.to_string(),
-            })?
-            .collect(),
+            })?,
     };
     let first = *addrs.first().ok_or_else(|| FetchError::Resolve {
         host: host.clone(),
@@ -167,13 +167,20 @@ fn pinned_client(
     addr: SocketAddr,
     timeout: Duration,
 ) -> reqwest::Result<reqwest::Client> {
+    pinned_builder(host, addr)
+        .timeout(timeout)
+        .user_agent("OpenLegion/0.1 (+mesh fetch)")
+        .build()
+}
+
+/// The builder of [`pinned_client`] before its timeout and user agent: also used by the
+/// browser's proxy ([`crate::browse_proxy`]), which streams and forwards the browser's own
+/// headers.
+pub(crate) fn pinned_builder(host: &str, addr: SocketAddr) -> reqwest::ClientBuilder {
     crate::http_client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .resolve(host, addr)
-        .timeout(timeout)
-        .user_agent("OpenLegion/0.1 (+mesh fetch)")
-        .build()
 }
 
 /// Performs `req` under `policy`.

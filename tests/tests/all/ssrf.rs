@@ -8,7 +8,9 @@
 //! and hex IPv4, `0.0.0.0`, IPv4-mapped, -compatible, NAT64 and 6to4 IPv6, link-local and
 //! the cloud metadata addresses, userinfo and fragment tricks, non-HTTP schemes, redirects
 //! to all of these, and a caller's `Host` header. Rebinding between check and connect is
-//! shown in `host/src/fetch.rs` (`the_checked_address_is_pinned_for_the_connection`).
+//! shown in `host/src/fetch.rs` (`the_checked_address_is_pinned_for_the_connection`), in
+//! `host/src/browse_proxy/tests.rs`, and here for the browser with real Chromium
+//! (`the_browser_connects_only_to_the_address_the_mesh_checked`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -270,4 +272,106 @@ async fn web_search_refuses_a_provider_that_redirects_inward() {
     }
     assert_eq!(hits.load(Ordering::SeqCst), 0, "the target was reached");
     eprintln!("SSRF web_search: {refused} hostile redirects refused");
+}
+
+/// A listener on 127.0.0.2 counting every connection it gets (plain HTTP or a tunnel's
+/// TLS alike); returns its port and the count.
+async fn counted_listener() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepts = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&accepts);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (port, accepts)
+}
+
+/// DNS rebinding against the browser. The mesh answers names itself here (its debug-build
+/// test hook, `OPENLEGION_TEST_RESOLVE`): `site.invalid` is the exempt local site, and each
+/// `rebind-*.invalid` answers a public address to the URL checks before its connection
+/// (the guard's for a sub-resource; the service's and the guard's for a navigation) and
+/// 127.0.0.2 to every later question. Chromium resolves nothing: the page on
+/// `site.invalid`, a name no DNS knows, loads only because its connection went through the
+/// mesh's proxy; the proxy checks again at connect time and refuses the inward answer for
+/// the page's image, its plain and its HTTPS `fetch()` (a CONNECT tunnel), and a
+/// plain-HTTP navigation. (An HTTPS navigation is not among them: Chromium preconnects a
+/// tunnel before the request the guard sees, so the number of questions before the
+/// connection is not fixed; the proxy refuses that tunnel just the same.)
+#[tokio::test]
+async fn the_browser_connects_only_to_the_address_the_mesh_checked() {
+    if !chromium_present("the_browser_connects_only_to_the_address_the_mesh_checked") {
+        return;
+    }
+    let (port, accepts) = counted_listener().await;
+    let page = format!(
+        "<html><head><title>Pinned page</title></head><body><p>site body</p>\
+         <img src=\"http://rebind-img.invalid:{port}/x.png\">\
+         <script>window.fetched = Promise.allSettled([\
+           fetch('http://rebind-fetch.invalid:{port}/f', {{mode: 'no-cors'}}),\
+           fetch('https://rebind-tls.invalid:{port}/t', {{mode: 'no-cors'}})\
+         ]).then(all => all.map(r => r.status).join(' '));</script>\
+         </body></html>"
+    );
+    let app = Router::new().route(
+        "/page",
+        get(move || {
+            let page = page.clone();
+            async move { axum::response::Html(page) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site_port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let answers = "site.invalid=127.0.0.1;\
+                   rebind-img.invalid=1.1.1.1>127.0.0.2;\
+                   rebind-fetch.invalid=1.1.1.1>127.0.0.2;\
+                   rebind-tls.invalid=1.1.1.1>127.0.0.2;\
+                   rebind-nav.invalid=1.1.1.1>1.1.1.1>127.0.0.2";
+    let mesh = MeshProcess::start(MeshOptions {
+        mesh_yaml: "http:\n  allow_private_hosts: [\"127.0.0.1\", \"site.invalid\"]\n".into(),
+        env: vec![("OPENLEGION_TEST_RESOLVE".into(), answers.into())],
+        ..MeshOptions::with_permissions(json!({"default": {"can_use_browser": true}}))
+    })
+    .await;
+    let agent = mesh.agent("a").await;
+    let browse = |action: serde_json::Value| {
+        let agent = agent.clone();
+        async move { agent.post("/mesh/browser", &action).await }
+    };
+
+    let loaded = browse(json!({"action": "navigate",
+                               "url": format!("http://site.invalid:{site_port}/page")}))
+    .await
+    .expect(200);
+    assert_eq!(loaded["title"], "Pinned page", "{loaded}");
+    let fetched = browse(json!({"action": "evaluate", "script": "window.fetched"}))
+        .await
+        .expect(200);
+    // The plain fetch gets the proxy's 403 (opaque to a no-cors page), the HTTPS one a
+    // refused tunnel.
+    assert_eq!(fetched["json"], "\"fulfilled rejected\"", "{fetched}");
+
+    let plain = browse(json!({"action": "navigate",
+                              "url": format!("http://rebind-nav.invalid:{port}/")}))
+    .await
+    .expect(200);
+    assert!(
+        plain["text"].as_str().unwrap_or_default().contains(
+            "refused by the mesh: rebind-nav.invalid resolves to 127.0.0.2, a private or local address"
+        ),
+        "{plain}"
+    );
+    let log = mesh.log();
+    for name in ["rebind-img", "rebind-fetch", "rebind-tls", "rebind-nav"] {
+        assert!(
+            log.lines().any(|l| l.contains("browser connection refused")
+                && l.contains(&format!("{name}.invalid resolves to 127.0.0.2"))),
+            "the proxy did not refuse {name}.invalid"
+        );
+    }
+    assert_eq!(accepts.load(Ordering::SeqCst), 0, "127.0.0.2 was reached");
 }
