@@ -183,7 +183,6 @@ impl Instance {
             .await
             .map_err(|source| StartError::Listen { addr, source })?;
         let url = connectable(listener.local_addr().map_err(prepare)?);
-        tracing::info!(%url, state_dir = %state.root().display(), agents = mesh.registry.snapshot().len(), "mesh listening");
 
         let heartbeats = Heartbeats::new(
             mesh.store.clone(),
@@ -274,6 +273,9 @@ impl Instance {
         // Written once the mesh is sure to run: `start -d` and the tools take it as "up".
         StateDir::write_private(&state.addr_file(), &url).map_err(prepare)?;
         let server = tokio::spawn(server::serve(listener, app.clone(), shutdown.clone()));
+        // Said once the backend check passed: a mesh that cannot run its agents never
+        // claims to be listening.
+        tracing::info!(%url, state_dir = %state.root().display(), agents = mesh.registry.snapshot().len(), "mesh listening");
 
         let mut start_failures = fleet.start_all().await;
         if let Some(i) = start_failures

@@ -124,6 +124,38 @@ if [ -e "{state}" ]; then echo mesh_state=visible; else echo mesh_state=absent; 
         "600 MiB fitted in a 384 MiB VM: {hog}"
     );
 
+    // A bounded fork bomb: the agent's user may run 256 processes and threads in the VM
+    // (RLIMIT_NPROC, set by the guest's init), so a fork is refused and ends the bomb's
+    // subshell (status 2). The children sleep long enough for the limit to be reached
+    // under emulation; the count uses builtins only (no fork succeeds until they end).
+    let bomb = exec(
+        &mesh,
+        &mock,
+        "alpha",
+        r#"( i=0; while [ $i -lt 1000 ]; do sleep 30 </dev/null >/dev/null 2>&1 & i=$((i+1)); done ) 2>/dev/null
+echo "bomb_exit=$?"
+n=0
+for p in /proc/[0-9]*; do
+  while read -r k v _; do
+    if [ "$k" = "Uid:" ]; then [ "$v" = 1000 ] && n=$((n+1)); break; fi
+  done < "$p/status" 2>/dev/null
+done
+echo "agent_processes=$n"
+echo forked=done"#,
+    )
+    .await;
+    let out = bomb["stdout"].as_str().unwrap_or_default();
+    assert!(out.contains("forked=done"), "{bomb}");
+    assert_eq!(field(out, "bomb_exit"), "2", "no fork was refused: {out}");
+    let processes: usize = field(out, "agent_processes").parse().unwrap();
+    assert!(
+        processes <= 256,
+        "{processes} processes of the agent's user past a limit of 256"
+    );
+    println!("microvm: {processes} processes of the agent's user at the bomb's end");
+    // The sleepers end; then the agent forks and serves as before.
+    tokio::time::sleep(Duration::from_secs(35)).await;
+
     // A WASM tool writes a file on the data disk; a blackboard write crosses the link.
     chat_round_trip(&mesh, &mock).await;
 

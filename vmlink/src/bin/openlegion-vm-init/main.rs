@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Gid, Pid, Uid};
@@ -33,6 +34,9 @@ const DATA: &str = "/data";
 const AGENT: &str = "/openlegion-agent";
 /// How long the agent gets to exit after SIGTERM.
 const GRACE: Duration = Duration::from_secs(5);
+/// The agent's processes and threads, as a container's `pids_limit`: a fork bomb from its
+/// `exec` tool is refused there instead of filling the VM's memory and process table.
+const MAX_PROCESSES: u64 = 256;
 
 macro_rules! say {
     ($($arg:tt)*) => { eprintln!("openlegion-vm-init: {}", format_args!($($arg)*)) };
@@ -62,6 +66,7 @@ async fn run() -> Result<String, String> {
         return precompile();
     }
     let env = prepare_run_dir(&handoff)?;
+    limit_processes()?;
     let link = ports::open_link(LINK_PORT).await?;
     let log = ports::open_log(LOG_PORT).await?;
     // Watch children before there is one, so an agent that dies at once is not missed.
@@ -162,6 +167,14 @@ fn prepare_run_dir(handoff: &Handoff) -> Result<Vec<(String, String)>, String> {
         std::fs::write(run.join("PROJECT.md"), brief).map_err(|e| io("PROJECT.md", e))?;
     }
     Ok(env)
+}
+
+/// Sets `RLIMIT_NPROC` on this process, which the agent inherits. The kernel counts it per
+/// user and exempts root: init and what it runs as root are not bound, the agent's user is,
+/// and QEMU has no cgroup inside the guest to bound it otherwise.
+fn limit_processes() -> Result<(), String> {
+    setrlimit(Resource::RLIMIT_NPROC, MAX_PROCESSES, MAX_PROCESSES)
+        .map_err(|e| format!("cannot limit the agent's processes: {e}"))
 }
 
 fn spawn_agent(
