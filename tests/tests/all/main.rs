@@ -47,7 +47,35 @@ mod watchers;
 mod webhooks;
 mod workflows;
 
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
 use serde_json::Value;
+
+/// The built-in skills compiled once for this test process (`openlegion-agent precompile`),
+/// as the `SKILL_CACHE_SEED_DIR` variable of a mesh: tests that start many agents (or
+/// restart them) would otherwise compile the skills once per agent on a loaded machine.
+fn skill_seed() -> (String, String) {
+    static SEED: OnceLock<PathBuf> = OnceLock::new();
+    let dir = SEED.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("skill-seed");
+        let out = std::process::Command::new(openlegion_tests::binary(
+            "openlegion-agent",
+            "openlegion-agent",
+        ))
+        .arg("precompile")
+        .arg(&dir)
+        .output()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    });
+    ("SKILL_CACHE_SEED_DIR".into(), dir.display().to_string())
+}
 
 /// The messages waiting in an agent's inbox (without acknowledging them).
 async fn inbox(agent: &openlegion_tests::Client) -> Vec<Value> {

@@ -3,13 +3,11 @@
 //! the tests. Triggers (a publish, the CLI, the webhook), conditions, retries, fallback,
 //! timeouts, cancellation, reload, and a mesh SIGKILLed in the middle of a run.
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use openlegion_mesh::webhooks::signature::sign;
 use openlegion_mock_llm::{MockLlm, Turn};
-use openlegion_tests::{MeshProcess, agent_mesh_env, binary};
+use openlegion_tests::{MeshProcess, agent_mesh_env};
 use serde_json::{Value, json};
 
 const PIPELINE: &str = include_str!("../../../config/workflows/prospect_pipeline.yaml");
@@ -37,28 +35,6 @@ fn permissions() -> Value {
     })
 }
 
-/// The built-in skills compiled once for this test process (`openlegion-agent precompile`),
-/// handed to every agent as its seed cache: these tests start up to three agents each, and
-/// a loaded machine would otherwise compile the skills once per agent.
-fn skill_seed() -> (String, String) {
-    static SEED: OnceLock<PathBuf> = OnceLock::new();
-    let dir = SEED.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("workflows-skill-seed");
-        let out = std::process::Command::new(binary("openlegion-agent", "openlegion-agent"))
-            .arg("precompile")
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        dir
-    });
-    ("SKILL_CACHE_SEED_DIR".into(), dir.display().to_string())
-}
-
 /// A mesh running `agents_yaml` with the skill seed.
 async fn mesh_of(
     mock: &MockLlm,
@@ -66,7 +42,7 @@ async fn mesh_of(
     permissions: Value,
     env: Vec<(String, String)>,
 ) -> MeshProcess {
-    let env = env.into_iter().chain([skill_seed()]).collect();
+    let env = env.into_iter().chain([crate::skill_seed()]).collect();
     agent_mesh_env(mock, agents_yaml, permissions, "", env).await
 }
 

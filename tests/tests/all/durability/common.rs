@@ -2,12 +2,10 @@
 //! real agents with a model (a mock queue) each, and the accounting of the mock's requests
 //! across kills.
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use openlegion_mock_llm::MockLlm;
-use openlegion_tests::{MeshProcess, agent_mesh_env, binary};
+use openlegion_tests::{MeshProcess, agent_mesh_env};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::Value;
@@ -30,27 +28,6 @@ pub(super) fn crash_rng() -> StdRng {
     StdRng::seed_from_u64(seed)
 }
 
-/// The built-in skills compiled once for this test process, the seed cache of every agent
-/// (each restart starts the agents again).
-fn skill_seed() -> (String, String) {
-    static SEED: OnceLock<PathBuf> = OnceLock::new();
-    let dir = SEED.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("durability-skill-seed");
-        let out = std::process::Command::new(binary("openlegion-agent", "openlegion-agent"))
-            .arg("precompile")
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        dir
-    });
-    ("SKILL_CACHE_SEED_DIR".into(), dir.display().to_string())
-}
-
 /// agents.yaml for `ids`, each with a model of its own (`openai/<id>`: a queue of its own
 /// in the mock, so one agent's requests and answers pair up in order).
 pub(super) fn agents_yaml(ids: &[&str]) -> String {
@@ -65,7 +42,14 @@ pub(super) fn agents_yaml(ids: &[&str]) -> String {
 
 /// A mesh running agents `ids` on the process backend, with the skill seed.
 pub(super) async fn mesh_of(mock: &MockLlm, ids: &[&str], permissions: Value) -> MeshProcess {
-    agent_mesh_env(mock, &agents_yaml(ids), permissions, "", vec![skill_seed()]).await
+    agent_mesh_env(
+        mock,
+        &agents_yaml(ids),
+        permissions,
+        "",
+        vec![crate::skill_seed()],
+    )
+    .await
 }
 
 /// Restarts a killed mesh and waits for its agents.
