@@ -103,6 +103,13 @@ fn round3(x: f64) -> f64 {
 }
 
 fn text(e: MemoryError) -> String {
+    if e.is_disk_full() {
+        return format!(
+            "No space left on device: the disk holding the agent's memory is full, so \
+             nothing was saved (facts saved before are intact); free space (delete files you \
+             no longer need) before saving again ({e})"
+        );
+    }
     e.to_string()
 }
 
