@@ -147,11 +147,16 @@ async fn a_full_disk_refuses_writes_clearly_keeps_what_was_stored_and_recovers()
                 "memory_recall",
                 json!({"query": "saved before the disk filled"}),
             ),
+            call(
+                "memory_search",
+                json!({"query": "saved before the disk filled"}),
+            ),
         ],
     )
     .await;
     assert!(out[0].contains("written before"), "{out:?}");
     assert!(out[1].contains("saved before the disk filled"), "{out:?}");
+    assert!(out[2].contains("saved before the disk filled"), "{out:?}");
     assert_eq!(mesh.agent_pid("a"), pid, "the agent process stayed up");
     assert_eq!(integrity(&data.join("memory.db")), "ok");
     assert!(
