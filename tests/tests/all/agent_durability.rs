@@ -326,6 +326,35 @@ fn check_cache(cache: &Path) -> (usize, usize) {
     (components, partial)
 }
 
+/// Reads every component in `cache` over and over while the agent compiles; at the first
+/// sight of a half-written one under its final name it kills the agent at once (leaving
+/// the file so, were the write not atomic) and says so.
+fn watch_cache(cache: PathBuf, pid: i32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<bool> {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            for entry in std::fs::read_dir(&cache).into_iter().flatten().flatten() {
+                if entry.file_name().to_string_lossy().ends_with(".cwasm")
+                    && std::fs::read(entry.path()).is_ok_and(|b| !whole_elf(&b))
+                {
+                    sigkill(pid);
+                    return true;
+                }
+            }
+        }
+        false
+    })
+}
+
+/// How many compiled components `cache` holds.
+fn components(cache: &Path) -> usize {
+    std::fs::read_dir(cache)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm"))
+        .count()
+}
+
 /// Waits until agent `a` no longer runs as `pid`.
 async fn gone(mesh: &MeshProcess, pid: i32) {
     while mesh.running_agent_pid("a") == Some(pid) {
@@ -355,8 +384,8 @@ async fn an_agent_killed_while_it_compiles_its_skills_keeps_a_sound_cache() {
     let mock = MockLlm::start().await;
     let started = std::time::Instant::now();
     let mesh = agent_mesh(&mock, "agents:\n  a:\n    role: writer\n", json!({})).await;
-    // Start-up, most of it compiling the built-in skills: the span the kills fall in.
-    let cold = started.elapsed().as_millis() as u64;
+    // Start-up, most of it compiling the built-in skills: the longest a kill waits for.
+    let cold = started.elapsed();
     let cache = mesh.state_dir().join("agents/a/run/cache");
     let clear = |cache: &Path| {
         for entry in std::fs::read_dir(cache).unwrap().flatten() {
@@ -375,14 +404,27 @@ async fn an_agent_killed_while_it_compiles_its_skills_keeps_a_sound_cache() {
     let (mut checked, mut partial) = (0, 0);
     for round in 0..crash_rounds() {
         pid = respawned(&mesh, pid).await;
-        let after = rng.random_range(0..cold);
+        let start = std::time::Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
+        let watcher = watch_cache(cache.clone(), pid, Arc::clone(&stop));
+        // Killed while compiling: once a random number of the components are written, a
+        // random moment later.
+        let (done, after) = (rng.random_range(0..whole), rng.random_range(0..400));
+        while components(&cache) < done && start.elapsed() < cold {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         tokio::time::sleep(Duration::from_millis(after)).await;
         sigkill(pid);
+        stop.store(true, Ordering::Relaxed);
+        assert!(
+            !watcher.join().unwrap(),
+            "a half-written component was seen under its final name"
+        );
         gone(&mesh, pid).await;
         let (c, p) = check_cache(&cache);
         (checked, partial) = (checked + c, partial + p);
         eprintln!(
-            "compile crash round {}: killed {after} ms into start-up; {c} components whole, {p} temporary files left",
+            "compile crash round {}: killed {after} ms after {done} components were written; {c} of {whole} components there, all whole; {p} temporary files left",
             round + 1
         );
         if round + 1 < crash_rounds() {
