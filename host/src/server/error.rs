@@ -204,3 +204,39 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_507_wherever_it_is_in_the_chain_and_anything_else_500() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let commit = StoreError::Commit(std::sync::Arc::new(full));
+        assert_eq!(
+            ApiError::failed(&commit).status,
+            StatusCode::INSUFFICIENT_STORAGE
+        );
+        let io = std::io::Error::from_raw_os_error(28);
+        assert_eq!(
+            ApiError::failed(&io).status,
+            StatusCode::INSUFFICIENT_STORAGE
+        );
+        assert!(
+            ApiError::failed(&io)
+                .detail
+                .starts_with("No space left on device")
+        );
+        let busy = StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        ));
+        assert_eq!(
+            ApiError::failed(&busy).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}
