@@ -3,7 +3,8 @@
 //!
 //! Confined like the `workspace` capability: the directory is named relative to the data
 //! directory ([`data_relative`]), and one that resolves outside it (through a symlink) is
-//! refused. Only regular files are listed, never what a symlink points to.
+//! refused. Only regular files are listed, never what a symlink points to, nor the
+//! temporary file of a write in progress.
 
 use std::path::Path;
 use std::time::UNIX_EPOCH;
@@ -60,6 +61,11 @@ pub(crate) fn list(data_dir: &Path, dir: &str) -> Result<DirListing, ListError> 
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
+        // A write in progress (or cut off by a crash): the file it makes appears whole,
+        // under its own name, when it is done.
+        if openlegion_skill_host::is_partial_write(&name) {
+            continue;
+        }
         if listing.files.len() == MAX_LISTED_FILES {
             listing.truncated = true;
             break;
@@ -90,6 +96,7 @@ mod tests {
         std::fs::create_dir_all(data.path().join("inbox/sub")).unwrap();
         std::fs::write(data.path().join("inbox/b.csv"), "1,2\n").unwrap();
         std::fs::write(data.path().join("inbox/a.txt"), "").unwrap();
+        std::fs::write(data.path().join("inbox/.b.csv.partial-x1y2z3"), "1,").unwrap();
         std::fs::write(outside.path().join("secret"), "s").unwrap();
         std::os::unix::fs::symlink(
             outside.path().join("secret"),

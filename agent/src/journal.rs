@@ -35,7 +35,10 @@ pub(crate) fn append(workspace: &Path, line: &str) {
             .create(true)
             .append(true)
             .open(&path)?;
-        writeln!(f, "- {} {}", now.format("%H:%M:%S"), clip(line))
+        // One `write` of the whole line to a file opened for appending: a crash leaves the
+        // line whole or absent, and lines of concurrent appends do not interleave.
+        let entry = format!("- {} {}\n", now.format("%H:%M:%S"), clip(line));
+        f.write_all(entry.as_bytes())
     };
     if let Err(e) = write() {
         tracing::warn!(path = %path.display(), error = %e, "cannot write the daily log");

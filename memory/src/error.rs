@@ -51,3 +51,25 @@ pub enum MemoryError {
         problem: &'static str,
     },
 }
+
+impl MemoryError {
+    /// Whether the disk holding the memory was full: SQLite's `SQLITE_FULL` or the OS's
+    /// `ENOSPC` / `EDQUOT`. Nothing was written then (SQLite rolled the statement back),
+    /// and the same call works again once space is freed.
+    pub fn is_disk_full(&self) -> bool {
+        let sqlite =
+            |e: &rusqlite::Error| e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull);
+        let io = |e: &std::io::Error| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        };
+        match self {
+            MemoryError::Open { source, .. } | MemoryError::Sqlite(source) => sqlite(source),
+            MemoryError::Io { source, .. } => io(source),
+            MemoryError::Index { message, .. } => message.contains("No space left on device"),
+            _ => false,
+        }
+    }
+}

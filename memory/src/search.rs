@@ -134,7 +134,7 @@ impl MemoryStore {
                 drop(conn);
                 if options.touch && !hits.is_empty() {
                     let ids: Vec<i64> = hits.iter().map(|h| h.fact.id).collect();
-                    self.touch(&ids)?;
+                    self.touch_found(&ids);
                 }
                 return Ok(hits);
             }
@@ -153,9 +153,17 @@ impl MemoryStore {
         };
         if options.touch && !hits.is_empty() {
             let ids: Vec<i64> = hits.iter().map(|h| h.fact.id).collect();
-            self.touch(&ids)?;
+            self.touch_found(&ids);
         }
         Ok(hits)
+    }
+
+    /// Marks the facts found as used. Bookkeeping: a failure (a full disk) is logged and the
+    /// search still answers, so an agent can read its memory when it cannot write it.
+    fn touch_found(&self, ids: &[i64]) {
+        if let Err(e) = self.touch(ids) {
+            tracing::warn!(error = %e, "the facts found were not marked as used");
+        }
     }
 }
 

@@ -148,11 +148,15 @@ async fn load(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
     .map_err(wasmtime::Error::new)?
 }
 
-/// Writes `bytes` to a temporary file beside `path` and renames it into place, so that
-/// no reader (another agent process sharing the cache) ever maps a half-written file.
+/// Writes `bytes` to a temporary file beside `path`, flushes it to disk and renames it into
+/// place, so that no reader (another agent process sharing the cache) ever maps a
+/// half-written file, and a crash (of the process or the machine) or a full disk leaves
+/// either no file or a whole one. A temporary file a crash left behind is never looked at:
+/// lookups go by the final name.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.as_file().sync_all()?;
     tmp.persist(path).map(drop).map_err(|e| e.error)
 }

@@ -70,7 +70,7 @@ pub use ports::skills::{
 pub use registry::{CacheOutcome, SkillInfo, ToolInfo};
 pub use skill_host::{MAX_ANSWER_BYTES, MAX_ARGS_BYTES, SkillHost, WeakSkillHost};
 pub use validate::check_authored;
-pub use workspace::resolve_path;
+pub use workspace::{is_partial_write, resolve_path};
 
 /// The WIT package every skill is built against (`wit/skill.wit`), for the agent's
 /// compilers: it builds agent-written skills against exactly the version it links.

@@ -1,7 +1,7 @@
 //! Meshes that run real agents (the `openlegion-agent` binary on the process backend),
 //! talking to a scripted mock LLM.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use openlegion_mock_llm::MockLlm;
@@ -57,6 +57,40 @@ pub async fn agent_mesh_env(
 pub async fn agent_mesh_within(
     mock: &MockLlm,
     agents_yaml: &str,
+    permissions: Value,
+    mesh_yaml: &str,
+    env: Vec<(String, String)>,
+    limit: Duration,
+) -> MeshProcess {
+    agent_mesh_at(None, mock, agents_yaml, permissions, mesh_yaml, env, limit).await
+}
+
+/// [`agent_mesh_with`] in the directory `dir`, prepared by the caller (see
+/// [`MeshProcess::start_in`]).
+pub async fn agent_mesh_in(
+    dir: &Path,
+    mock: &MockLlm,
+    agents_yaml: &str,
+    permissions: Value,
+    mesh_yaml: &str,
+) -> MeshProcess {
+    let limit = Duration::from_secs(60);
+    agent_mesh_at(
+        Some(dir),
+        mock,
+        agents_yaml,
+        permissions,
+        mesh_yaml,
+        Vec::new(),
+        limit,
+    )
+    .await
+}
+
+async fn agent_mesh_at(
+    dir: Option<&Path>,
+    mock: &MockLlm,
+    agents_yaml: &str,
     mut permissions: Value,
     mesh_yaml: &str,
     env: Vec<(String, String)>,
@@ -74,7 +108,7 @@ pub async fn agent_mesh_within(
             .entry("allowed_apis")
             .or_insert_with(|| json!(["llm"]));
     }
-    let mesh = MeshProcess::start(MeshOptions {
+    let options = MeshOptions {
         permissions: Some(json!({ "permissions": permissions })),
         agents_yaml: agents_yaml.into(),
         mesh_yaml: format!(
@@ -99,8 +133,11 @@ pub async fn agent_mesh_within(
         .chain(env)
         .collect(),
         ..MeshOptions::default()
-    })
-    .await;
+    };
+    let mesh = match dir {
+        Some(dir) => MeshProcess::start_in(dir, options).await,
+        None => MeshProcess::start(options).await,
+    };
     let ids: Vec<String> = agents_yaml
         .lines()
         .filter(|l| l.starts_with("  ") && !l.starts_with("   ") && l.trim_end().ends_with(':'))
@@ -171,20 +208,47 @@ impl MeshProcess {
 
     /// The pid of agent `id`'s process (process backend), found by its working directory.
     pub fn agent_pid(&self, id: &str) -> i32 {
-        let data = self.agent_data(id).canonicalize().unwrap();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
-            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
-            if cwd.as_deref() == Some(data.as_path())
-                && exe.is_some_and(|e| e.to_string_lossy().contains("openlegion-agent"))
+        self.running_agent_pid(id)
+            .unwrap_or_else(|| panic!("no process for agent {id}"))
+    }
+
+    /// [`agent_pid`](Self::agent_pid), `None` while no process of agent `id` runs (between
+    /// a crash and the restart).
+    pub fn running_agent_pid(&self, id: &str) -> Option<i32> {
+        let data = self.agent_data(id).canonicalize().ok()?;
+        std::fs::read_dir("/proc")
+            .ok()?
+            .flatten()
+            .find_map(|entry| {
+                let pid = entry.file_name().to_string_lossy().parse::<i32>().ok()?;
+                let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+                let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+                (cwd == data && exe.to_string_lossy().contains("openlegion-agent")).then_some(pid)
+            })
+    }
+
+    /// Waits (up to `limit`) until agent `id` runs in a process other than `old` and
+    /// answers through the mesh: the process backend restarting it after a crash.
+    pub async fn wait_agent_restarted(&self, id: &str, old: i32, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.running_agent_pid(id).is_some_and(|p| p != old)
+                && self
+                    .operator()
+                    .get(&format!("/mesh/agents/{id}/api/status"))
+                    .await
+                    .status
+                    == 200
             {
-                return pid;
+                return;
             }
+            assert!(
+                Instant::now() < deadline,
+                "agent {id} was not restarted:\n{}",
+                self.agent_log(id)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("no process for agent {id}");
     }
 
     /// One chat turn with agent `id`; returns the ChatResponse JSON.

@@ -14,15 +14,17 @@ pub mod microvm;
 mod models;
 mod skills;
 mod skip;
+mod small_disk;
 
 pub use bins::binary;
 pub use client::{Client, Reply};
 pub use fake_agent::FakeAgent;
 pub use fleet::{
-    MODEL, MODEL_NAME, TEST_LABEL, agent_mesh, agent_mesh_env, agent_mesh_with, agent_mesh_within,
-    container_runtime,
+    MODEL, MODEL_NAME, TEST_LABEL, agent_mesh, agent_mesh_env, agent_mesh_in, agent_mesh_with,
+    agent_mesh_within, container_runtime,
 };
 pub use mesh::{MeshOptions, MeshProcess, cli, start_refuses};
 pub use models::{local_chat_models_dir, local_models_dir};
 pub use skills::{compilers, fixture, template};
 pub use skip::{skip, skip_log};
+pub use small_disk::SmallDisk;

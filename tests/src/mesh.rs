@@ -51,7 +51,10 @@ impl MeshOptions {
 /// A running `openlegion start` child process. Killed when dropped.
 #[derive(Debug)]
 pub struct MeshProcess {
-    dir: tempfile::TempDir,
+    /// Holds `config/`, the state directory `.openlegion/` and the log `mesh.out`.
+    dir: PathBuf,
+    /// `dir`, when the mesh made it (removed when dropped).
+    _made: Option<tempfile::TempDir>,
     env: Vec<(String, String)>,
     child: Option<Child>,
     url: String,
@@ -62,8 +65,16 @@ pub struct MeshProcess {
 
 impl MeshProcess {
     pub async fn start(options: MeshOptions) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let config = dir.path().join("config");
+        let made = tempfile::tempdir().expect("temp dir");
+        let mut mesh = Self::start_in(made.path(), options).await;
+        mesh._made = Some(made);
+        mesh
+    }
+
+    /// [`start`](Self::start) in the directory `dir` (which the caller removes), so that a
+    /// test can prepare it first: mount a small file system at `dir/.openlegion`, say.
+    pub async fn start_in(dir: &Path, options: MeshOptions) -> Self {
+        let config = dir.join("config");
         std::fs::create_dir(&config).unwrap();
         std::fs::write(
             config.join("mesh.yaml"),
@@ -90,7 +101,8 @@ impl MeshProcess {
             // Unset: Docker when an engine answers.
             || !options.mesh_yaml.contains("isolation:");
         let mut mesh = Self {
-            dir,
+            dir: dir.to_owned(),
+            _made: None,
             containers,
             env: options.env,
             child: None,
@@ -102,11 +114,11 @@ impl MeshProcess {
     }
 
     pub fn config_dir(&self) -> PathBuf {
-        self.dir.path().join("config")
+        self.dir.join("config")
     }
 
     pub fn state_dir(&self) -> PathBuf {
-        self.dir.path().join(".openlegion")
+        self.dir.join(".openlegion")
     }
 
     /// The id that labels this mesh's containers and volumes (`openlegion.instance`).
@@ -187,7 +199,7 @@ impl MeshProcess {
     }
 
     fn log_path(&self) -> PathBuf {
-        self.dir.path().join("mesh.out")
+        self.dir.join("mesh.out")
     }
 
     /// Everything the mesh has logged so far.

@@ -59,15 +59,32 @@ impl Memory {
         Value::Object(answer).to_string()
     }
 
-    /// The workspace files matching `query`, after bringing the index up to date.
-    async fn search_files(&self, query: &str, limit: usize) -> Result<Vec<FileHit>, String> {
+    /// The workspace files matching `query`, after bringing the index up to date, and what
+    /// kept it from being brought up to date (a full disk, say): then the index is searched
+    /// as it was, rather than not at all.
+    async fn search_files(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<(Vec<FileHit>, Option<String>), String> {
         let Some(index) = self.index.clone() else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         };
         let query = query.to_owned();
         tokio::task::spawn_blocking(move || {
-            index.refresh()?;
-            index.search(&query, limit)
+            let stale = index.refresh().err().map(|e| {
+                tracing::warn!(error = %e, "the workspace index was not refreshed");
+                format!(
+                    "the workspace index could not be brought up to date, so file results \
+                     may miss recent changes: {}",
+                    if e.is_disk_full() {
+                        "No space left on device".to_owned()
+                    } else {
+                        e.to_string()
+                    }
+                )
+            });
+            index.search(&query, limit).map(|hits| (hits, stale))
         })
         .await
         .map_err(|e| format!("the workspace search failed: {e}"))?
@@ -103,6 +120,13 @@ fn round3(x: f64) -> f64 {
 }
 
 fn text(e: MemoryError) -> String {
+    if e.is_disk_full() {
+        return format!(
+            "No space left on device: the disk holding the agent's memory is full, so \
+             nothing was saved (facts saved before are intact); free space (delete files you \
+             no longer need) before saving again ({e})"
+        );
+    }
     e.to_string()
 }
 
@@ -147,7 +171,10 @@ impl MemoryCap for Memory {
             answer.insert("note".into(), json!(NO_WORDS_NOTE));
             return Ok(self.finish(answer, false));
         }
-        let files = self.search_files(query, limit).await?;
+        let (files, stale) = self.search_files(query, limit).await?;
+        if let Some(stale) = stale {
+            answer.insert("files_note".into(), json!(stale));
+        }
         let options = SearchOptions {
             limit,
             ..SearchOptions::default()

@@ -49,10 +49,7 @@ impl From<ChannelError> for ApiError {
             }
             e => {
                 tracing::error!(error = %e, "channel request failed");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Internal error (see the mesh log)",
-                )
+                ApiError::failed(&e)
             }
         }
     }

@@ -32,13 +32,56 @@ impl ApiError {
         }
     }
 
-    fn internal(error: &dyn std::error::Error) -> Self {
+    fn internal(error: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error = %error, "internal error");
+        Self::failed(error)
+    }
+
+    /// The answer to a failure that is not the caller's (the caller logs `error`): 507 when
+    /// the mesh's disk is full (the client can tell that nothing was stored and that trying
+    /// again later may work), else 500; details stay in the log.
+    pub(crate) fn failed(error: &(dyn std::error::Error + 'static)) -> Self {
+        if is_disk_full(error) {
+            return Self::new(StatusCode::INSUFFICIENT_STORAGE, DISK_FULL);
+        }
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Internal error (see the mesh log)",
         )
     }
+}
+
+/// What a client hears when a write failed for lack of disk space.
+const DISK_FULL: &str = "No space left on device: the mesh's disk is full, so this was not \
+                         stored and nothing was changed; it can be sent again once space is \
+                         freed on the mesh's host";
+
+/// Whether `error`, or anything in its chain of causes, is a full disk: SQLite's
+/// `SQLITE_FULL`, or `ENOSPC` / `EDQUOT` from the OS (also when a layer kept only its text).
+pub(crate) fn is_disk_full(error: &(dyn std::error::Error + 'static)) -> bool {
+    let sqlite_full =
+        |e: &rusqlite::Error| e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull);
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let typed = e.downcast_ref::<rusqlite::Error>().is_some_and(sqlite_full)
+            || e.downcast_ref::<std::sync::Arc<rusqlite::Error>>()
+                .is_some_and(|e| sqlite_full(e))
+            || e.downcast_ref::<std::io::Error>().is_some_and(|e| {
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                )
+            });
+        let text = e.to_string();
+        if typed
+            || text.contains("database or disk is full")
+            || text.contains("No space left on device")
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 impl IntoResponse for ApiError {
@@ -159,5 +202,41 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
                 .await?
                 .0,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_507_wherever_it_is_in_the_chain_and_anything_else_500() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let commit = StoreError::Commit(std::sync::Arc::new(full));
+        assert_eq!(
+            ApiError::failed(&commit).status,
+            StatusCode::INSUFFICIENT_STORAGE
+        );
+        let io = std::io::Error::from_raw_os_error(28);
+        assert_eq!(
+            ApiError::failed(&io).status,
+            StatusCode::INSUFFICIENT_STORAGE
+        );
+        assert!(
+            ApiError::failed(&io)
+                .detail
+                .starts_with("No space left on device")
+        );
+        let busy = StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        ));
+        assert_eq!(
+            ApiError::failed(&busy).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

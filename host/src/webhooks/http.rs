@@ -97,11 +97,7 @@ pub fn refusal(e: WebhookError) -> Response {
         WebhookError::Lane(LaneError::Full { .. }) => (StatusCode::TOO_MANY_REQUESTS, Some(1)),
         WebhookError::Lane(_) | WebhookError::Store(_) => {
             tracing::error!(error = %e, "webhook delivery failed");
-            return ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal error (see the mesh log)",
-            )
-            .into_response();
+            return ApiError::failed(&e).into_response();
         }
     };
     let detail = match status {

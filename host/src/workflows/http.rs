@@ -73,10 +73,7 @@ impl From<WorkflowError> for ApiError {
             WorkflowError::Ended { .. } => StatusCode::CONFLICT,
             WorkflowError::Damaged { .. } | WorkflowError::Store(_) => {
                 tracing::error!(error = %e, "workflow request failed");
-                return ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Internal error (see the mesh log)",
-                );
+                return ApiError::failed(&e);
             }
         };
         ApiError::new(status, e.to_string())

@@ -3,12 +3,14 @@
 //! code; the `workspace` host interface runs it on tokio's blocking pool.
 
 mod paths;
+mod replace;
 
-use std::fs::{self, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use paths::{Resolved, resolve};
+pub use replace::is_partial_write;
 
 /// Most characters `read_file` returns (the WIT contract).
 pub(crate) const MAX_READ_CHARS: usize = 500_000;
@@ -97,7 +99,8 @@ pub(crate) fn read_file(
 }
 
 /// Writes (or appends) `contents` to `path`, creating parent directories; returns the
-/// bytes written.
+/// bytes written. All or nothing (see [`replace`]): a crash or a full disk leaves the file
+/// as it was.
 pub(crate) fn write_file(
     root: &Path,
     path: &str,
@@ -125,14 +128,7 @@ pub(crate) fn write_file(
     if let Some(parent) = real.parent() {
         fs::create_dir_all(parent).map_err(|e| io_error("create directories for", path, &e))?;
     }
-    let mut file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(append)
-        .truncate(!append)
-        .open(&real)
-        .map_err(|e| io_error("write", path, &e))?;
-    file.write_all(contents.as_bytes())
+    replace::replace(&real, contents.as_bytes(), append)
         .map_err(|e| io_error("write", path, &e))?;
     Ok(contents.len() as u64)
 }
@@ -159,7 +155,7 @@ pub(crate) fn write_bytes(root: &Path, path: &str, bytes: &[u8]) -> Result<u64, 
     if let Some(parent) = real.parent() {
         fs::create_dir_all(parent).map_err(|e| io_error("create directories for", path, &e))?;
     }
-    fs::write(&real, bytes).map_err(|e| io_error("write", path, &e))?;
+    replace::replace(&real, bytes, false).map_err(|e| io_error("write", path, &e))?;
     Ok(bytes.len() as u64)
 }
 
@@ -271,10 +267,15 @@ fn sorted(mut entries: Vec<Entry>) -> Vec<Entry> {
 }
 
 fn io_error(action: &str, path: &str, error: &std::io::Error) -> String {
-    if error.kind() == std::io::ErrorKind::NotFound {
-        format!("File not found: {path}")
-    } else {
-        format!("Cannot {action} {path}: {error}")
+    match error.kind() {
+        std::io::ErrorKind::NotFound => format!("File not found: {path}"),
+        // The model should hear plainly that retrying will not help until space is freed.
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => format!(
+            "No space left on device: cannot {action} {path}, the disk holding /data is \
+             full ({error}); the file is unchanged. Free space (delete files you no longer \
+             need) before writing again"
+        ),
+        _ => format!("Cannot {action} {path}: {error}"),
     }
 }
 

@@ -3,6 +3,7 @@
 //! original name it by what it checks.
 
 mod acl;
+mod agent_durability;
 mod agents;
 mod authoring;
 mod blackboard;
@@ -16,6 +17,7 @@ mod containers_authoring;
 mod context;
 mod create_skill;
 mod cron;
+mod disk_full;
 mod durability;
 mod embeddings;
 mod escape;

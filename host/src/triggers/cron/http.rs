@@ -64,10 +64,7 @@ impl From<CronError> for ApiError {
             CronError::Lane(crate::lanes::LaneError::Full { .. }) => StatusCode::TOO_MANY_REQUESTS,
             _ => {
                 tracing::error!(error = %e, "cron");
-                return ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Internal error (see the mesh log)",
-                );
+                return ApiError::failed(&e);
             }
         };
         ApiError::new(status, e.to_string())
