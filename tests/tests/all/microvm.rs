@@ -13,10 +13,11 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use openlegion_mesh::config::{Isolation, RuntimeSection};
 use openlegion_mesh::runtime::detect;
-use openlegion_mock_llm::MockLlm;
+use openlegion_mock_llm::{MockLlm, Turn};
 use openlegion_tests::docker::{docker_available, docker_ok, engine_shared};
 use openlegion_tests::microvm::{KERNEL_DIR, microvm_available, microvm_runtime, vm_processes};
-use openlegion_tests::{TEST_LABEL, agent_mesh_within, binary};
+use openlegion_tests::{MODEL_NAME, MeshProcess, TEST_LABEL, agent_mesh_within, binary};
+use serde_json::json;
 
 use crate::containers::{chat_round_trip, exec, field, permissions, read_note, wait_for};
 
@@ -252,4 +253,107 @@ async fn with_isolation_unset_start_picks_the_strongest_backend_that_works_here(
         ),
         other => panic!("{other:?} is never chosen by itself"),
     }
+}
+
+/// Two agents on separate mock models, each in a VM of its own.
+const TWO: &str = "agents:\n  alpha:\n    role: tester\n    resources:\n      memory_limit: 320m\n      cpu_limit: 1\n  beta:\n    role: tester\n    model: openai/mock-beta\n    resources:\n      memory_limit: 320m\n      cpu_limit: 1\n";
+const BETA_MODEL: &str = "mock-beta";
+/// Beta's file, split so that no text alpha's probe carries (or alpha keeps) holds it.
+const MARKER_HEAD: &str = "beta-vm-only";
+const MARKER_TAIL: &str = "c41e9a07";
+
+/// Beta answers through its own model: the mesh and beta's VM still work.
+async fn beta_answers(mesh: &MeshProcess, mock: &MockLlm, text: &str) {
+    mock.push_for(BETA_MODEL, Turn::text(text));
+    let reply = mesh.chat_within("beta", "still there?", BOOT).await;
+    assert_eq!(reply["response"], text, "beta: {reply}\n{}", mesh.log());
+}
+
+/// The escape suite's neighbour attempts, between two microVMs: from inside its VM, alpha
+/// finds no disk but its own two and cannot read those raw, no trace of the file beta
+/// wrote (searched for over its whole filesystem), no socket but its own link's; and a
+/// fork bomb in alpha's VM leaves beta answering.
+#[tokio::test]
+async fn two_agents_in_microvms_find_nothing_of_each_other() {
+    let test = "two_agents_in_microvms_find_nothing_of_each_other";
+    if !microvm_available(test) {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mock = MockLlm::start().await;
+    let mesh = agent_mesh_within(
+        &mock,
+        TWO,
+        permissions(),
+        &microvm_runtime(FAST_HEALTH),
+        Vec::new(),
+        FIRST_BOOT,
+    )
+    .await;
+    assert_eq!(vm_processes(&mesh.instance()).len(), 2, "one VM each");
+
+    // Beta keeps a file on its own data disk.
+    mock.push_for(
+        BETA_MODEL,
+        Turn::tool_call(
+            "write_file",
+            json!({"path": "beta-secret.txt", "content": format!("{MARKER_HEAD}{MARKER_TAIL}")}),
+        ),
+    );
+    mock.push_for(BETA_MODEL, Turn::text("kept"));
+    let kept = mesh.chat_within("beta", "keep this", BOOT).await;
+    assert_eq!(kept["response"], "kept", "{kept}");
+
+    let probe = format!(
+        r#"marker="{MARKER_HEAD}$(printf ''){MARKER_TAIL}"
+echo "disks=$(ls /sys/block | grep '^vd' | tr '\n' ' ')"
+for d in /dev/vd*; do if head -c 1 "$d" >/dev/null 2>&1; then echo "raw_read=$d"; fi; done
+echo "raw_read=none"
+echo "marker_hits=$(grep -rls "$marker" /data /etc /run /tmp /home /var /root /mnt /opt /srv 2>/dev/null | wc -l)"
+echo "beta_mounts=$(grep -c beta /proc/mounts)"
+echo "sockets=$(find / \( -path /proc -o -path /sys \) -prune -o -type s -print 2>/dev/null | sort | tr '\n' ' ')"
+echo "hostname=$(cat /proc/sys/kernel/hostname)""#
+    );
+    let result = exec(&mesh, &mock, "alpha", &probe).await;
+    let out = result["stdout"].as_str().unwrap();
+    assert_eq!(result["exit_code"], 0, "{result}");
+    assert_eq!(field(out, "hostname"), "alpha", "{out}");
+    // Its root and data disks, nothing of beta's.
+    assert_eq!(field(out, "disks").split_whitespace().count(), 2, "{out}");
+    assert_eq!(
+        field(out, "raw_read"),
+        "none",
+        "a raw disk read by the agent: {out}"
+    );
+    assert_eq!(
+        field(out, "marker_hits"),
+        "0",
+        "beta's file seen from alpha: {out}"
+    );
+    assert_eq!(field(out, "beta_mounts"), "0", "{out}");
+    let sockets: Vec<&str> = field(out, "sockets").split_whitespace().collect();
+    assert!(
+        sockets.iter().all(|s| s.starts_with("/run/mesh/")),
+        "a socket outside alpha's own directory: {out}"
+    );
+
+    // A fork bomb in alpha's VM while beta is asked something: beta answers.
+    let forks = r#"( i=0; while [ $i -lt 1000 ]; do sleep 30 </dev/null >/dev/null 2>&1 & i=$((i+1)); done ) 2>/dev/null
+echo "bomb_exit=$?""#;
+    mock.push_for(
+        MODEL_NAME,
+        Turn::tool_call("exec", json!({"command": forks, "timeout": 120})),
+    );
+    mock.push_for(MODEL_NAME, Turn::text("forked"));
+    let (bombed, ()) = tokio::join!(
+        mesh.chat_within("alpha", "fork", BOOT),
+        beta_answers(&mesh, &mock, "fine beside alpha's fork bomb"),
+    );
+    let output = bombed["tool_outputs"][0]["output"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        output.contains("bomb_exit=2"),
+        "no fork was refused: {bombed}"
+    );
 }
