@@ -187,9 +187,9 @@ impl Limits {
 struct Reload(Weak<Limits>);
 
 impl Reloadable for Reload {
-    fn prepare(&self, agents: &AgentsFile) -> Result<(Commit, String), ConfigError> {
+    fn prepare(&self, agents: &AgentsFile) -> Result<(Commit, Option<String>), ConfigError> {
         let Some(limits) = self.0.upgrade() else {
-            return Ok((Box::new(|| {}), "rate limits: none".into()));
+            return Ok((Box::new(|| {}), None));
         };
         let agents = agents.clone();
         let n = agents
@@ -197,10 +197,9 @@ impl Reloadable for Reload {
             .values()
             .filter(|a| a.rate_limits.is_some())
             .count();
-        Ok((
-            Box::new(move || limits.set_agents(&agents)),
-            format!("rate limits of {n} agents"),
-        ))
+        // Said only when some agent has limits of its own: the mesh's are not reloaded.
+        let line = (n > 0).then(|| format!("rate limits of {n} agents"));
+        Ok((Box::new(move || limits.set_agents(&agents)), line))
     }
 }
 

@@ -114,8 +114,9 @@ pub type Commit = Box<dyn FnOnce() + Send>;
 pub trait Reloadable: Send + Sync + std::fmt::Debug {
     /// Reads this part's files against the reloaded agents.yaml. An error refuses the whole
     /// reload before anything has changed; `Ok` holds what puts the files in force and a
-    /// line for the operator.
-    fn prepare(&self, agents: &config::AgentsFile) -> Result<(Commit, String), ConfigError>;
+    /// line for the operator, if there is something to tell.
+    fn prepare(&self, agents: &config::AgentsFile)
+    -> Result<(Commit, Option<String>), ConfigError>;
 }
 
 fn matrix_of(
@@ -401,7 +402,7 @@ impl Mesh {
         let mut also = Vec::with_capacity(prepared.len());
         for (commit, line) in prepared {
             commit();
-            also.push(line);
+            also.extend(line);
         }
         self.reloads.send_modify(|n| *n += 1);
         let reloaded = Reloaded {

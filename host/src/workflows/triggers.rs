@@ -69,13 +69,13 @@ impl EventListener for Topics {
 struct Reload(Weak<Workflows>);
 
 impl Reloadable for Reload {
-    fn prepare(&self, agents: &AgentsFile) -> Result<(Commit, String), ConfigError> {
+    fn prepare(&self, agents: &AgentsFile) -> Result<(Commit, Option<String>), ConfigError> {
         let Some(svc) = self.0.upgrade() else {
-            return Ok((Box::new(|| {}), "workflows: none".into()));
+            return Ok((Box::new(|| {}), Some("workflows: none".into())));
         };
         let defs = svc.reread(agents)?;
         let line = format!("{} workflows", defs.len());
-        Ok((Box::new(move || svc.replace(defs)), line))
+        Ok((Box::new(move || svc.replace(defs)), Some(line)))
     }
 }
 
