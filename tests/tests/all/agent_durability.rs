@@ -4,7 +4,9 @@
 //!
 //! A write is acknowledged when its tool result reached the model: the mock LLM received
 //! the next request carrying it. Everything acknowledged must be there after the restart,
-//! whole; the memory database must pass `PRAGMA integrity_check`.
+//! whole; the memory database must pass `PRAGMA integrity_check`. The writes are killed
+//! under the process backend and again in a Docker container (its process killed from
+//! this machine, the engine's restart of it awaited), whose volume is read from here.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +17,8 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use openlegion_mock_llm::{MockLlm, ToolCall, Turn};
-use openlegion_tests::{MODEL_NAME, MeshProcess, agent_mesh};
+use openlegion_tests::docker::{docker_available, docker_ok, engine_shared};
+use openlegion_tests::{MODEL_NAME, MeshProcess, agent_mesh, agent_mesh_with, container_runtime};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -165,24 +168,124 @@ fn facts(data: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Where agent `a` runs: its process (as this machine sees it), its data and its restart.
+enum Sandbox {
+    Process,
+    /// A Docker container, named as the mesh names it.
+    Container(String),
+}
+
+impl Sandbox {
+    fn pid(&self, mesh: &MeshProcess) -> i32 {
+        match self {
+            Sandbox::Process => mesh.agent_pid("a"),
+            Sandbox::Container(name) => docker_ok(&["inspect", "--format", "{{.State.Pid}}", name])
+                .parse()
+                .unwrap(),
+        }
+    }
+
+    /// The agent's `/data` on this machine (the container's volume).
+    fn data(&self, mesh: &MeshProcess) -> PathBuf {
+        match self {
+            Sandbox::Process => mesh.agent_data("a"),
+            Sandbox::Container(name) => {
+                let mounts: Value = serde_json::from_str(&docker_ok(&[
+                    "inspect",
+                    "--format",
+                    "{{json .Mounts}}",
+                    name,
+                ]))
+                .unwrap();
+                let data = mounts
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|m| m["Destination"] == "/data")
+                    .unwrap_or_else(|| panic!("no /data mount: {mounts}"));
+                PathBuf::from(data["Source"].as_str().unwrap())
+            }
+        }
+    }
+
+    async fn wait_restarted(&self, mesh: &MeshProcess, old: i32) {
+        let limit = Duration::from_secs(90);
+        match self {
+            Sandbox::Process => mesh.wait_agent_restarted("a", old, limit).await,
+            Sandbox::Container(_) => {
+                let deadline = std::time::Instant::now() + limit;
+                loop {
+                    let pid = self.pid(mesh);
+                    if pid != 0
+                        && pid != old
+                        && mesh
+                            .operator()
+                            .get("/mesh/agents/a/api/status")
+                            .await
+                            .status
+                            == 200
+                    {
+                        return;
+                    }
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "the container was not restarted:\n{}",
+                        mesh.log()
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_agent_killed_while_it_writes_keeps_every_acknowledged_fact_and_file() {
-    let mut rng = crash_rng();
     let mock = Arc::new(MockLlm::start().await);
     let mesh = agent_mesh(&mock, "agents:\n  a:\n    role: writer\n", json!({})).await;
-    let data = mesh.agent_data("a");
+    writes_survive_kills(&mesh, &mock, Sandbox::Process).await;
+}
+
+#[tokio::test]
+async fn an_agent_killed_in_its_container_while_it_writes_keeps_every_acknowledged_fact_and_file() {
+    let test =
+        "an_agent_killed_in_its_container_while_it_writes_keeps_every_acknowledged_fact_and_file";
+    if !docker_available(test) {
+        return;
+    }
+    let _engine = engine_shared().await;
+    let mock = Arc::new(MockLlm::start().await);
+    let mesh = agent_mesh_with(
+        &mock,
+        "agents:\n  a:\n    role: writer\n",
+        json!({}),
+        &container_runtime(
+            "docker",
+            "  health_interval_ms: 250\n  restart_backoff_ms: 250\n",
+        ),
+    )
+    .await;
+    let sandbox = Sandbox::Container(format!("openlegion-{}-a", mesh.instance()));
+    writes_survive_kills(&mesh, &mock, sandbox).await;
+}
+
+/// Rounds of scripted writes, each ended by a SIGKILL at a random moment (or at once when
+/// a reader sees a half-written file), then the checks of everything acknowledged.
+async fn writes_survive_kills(mesh: &MeshProcess, mock: &Arc<MockLlm>, sandbox: Sandbox) {
+    let mut rng = crash_rng();
+    let data = sandbox.data(mesh);
     let mut next = 0;
     let (mut facts_acked, mut files_acked, mut partial_kills) = (0, 0, 0);
     // The highest n of CURRENT acknowledged so far.
     let mut current_acked = None;
     for round in 0..crash_rounds() {
-        let pid = mesh.agent_pid("a");
+        let pid = sandbox.pid(mesh);
         mock.reset();
         let stop = Arc::new(AtomicBool::new(false));
         let watcher = watch_current(data.clone(), pid, Arc::clone(&stop));
         // Chats of 8 tool rounds each, one after another, until the agent dies.
         let chats = {
-            let (mock, op, stop) = (Arc::clone(&mock), mesh.operator(), Arc::clone(&stop));
+            let (mock, op, stop) = (Arc::clone(mock), mesh.operator(), Arc::clone(&stop));
             let first = next;
             tokio::spawn(async move {
                 let mut n = first;
@@ -200,12 +303,11 @@ async fn an_agent_killed_while_it_writes_keeps_every_acknowledged_fact_and_file(
         stop.store(true, Ordering::Relaxed);
         partial_kills += u32::from(watcher.join().unwrap());
         // What the dead agent's model saw; then nothing more for the restarted one.
-        let acked = acknowledged(&mock);
+        let acked = acknowledged(mock);
         mock.reset();
         next = chats.await.unwrap();
         mock.reset();
-        mesh.wait_agent_restarted("a", pid, Duration::from_secs(90))
-            .await;
+        sandbox.wait_restarted(mesh, pid).await;
 
         let stored = facts(&data);
         for (tool, args) in acked.values() {
