@@ -19,28 +19,10 @@ use nix::unistd::Pid;
 use openlegion_mock_llm::{MockLlm, ToolCall, Turn};
 use openlegion_tests::docker::{docker_available, docker_ok, engine_shared};
 use openlegion_tests::{MODEL_NAME, MeshProcess, agent_mesh, agent_mesh_with, container_runtime};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use serde_json::{Value, json};
 
-/// `OPENLEGION_CRASH_SEED`, or a random seed (printed, to replay a run).
-fn crash_rng() -> StdRng {
-    let seed = std::env::var("OPENLEGION_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random::<u64>);
-    eprintln!("OPENLEGION_CRASH_SEED={seed}");
-    StdRng::seed_from_u64(seed)
-}
-
-/// Rounds of load and SIGKILL: `OPENLEGION_CRASH_ROUNDS`, default 3. The process backend
-/// waits 1, 2, 4 … s before each restart of a crashed agent.
-fn crash_rounds() -> u64 {
-    std::env::var("OPENLEGION_CRASH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3)
-}
+use crate::durability::common::{crash_rng, crash_rounds};
 
 fn sigkill(pid: i32) {
     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);

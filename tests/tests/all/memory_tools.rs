@@ -70,44 +70,8 @@ async fn restart_agent(mesh: &MeshProcess) {
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    wait_new_agent(mesh, pid).await;
-}
-
-/// The pid of agent `a`'s process, if it has one now.
-fn agent_pid(mesh: &MeshProcess) -> Option<i32> {
-    let data = mesh.agent_data("a").canonicalize().ok()?;
-    std::fs::read_dir("/proc")
-        .ok()?
-        .flatten()
-        .find_map(|entry| {
-            let pid = entry.file_name().to_string_lossy().parse::<i32>().ok()?;
-            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
-            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
-            (cwd == data && exe.to_string_lossy().contains("openlegion-agent")).then_some(pid)
-        })
-}
-
-/// Waits until agent `a` runs in a process other than `old` and answers.
-async fn wait_new_agent(mesh: &MeshProcess, old: i32) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        if agent_pid(mesh).is_some_and(|p| p != old)
-            && mesh
-                .operator()
-                .get("/mesh/agents/a/api/status")
-                .await
-                .status
-                == 200
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "agent a was not restarted:\n{}",
-            mesh.agent_log("a")
-        );
-    }
+    mesh.wait_agent_restarted("a", pid, Duration::from_secs(60))
+        .await;
 }
 
 #[tokio::test]
@@ -344,7 +308,8 @@ async fn a_corrupt_memory_db_is_moved_aside_reported_and_memory_works_after() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    wait_new_agent(&mesh, pid).await;
+    mesh.wait_agent_restarted("a", pid, Duration::from_secs(60))
+        .await;
 
     let aside: Vec<String> = std::fs::read_dir(&data)
         .unwrap()

@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use serde_json::Value;
 
 /// Rounds of load and SIGKILL: `OPENLEGION_CRASH_ROUNDS`, default 3.
-pub(super) fn crash_rounds() -> u64 {
+pub(crate) fn crash_rounds() -> u64 {
     std::env::var("OPENLEGION_CRASH_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -19,7 +19,7 @@ pub(super) fn crash_rounds() -> u64 {
 }
 
 /// The test's randomness: `OPENLEGION_CRASH_SEED` replays a run; the seed is printed.
-pub(super) fn crash_rng() -> StdRng {
+pub(crate) fn crash_rng() -> StdRng {
     let seed = std::env::var("OPENLEGION_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

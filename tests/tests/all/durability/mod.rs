@@ -4,7 +4,7 @@
 //! ([`workflows`]) and cron fires ([`cron`]) (see SECURITY.md, Crash safety).
 
 mod chats;
-mod common;
+pub(crate) mod common;
 mod cron;
 mod workflows;
 
