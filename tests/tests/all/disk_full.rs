@@ -29,6 +29,25 @@ fn call(tool: &str, args: Value) -> ToolCall {
     ToolCall::new(tool, args)
 }
 
+/// Writes a file and saves a fact through the agent's tools; both must succeed.
+async fn write_and_save(
+    mesh: &MeshProcess,
+    mock: &MockLlm,
+    (path, content): (&str, &str),
+    (key, value): (&str, &str),
+) {
+    let out = tools(
+        mesh,
+        mock,
+        vec![
+            call("write_file", json!({"path": path, "content": content})),
+            call("memory_save", json!({"key": key, "value": value})),
+        ],
+    )
+    .await;
+    assert!(!out.iter().any(|o| o.starts_with("Error")), "{out:?}");
+}
+
 /// Runs `PRAGMA integrity_check` on the SQLite database at `path` (read-only, beside its
 /// running owner).
 fn integrity(path: &Path) -> String {
@@ -88,22 +107,13 @@ async fn a_full_disk_refuses_writes_clearly_keeps_what_was_stored_and_recovers()
     let data = mesh.agent_data("a");
 
     // The agent's disk full: its file and memory writes fail clearly, nothing else does.
-    let out = tools(
+    write_and_save(
         &mesh,
         &mock,
-        vec![
-            call(
-                "write_file",
-                json!({"path": "before.txt", "content": "written before"}),
-            ),
-            call(
-                "memory_save",
-                json!({"key": "before", "value": "saved before the disk filled"}),
-            ),
-        ],
+        ("before.txt", "written before"),
+        ("before", "saved before the disk filled"),
     )
     .await;
-    assert!(!out.iter().any(|o| o.starts_with("Error")), "{out:?}");
     let took = agent_disk.fill();
     eprintln!("the agent's disk filled with {took} bytes");
     let big = "y".repeat(64 * 1024);
@@ -167,22 +177,13 @@ async fn a_full_disk_refuses_writes_clearly_keeps_what_was_stored_and_recovers()
         "a failed write left its temporary file"
     );
     agent_disk.free();
-    let out = tools(
+    write_and_save(
         &mesh,
         &mock,
-        vec![
-            call(
-                "write_file",
-                json!({"path": "after.txt", "content": "written after"}),
-            ),
-            call(
-                "memory_save",
-                json!({"key": "after", "value": "saved after space was freed"}),
-            ),
-        ],
+        ("after.txt", "written after"),
+        ("after", "saved after space was freed"),
     )
     .await;
-    assert!(!out.iter().any(|o| o.starts_with("Error")), "{out:?}");
     assert_eq!(
         std::fs::read_to_string(data.join("after.txt")).unwrap(),
         "written after"
